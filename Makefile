@@ -1,0 +1,33 @@
+# tcplab — run as your user; the test binaries elevate themselves through
+# cargo's runner (ci/as-root: `sudo -E` unless already root).
+CARGO ?= cargo
+CASES := $(sort $(basename $(notdir $(wildcard cases/*.case))))
+
+.PHONY: help deps test case list build clean-check
+
+help:
+	@echo "make test              build and run the whole suite (needs root or sudo)"
+	@echo "make case NAME=teardown  run one case and print what it observed"
+	@echo "make list              list the cases"
+
+# libpcap's headers are needed to build; install them where missing.
+deps:
+	@ci/install-deps --quiet-if-present
+
+build: deps
+	$(CARGO) build --tests --bins
+
+test: deps
+	$(CARGO) test
+
+list:
+	@for c in $(CASES); do echo $$c; done
+
+case: deps
+	@if [ -z "$(NAME)" ]; then echo "usage: make case NAME=<case>; cases: $(CASES)"; exit 2; fi
+	@if [ ! -f cases/$(NAME).case ]; then echo "no case named '$(NAME)' (no cases/$(NAME).case); cases: $(CASES)"; exit 2; fi
+	TCPLAB_SHOW=1 $(CARGO) test -q --test cases -- --exact $(NAME)
+
+# The host namespace before and after the suite must be identical.
+clean-check: deps
+	ci/check-host-untouched $(CARGO) test

@@ -1,0 +1,137 @@
+//! The suite: one libtest-mimic trial per file in cases/, named after it,
+//! plus self-tests that pin what a failure looks like and that a panicking
+//! case leaves nothing behind.
+//!
+//! `cargo test` runs everything; `cargo test -- teardown` filters;
+//! `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
+//! observed (what `make case` shows).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use tcplab::case::parse;
+use tcplab::case::run::{self, Options};
+
+mod selftest;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+/// `*.case` files of a directory, sorted.
+fn case_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "case")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Paths shown relative to the repository, as a person would type them.
+fn shown(path: &Path) -> PathBuf {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR")).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn options() -> Result<Options, String> {
+    let nc = match std::env::var("NC") {
+        Ok(name) if !name.is_empty() && name != "nc" => which(&name)
+            .ok_or_else(|| format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)"))?,
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_nc")),
+    };
+    let deadline = std::env::var("TCPLAB_DEADLINE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(5), Duration::from_millis);
+    Ok(Options {
+        nc,
+        out_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir").join("tcplab"),
+        deadline,
+    })
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+}
+
+/// One line saying what is missing and how to run, or None when the lab
+/// can be built here.
+fn precondition() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some(
+            "tcplab: needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN for namespaces, CAP_NET_RAW for capture): \
+             run `make test`, or `cargo test` with sudo available (the cargo runner calls `sudo -E`)"
+                .into(),
+        );
+    }
+    if !Path::new("/proc/self/ns/net").exists() {
+        return Some("tcplab: this kernel has no network namespaces (CONFIG_NET_NS): cases cannot run here".into());
+    }
+    None
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let files = case_files(&cases_dir());
+    if files.is_empty() {
+        eprintln!("tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass", cases_dir().display());
+        return ExitCode::FAILURE;
+    }
+    let listing = args.list;
+    if !listing {
+        if let Some(why) = precondition() {
+            eprintln!("{why}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let opts = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("tcplab: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|file| {
+            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let opts = opts.clone();
+            Trial::test(name, move || run_case(&file, &opts, show))
+        })
+        .collect();
+    trials.extend(selftest::trials(&opts));
+    selftest::quiet_deliberate_panic();
+    libtest_mimic::run(&args, trials).exit_code()
+}
+
+fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
+    let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
+    match run::run(&case, opts) {
+        Ok(outcome) => {
+            if show {
+                print!("{}", render(&case.name, &outcome));
+            }
+            Ok(())
+        }
+        Err(f) => Err(f.0.into()),
+    }
+}
+
+/// What `make case` prints for a passing case: the steps and the packets.
+fn render(name: &str, o: &run::Outcome) -> String {
+    let mut t = format!("\n== {name}: steps\n");
+    for l in &o.log {
+        t += &format!("  {l}\n");
+    }
+    t += &format!("== {name}: {} packets captured on the server's veth ({})\n", o.packets.len(), shown(&o.pcap).display());
+    for l in o.packet_lines() {
+        t += &format!("  {l}\n");
+    }
+    t
+}

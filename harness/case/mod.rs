@@ -1,0 +1,89 @@
+//! Case files: what a case says (this module), how it is read (`parse`),
+//! how observations are held against it (`expect`), and how it is played in
+//! a lab (`run`).
+
+pub mod expect;
+pub mod parse;
+pub mod run;
+
+use std::path::PathBuf;
+
+use crate::lab::Side;
+use expect::PacketExpect;
+
+/// A parsed case file.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// The file's stem: `teardown` for cases/teardown.case.
+    pub name: String,
+    pub path: PathBuf,
+    /// The TCP port the capture filters on (`port N`; 11111 by default, the seed's).
+    pub port: u16,
+    pub items: Vec<Item>,
+}
+
+/// One step or expectation, with the line it starts on.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub line: usize,
+    pub kind: ItemKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    /// `server $ nc -kl 11111`: start a command on a host.
+    Start { host: Side, argv: Vec<String> },
+    /// `client types 11111`: a line typed into the host's latest command.
+    Type { host: Side, text: String },
+    /// `client ^C` (SIGINT) or `client ^\` (SIGQUIT).
+    Signal { host: Side, signal: Interrupt },
+    /// `client ^D`: end of input.
+    Eof { host: Side },
+    /// `server prints 11111`: the command's stdout shows this line.
+    Prints { host: Side, text: String },
+    /// `client exits 0`: the command ends (with this status, if given).
+    Exits { host: Side, code: Option<i32> },
+    /// A `packets` block: exactly these packets since the previous block.
+    Packets(Vec<PacketExpect>),
+}
+
+/// The keys a terminal turns into signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// ^C
+    Int,
+    /// ^\
+    Quit,
+}
+
+impl Interrupt {
+    pub fn signal(self) -> nix::sys::signal::Signal {
+        match self {
+            Interrupt::Int => nix::sys::signal::Signal::SIGINT,
+            Interrupt::Quit => nix::sys::signal::Signal::SIGQUIT,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Interrupt::Int => "^C",
+            Interrupt::Quit => "^\\",
+        }
+    }
+}
+
+impl std::fmt::Display for ItemKind {
+    /// The step as the case file writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ItemKind::Start { host, argv } => write!(f, "{host} $ {}", argv.join(" ")),
+            ItemKind::Type { host, text } => write!(f, "{host} types {text}"),
+            ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
+            ItemKind::Eof { host } => write!(f, "{host} ^D"),
+            ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::Exits { host, code: Some(c) } => write!(f, "{host} exits {c}"),
+            ItemKind::Exits { host, code: None } => write!(f, "{host} exits"),
+            ItemKind::Packets(p) => write!(f, "packets ({} lines)", p.len()),
+        }
+    }
+}

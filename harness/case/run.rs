@@ -1,0 +1,342 @@
+//! Playing a case in a fresh lab: each step, then the waits that make it
+//! deterministic (the lab settled, the capture read to the end), then the
+//! expectations held against what the kernel showed.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::expect::{compare, PacketExpect, Seen};
+use super::{Case, Item, ItemKind};
+use crate::capture::Capture;
+use crate::host::{Process, Spawn};
+use crate::lab::{Lab, Side};
+use crate::packet::Packet;
+use crate::sockets::{self, SockDiag, SocketRow};
+
+/// How cases are run: which nc, where files go, how long a wait may take.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
+    pub nc: PathBuf,
+    /// Where `<case>.pcap` is written.
+    pub out_dir: PathBuf,
+    /// The deadline of every wait.
+    pub deadline: Duration,
+}
+
+/// What a passing run saw.
+#[derive(Debug)]
+pub struct Outcome {
+    pub packets: Vec<Packet>,
+    pub pcap: PathBuf,
+    /// Steps as they ran, with their time since the start.
+    pub log: Vec<String>,
+}
+
+impl Outcome {
+    /// The packets in the case notation, one per line.
+    pub fn packet_lines(&self) -> Vec<String> {
+        Seen::all(&self.packets).iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// Why a case failed: the whole text a person reads, `file:line:` first.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
+    let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    let lab = Lab::new(&case.name).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
+    let capture = Capture::open(
+        lab.netns(Side::Server),
+        Side::Server.iface(),
+        &format!("tcp port {}", case.port),
+        &pcap,
+    )
+    .map_err(|e| Failure(format!("{}: capture: {e}", at(1))))?;
+    let diag = [Side::Client, Side::Server]
+        .map(|s| SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1)))));
+    let [dc, ds] = diag;
+    let mut s = Session {
+        case,
+        opts,
+        procs: Vec::new(),
+        capture: Some(capture),
+        diag: [dc?, ds?],
+        claimed: 0,
+        block_start: 0,
+        start: Instant::now(),
+        log: Vec::new(),
+        pcap,
+        _lab: lab,
+    };
+    let result = s.play();
+    let packets = s.capture.as_ref().map(|c| c.packets().to_vec()).unwrap_or_default();
+    let finished = s.capture.take().map(|c| c.finish());
+    hand_back(&s.pcap);
+    let mut text = match result {
+        Ok(()) => String::new(),
+        Err((line, msg)) => format!("{}: {msg}\n", at(line)),
+    };
+    match finished {
+        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
+            let _ = writeln!(
+                text,
+                "{}: the capture is incomplete: libpcap dropped {} packets ({} by the interface); the trace cannot be trusted",
+                at(1),
+                sum.dropped,
+                sum.if_dropped
+            );
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(text, "{}: capture: {e}", at(1));
+        }
+        _ => {}
+    }
+    if text.is_empty() {
+        return Ok(Outcome { packets, pcap: s.pcap.clone(), log: std::mem::take(&mut s.log) });
+    }
+    let _ = writeln!(text, "  steps run:");
+    for l in &s.log {
+        let _ = writeln!(text, "    {l}");
+    }
+    for (side, p) in &s.procs {
+        let err = p.stderr();
+        if !err.trim().is_empty() {
+            let _ = writeln!(text, "  stderr of `{}` on {side}: {}", p.label(), err.trim_end());
+        }
+    }
+    let _ = writeln!(text, "  capture: {}  (read it with: tcpdump -nn -r {})", s.pcap.display(), s.pcap.display());
+    Err(Failure(text))
+}
+
+/// A step's failure: the line it is attributed to and what went wrong.
+type StepError = (usize, String);
+
+struct Session<'a> {
+    case: &'a Case,
+    opts: &'a Options,
+    // Field order is drop order: processes die before the lab goes.
+    procs: Vec<(Side, Process)>,
+    capture: Option<Capture>,
+    diag: [SockDiag; 2],
+    /// Packets already claimed by earlier `packets` blocks.
+    claimed: usize,
+    /// Where the latest block's packets began.
+    block_start: usize,
+    start: Instant,
+    log: Vec<String>,
+    pcap: PathBuf,
+    _lab: Lab,
+}
+
+impl Session<'_> {
+    fn play(&mut self) -> Result<(), StepError> {
+        let items = &self.case.items;
+        for item in items {
+            self.log.push(format!("{:>7.3}s  {}: {}", self.start.elapsed().as_secs_f64(), item.line, item.kind));
+            self.step(item)?;
+        }
+        // The case is over when the lab settles; only then is "no more
+        // packets" judged for a block that ends the case.
+        let last = items.last().expect("a parsed case has items");
+        self.settle(last.line)?;
+        if let ItemKind::Packets(expected) = &last.kind {
+            let seen = self.seen();
+            if seen.len() > self.claimed {
+                let block = &seen[self.block_start..];
+                return Err(self.block_failure(expected, block, last.line));
+            }
+        }
+        Ok(())
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.opts.deadline
+    }
+
+    fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {
+        self.procs
+            .iter_mut()
+            .rev()
+            .find(|(s, _)| *s == host)
+            .map(|(_, p)| p)
+            .ok_or((line, format!("no command was started on {host}")))
+    }
+
+    fn step(&mut self, item: &Item) -> Result<(), StepError> {
+        let line = item.line;
+        match &item.kind {
+            ItemKind::Start { host, argv } => {
+                let program = if argv[0] == "nc" { self.opts.nc.clone() } else { PathBuf::from(&argv[0]) };
+                let spawn = Spawn {
+                    program,
+                    args: argv[1..].iter().map(Into::into).collect(),
+                    label: argv.join(" "),
+                };
+                let p = Process::spawn(self._lab.netns(*host), &spawn).map_err(|e| (line, e.to_string()))?;
+                self.procs.push((*host, p));
+                self.settle(line)
+            }
+            ItemKind::Type { host, text } => {
+                self.latest(*host, line)?.type_line(text).map_err(|e| (line, e.to_string()))?;
+                self.settle(line)
+            }
+            ItemKind::Eof { host } => {
+                self.latest(*host, line)?.close_stdin();
+                self.settle(line)
+            }
+            ItemKind::Signal { host, signal } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                p.signal(signal.signal()).map_err(|e| (line, e.to_string()))?;
+                if signal.signal() == nix::sys::signal::Signal::SIGINT
+                    || signal.signal() == nix::sys::signal::Signal::SIGQUIT
+                {
+                    p.wait_exit(deadline).map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                }
+                self.settle(line)
+            }
+            ItemKind::Exits { host, code } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
+                if let Some(want) = code {
+                    if status.code() != Some(*want) {
+                        return Err((line, format!("`{}` ended with {status}, expected exit status {want}", p.label())));
+                    }
+                }
+                self.settle(line)
+            }
+            ItemKind::Prints { host, text } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                if !p.wait_stdout_line(text, deadline) {
+                    return Err((
+                        line,
+                        format!("`{}` did not print the line {text:?}; its stdout: {:?}", p.label(), p.stdout()),
+                    ));
+                }
+                Ok(())
+            }
+            ItemKind::Packets(expected) => self.packets(line, expected),
+        }
+    }
+
+    /// Waits until no socket of either host is in a state the kernel leaves
+    /// by itself, no data is unacknowledged, and every command sleeps in a
+    /// system call or is gone; then reads the capture to its end. Polls
+    /// sock_diag and /proc every millisecond under the deadline.
+    fn settle(&mut self, line: usize) -> Result<(), StepError> {
+        let deadline = self.deadline();
+        loop {
+            let rows = self.dump(line)?;
+            let quiet_sockets = rows.iter().all(|(_, r)| sockets::settled(r));
+            let quiet_procs = self.procs.iter_mut().all(|(_, p)| p.is_idle());
+            if quiet_sockets && quiet_procs {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let mut why = format!(
+                    "timed out after {:?} waiting for the lab to settle (sockets in stable states, commands asleep)",
+                    self.opts.deadline
+                );
+                for (side, r) in &rows {
+                    for row in r {
+                        let _ = write!(why, "\n    {side}: {row}");
+                    }
+                }
+                for (side, p) in &self.procs {
+                    let _ = write!(why, "\n    {side}: `{}` pid {} state {}", p.label(), p.pid(), p.state());
+                }
+                return Err((line, why));
+            }
+            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+        }
+        self.capture
+            .as_mut()
+            .expect("capture lives until the end")
+            .poll()
+            .map_err(|e| (line, e.to_string()))?;
+        Ok(())
+    }
+
+    fn dump(&self, line: usize) -> Result<Vec<(Side, Vec<SocketRow>)>, StepError> {
+        [Side::Client, Side::Server]
+            .iter()
+            .zip(&self.diag)
+            .map(|(side, d)| d.dump().map(|r| (*side, r)).map_err(|e| (line, e.to_string())))
+            .collect()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        Seen::all(self.capture.as_ref().expect("capture lives until the end").packets())
+    }
+
+    fn packets(&mut self, line: usize, expected: &[PacketExpect]) -> Result<(), StepError> {
+        let deadline = self.deadline();
+        // Settled means nothing is in flight; a block that wants more than
+        // has come may be waiting on a timer (a retransmission), so keep
+        // reading until the deadline.
+        loop {
+            self.settle(line)?;
+            let have = self.seen().len().saturating_sub(self.claimed);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if have >= expected.len() || left.is_zero() {
+                break;
+            }
+            self.capture.as_ref().expect("capture lives until the end").wait_readable(left);
+        }
+        let seen = self.seen();
+        let block = &seen[self.claimed..];
+        self.block_start = self.claimed;
+        self.claimed = seen.len();
+        if compare(expected, block).is_some() {
+            return Err(self.block_failure(expected, block, line));
+        }
+        Ok(())
+    }
+
+    /// The failure of a block, attributed to the line of the first packet
+    /// that differs (the block's line when a packet is missing or extra).
+    fn block_failure(&self, expected: &[PacketExpect], seen: &[Seen], line: usize) -> StepError {
+        let Some(d) = compare(expected, seen) else {
+            return (line, "packets agree".into());
+        };
+        let at_line = expected.get(d.index).map_or(line, |e| e.line);
+        let mut t = format!("packets differ at packet {} of the block: {}\n", d.index + 1, d.reason);
+        let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
+        for (i, e) in expected.iter().enumerate() {
+            let _ = writeln!(t, "  {} {e}", if i == d.index { ">>" } else { "  " });
+        }
+        if expected.is_empty() {
+            let _ = writeln!(t, "     (no packets)");
+        }
+        let _ = writeln!(t, "  observed:");
+        for (i, s) in seen.iter().enumerate() {
+            let _ = writeln!(t, "  {} {s}", if i == d.index { ">>" } else { "  " });
+        }
+        if seen.is_empty() {
+            let _ = writeln!(t, "     (no packets)");
+        }
+        (at_line, t.trim_end().to_string())
+    }
+}
+
+/// Files written as root under sudo go back to the user who ran sudo, so
+/// `cargo clean` works without root afterwards.
+fn hand_back(path: &std::path::Path) {
+    let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) else { return };
+    let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else { return };
+    for p in [Some(path), path.parent()].into_iter().flatten() {
+        let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
+    }
+}

@@ -1,0 +1,68 @@
+//! One error type for the harness: every variant says what was being done,
+//! and system errors keep the kernel's errno name (EEXIST, EPERM, ...).
+
+use std::io;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A system call failed; `errno` prints as `EPERM: Operation not permitted`.
+    #[error("{what}: {errno}")]
+    Sys { what: String, errno: nix::errno::Errno },
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{what}: {source}")]
+    Netlink { what: String, source: rtnetlink::Error },
+    #[error("{what}: {source}")]
+    Pcap { what: String, source: pcap::Error },
+    #[error("{0}")]
+    Msg(String),
+}
+
+impl Error {
+    pub fn sys(what: impl Into<String>, errno: nix::errno::Errno) -> Error {
+        Error::Sys { what: what.into(), errno }
+    }
+
+    /// Io errors that carry an errno are shown with its name, like Sys.
+    pub fn io(what: impl Into<String>, source: io::Error) -> Error {
+        match source.raw_os_error() {
+            Some(n) => Error::Sys { what: what.into(), errno: nix::errno::Errno::from_raw(n) },
+            None => Error::Io { what: what.into(), source },
+        }
+    }
+
+    /// A netlink NACK becomes its errno (`EEXIST`, `EPERM`); other failures
+    /// of the crate keep their own text.
+    pub fn netlink(what: impl Into<String>, source: rtnetlink::Error) -> Error {
+        match &source {
+            rtnetlink::Error::NetlinkError(m) if m.raw_code() != 0 => Error::Sys {
+                what: what.into(),
+                errno: nix::errno::Errno::from_raw(m.raw_code().abs()),
+            },
+            _ => Error::Netlink { what: what.into(), source },
+        }
+    }
+
+    pub fn pcap(what: impl Into<String>, source: pcap::Error) -> Error {
+        Error::Pcap { what: what.into(), source }
+    }
+
+    pub fn msg(text: impl Into<String>) -> Error {
+        Error::Msg(text.into())
+    }
+
+    /// Prefixes the description, keeping the errno.
+    pub fn context(self, outer: impl std::fmt::Display) -> Error {
+        match self {
+            Error::Sys { what, errno } => Error::Sys { what: format!("{outer}: {what}"), errno },
+            Error::Io { what, source } => Error::Io { what: format!("{outer}: {what}"), source },
+            Error::Netlink { what, source } => {
+                Error::Netlink { what: format!("{outer}: {what}"), source }
+            }
+            Error::Pcap { what, source } => Error::Pcap { what: format!("{outer}: {what}"), source },
+            Error::Msg(m) => Error::Msg(format!("{outer}: {m}")),
+        }
+    }
+}

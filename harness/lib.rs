@@ -1,0 +1,12 @@
+//! tcplab: the TCP life cycle as assertable cases. See README.md.
+
+pub mod capture;
+pub mod case;
+pub mod error;
+pub mod fds;
+pub mod flow;
+pub mod host;
+pub mod lab;
+pub mod netns;
+pub mod packet;
+pub mod sockets;

@@ -1,0 +1,305 @@
+//! Command-line parsing: turns argv into a [`Mode`] without touching any
+//! descriptor.
+//!
+//! Parsing must not open anything: the test cases assert that the first
+//! socket is fd 3, so name resolution (getaddrinfo opens sockets and
+//! /etc files) is out. Only numeric IPv4/IPv6 addresses are accepted, plus
+//! `localhost`, which maps to 127.0.0.1 without a lookup.
+//!
+//! clap does the flag grammar (`-kl`, `-lk`, `--listen`, ...) and `--help`;
+//! its multi-line error reports are cut down to one line so a failing case
+//! shows exactly one `nc: ...` line on stderr.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use clap::error::ErrorKind;
+use clap::{Arg, ArgAction, Command};
+
+/// What the process was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `nc -l [-k] PORT`: listen on [::]:PORT (fd 3) and 0.0.0.0:PORT (fd 4).
+    Listen { port: u16, keep_open: bool },
+    /// `nc HOST PORT`: connect fd 3 to `addr`.
+    Connect { addr: SocketAddr },
+}
+
+/// Result of a successful parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Run in this mode.
+    Run(Mode),
+    /// `--help` / `--version`: print this text on stdout and exit 0.
+    Print(String),
+}
+
+/// A usage error, already phrased as the single line to print after `nc: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+const USAGE: &str = "nc [-k] -l PORT\n       nc HOST PORT";
+
+const AFTER_HELP: &str = "\
+MODES
+  nc -l [-k] PORT   Server. fd 3 = IPv6 listener on [::]:PORT (IPV6_V6ONLY),
+                    fd 4 = IPv4 listener on 0.0.0.0:PORT, both SO_REUSEADDR,
+                    backlog 10. The first accepted connection is fd 5.
+                    Without -k: both listeners are closed right after the
+                    accept (as ncat does) and nc exits when that connection
+                    ends. With -k: connections are accepted while others are
+                    open (fd 6, 7, ...) and nc keeps listening after they end.
+  nc HOST PORT      Client. fd 3 = socket connected (blocking) to HOST:PORT.
+                    HOST must be a numeric IPv4/IPv6 address or 'localhost'
+                    (= 127.0.0.1); names are not resolved, because resolving
+                    would open descriptors before the socket and move fd 3.
+
+DATA AND EOF
+  One thread, poll(2) on stdin and the sockets. stdin is read with read(2)
+  and sent with send(2) (strace: sendto); received data (recvfrom) is
+  written to stdout with write(2) at once, unbuffered.
+  Peer EOF:   the connection is closed immediately (close, no shutdown).
+              Client and server without -k then exit 0; -k keeps listening.
+  stdin EOF:  shutdown(SHUT_WR) on every open connection, stop reading stdin,
+              keep receiving until the peer closes. A server whose stdin ends
+              before any client connects just keeps listening, and does not
+              half-close later connections.
+  Reset:      'nc: Connection reset by peer.' on stderr; the client exits 1,
+              a -k server closes that connection and carries on.
+  SIGINT keeps its default action: the kernel closes the sockets (FIN).
+
+EXIT STATUS
+  0 normal end, 1 socket/network error, 2 usage error.";
+
+fn command() -> Command {
+    Command::new("nc")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("ncat subset for tcplab: same system calls and descriptor numbers")
+        .override_usage(USAGE)
+        .after_help(AFTER_HELP)
+        .arg(
+            Arg::new("listen")
+                .short('l')
+                .long("listen")
+                .action(ArgAction::SetTrue)
+                .help("Listen for incoming connections"),
+        )
+        .arg(
+            Arg::new("keep-open")
+                .short('k')
+                .long("keep-open")
+                .action(ArgAction::SetTrue)
+                .help("With -l: keep listening after a connection ends"),
+        )
+        .arg(
+            Arg::new("operands")
+                .value_name("HOST PORT | PORT")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .help("HOST PORT to connect to, or the PORT to listen on"),
+        )
+}
+
+/// Parses `argv` (including the program name).
+pub fn parse<I, T>(argv: I) -> Result<Parsed, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = match command().try_get_matches_from(argv) {
+        Ok(m) => m,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            return Ok(Parsed::Print(e.to_string()));
+        }
+        Err(e) => return Err(UsageError(one_line(&e.to_string()))),
+    };
+    let listen = matches.get_flag("listen");
+    let keep_open = matches.get_flag("keep-open");
+    let operands: Vec<&String> = matches
+        .get_many::<String>("operands")
+        .map(|v| v.collect())
+        .unwrap_or_default();
+
+    let mode = if listen {
+        match operands.as_slice() {
+            [port] => Mode::Listen {
+                port: parse_port(port)?,
+                keep_open,
+            },
+            [] => return Err(usage("-l needs a PORT")),
+            _ => return Err(usage("-l takes exactly one operand, the PORT")),
+        }
+    } else {
+        if keep_open {
+            return Err(usage("-k/--keep-open only makes sense with -l/--listen"));
+        }
+        match operands.as_slice() {
+            [host, port] => {
+                let port = parse_port(port)?;
+                Mode::Connect {
+                    addr: SocketAddr::new(parse_host(host)?, port),
+                }
+            }
+            [] => return Err(usage("missing HOST PORT (or -l PORT)")),
+            [_] => return Err(usage("missing PORT after HOST (or -l before PORT)")),
+            _ => return Err(usage("too many operands, expected HOST PORT")),
+        }
+    };
+    Ok(Parsed::Run(mode))
+}
+
+fn usage(what: &str) -> UsageError {
+    UsageError(format!("{what}; try 'nc --help'"))
+}
+
+/// Keeps the first line of a clap error, without its `error: ` prefix.
+fn one_line(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first}; try 'nc --help'")
+}
+
+/// A TCP port, 1-65535, in decimal.
+pub fn parse_port(s: &str) -> Result<u16, UsageError> {
+    match s.parse::<u16>() {
+        Ok(p) if p != 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
+        _ => Err(UsageError(format!("invalid port \"{s}\": expected 1-65535"))),
+    }
+}
+
+/// A numeric address (IPv6 with or without brackets) or `localhost`.
+pub fn parse_host(s: &str) -> Result<IpAddr, UsageError> {
+    if s.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse::<IpAddr>().map_err(|_| {
+        UsageError(format!(
+            "invalid host \"{s}\": only numeric IPv4/IPv6 addresses (or localhost) are supported"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use std::net::Ipv6Addr;
+
+    fn run(args: &[&str]) -> Result<Parsed, UsageError> {
+        parse(std::iter::once("nc").chain(args.iter().copied()))
+    }
+
+    #[rstest]
+    #[case(&["-l", "11111"], false)]
+    #[case(&["--listen", "11111"], false)]
+    #[case(&["11111", "-l"], false)]
+    #[case(&["-kl", "11111"], true)]
+    #[case(&["-lk", "11111"], true)]
+    #[case(&["-l", "-k", "11111"], true)]
+    #[case(&["-k", "-l", "11111"], true)]
+    #[case(&["--listen", "--keep-open", "11111"], true)]
+    fn listen_forms(#[case] args: &[&str], #[case] keep_open: bool) {
+        assert_eq!(
+            run(args),
+            Ok(Parsed::Run(Mode::Listen {
+                port: 11111,
+                keep_open
+            }))
+        );
+    }
+
+    #[rstest]
+    #[case(&["127.0.0.1", "11111"], "127.0.0.1:11111")]
+    #[case(&["192.168.2.100", "80"], "192.168.2.100:80")]
+    #[case(&["localhost", "11111"], "127.0.0.1:11111")]
+    #[case(&["::1", "11111"], "[::1]:11111")]
+    #[case(&["[::1]", "11111"], "[::1]:11111")]
+    #[case(&["fd00::2", "65535"], "[fd00::2]:65535")]
+    fn connect_forms(#[case] args: &[&str], #[case] addr: &str) {
+        assert_eq!(
+            run(args),
+            Ok(Parsed::Run(Mode::Connect {
+                addr: addr.parse().unwrap()
+            }))
+        );
+    }
+
+    #[rstest]
+    #[case("0")]
+    #[case("65536")]
+    #[case("abc")]
+    #[case("-1")]
+    #[case("+80")]
+    #[case("")]
+    fn bad_ports(#[case] port: &str) {
+        assert_eq!(
+            parse_port(port),
+            Err(UsageError(format!(
+                "invalid port \"{port}\": expected 1-65535"
+            )))
+        );
+    }
+
+    #[test]
+    fn bad_port_message_through_parse() {
+        assert_eq!(
+            run(&["-l", "abc"]),
+            Err(UsageError("invalid port \"abc\": expected 1-65535".into()))
+        );
+    }
+
+    #[rstest]
+    #[case("example.com")]
+    #[case("1.2.3")]
+    #[case("[127.0.0.1")]
+    fn names_are_refused(#[case] host: &str) {
+        let err = parse_host(host).unwrap_err();
+        assert!(err.0.contains("only numeric"), "{err}");
+    }
+
+    #[test]
+    fn ipv6_literal() {
+        assert_eq!(parse_host("::1"), Ok(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+    }
+
+    #[rstest]
+    #[case(&[])]
+    #[case(&["-l"])]
+    #[case(&["-l", "1", "2"])]
+    #[case(&["127.0.0.1"])]
+    #[case(&["1.1.1.1", "1", "2"])]
+    #[case(&["-k", "127.0.0.1", "11111"])]
+    #[case(&["--bogus", "11111"])]
+    #[case(&["-x"])]
+    fn usage_errors_are_one_line(#[case] args: &[&str]) {
+        let err = run(args).unwrap_err();
+        assert!(!err.0.contains('\n'), "multi-line: {err:?}");
+        assert!(err.0.ends_with("try 'nc --help'"), "{err:?}");
+    }
+
+    #[rstest]
+    #[case("--help")]
+    #[case("-h")]
+    #[case("--version")]
+    fn help_and_version_print(#[case] flag: &str) {
+        assert!(matches!(run(&[flag]), Ok(Parsed::Print(_))));
+    }
+
+    #[test]
+    fn help_documents_fds_and_eof() {
+        let Ok(Parsed::Print(text)) = run(&["--help"]) else {
+            panic!("no help");
+        };
+        for needle in ["fd 3", "fd 4", "fd 5", "stdin EOF", "Peer EOF", "-k"] {
+            assert!(text.contains(needle), "help lacks {needle:?}");
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! A captured TCP segment, in the terms tcpdump prints: flags as letters,
+//! options as `[mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+
+/// TCP flag bits, printed in tcpdump's letters and order (`S.`, `F.`, `P.`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcpFlags(u8);
+
+impl TcpFlags {
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    pub const CWR: TcpFlags = TcpFlags(0x80);
+
+    /// tcpdump's table order: that is the order the letters print in.
+    const LETTERS: [(TcpFlags, char); 8] = [
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::ACK, '.'),
+        (TcpFlags::URG, 'U'),
+        (TcpFlags::ECE, 'E'),
+        (TcpFlags::CWR, 'W'),
+    ];
+
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u8) -> TcpFlags {
+        TcpFlags(bits)
+    }
+
+    pub fn contains(self, other: TcpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The names the seed's ladder uses: SYN, SYN+ACK, FIN+ACK, PSH+ACK.
+    pub fn names(self) -> String {
+        const NAMES: [(TcpFlags, &str); 8] = [
+            (TcpFlags::SYN, "SYN"),
+            (TcpFlags::FIN, "FIN"),
+            (TcpFlags::RST, "RST"),
+            (TcpFlags::PSH, "PSH"),
+            (TcpFlags::URG, "URG"),
+            (TcpFlags::ECE, "ECE"),
+            (TcpFlags::CWR, "CWR"),
+            (TcpFlags::ACK, "ACK"),
+        ];
+        let parts: Vec<&str> =
+            NAMES.iter().filter(|(f, _)| self.contains(*f)).map(|(_, n)| *n).collect();
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join("+")
+        }
+    }
+}
+
+impl std::ops::BitOr for TcpFlags {
+    type Output = TcpFlags;
+    fn bitor(self, rhs: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("none");
+        }
+        for (flag, letter) in TcpFlags::LETTERS {
+            if self.contains(flag) {
+                write!(f, "{letter}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for TcpFlags {
+    type Err = String;
+    /// Accepts tcpdump's letters in any order, each at most once.
+    fn from_str(s: &str) -> Result<TcpFlags, String> {
+        if s == "none" {
+            return Ok(TcpFlags(0));
+        }
+        let mut flags = TcpFlags(0);
+        for c in s.chars() {
+            let Some((flag, _)) = TcpFlags::LETTERS.iter().find(|(_, l)| *l == c) else {
+                return Err(format!(
+                    "`{c}` is not a TCP flag letter (tcpdump's letters: S F R P . U E W)"
+                ));
+            };
+            if flags.contains(*flag) {
+                return Err(format!("flag `{c}` given twice"));
+            }
+            flags = flags | *flag;
+        }
+        if flags.0 == 0 {
+            return Err("no flags (write [.] for a bare ACK)".into());
+        }
+        Ok(flags)
+    }
+}
+
+/// One TCP option, printed as tcpdump prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TcpOption {
+    Nop,
+    Mss(u16),
+    Wscale(u8),
+    SackOk,
+    Sack(Vec<(u32, u32)>),
+    Ts { val: u32, ecr: u32 },
+}
+
+impl TcpOption {
+    /// tcpdump's name for the option, without its value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TcpOption::Nop => "nop",
+            TcpOption::Mss(_) => "mss",
+            TcpOption::Wscale(_) => "wscale",
+            TcpOption::SackOk => "sackOK",
+            TcpOption::Sack(_) => "sack",
+            TcpOption::Ts { .. } => "TS",
+        }
+    }
+}
+
+impl fmt::Display for TcpOption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TcpOption::Nop => f.write_str("nop"),
+            TcpOption::Mss(v) => write!(f, "mss {v}"),
+            TcpOption::Wscale(v) => write!(f, "wscale {v}"),
+            TcpOption::SackOk => f.write_str("sackOK"),
+            TcpOption::Sack(blocks) => {
+                write!(f, "sack {}", blocks.len())?;
+                for (l, r) in blocks {
+                    write!(f, " {{{l}:{r}}}")?;
+                }
+                Ok(())
+            }
+            TcpOption::Ts { val, ecr } => write!(f, "TS val {val} ecr {ecr}"),
+        }
+    }
+}
+
+/// Options list as tcpdump prints it: `[mss 1460,sackOK,nop]`.
+pub struct OptionList<'a>(pub &'a [TcpOption]);
+
+impl fmt::Display for OptionList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, o) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{o}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A TCP segment as captured, with absolute sequence numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Packet {
+    /// Capture time since the Unix epoch (libpcap's timestamp).
+    pub ts: Duration,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub flags: TcpFlags,
+    pub seq: u32,
+    pub ack: u32,
+    pub win: u16,
+    pub options: Vec<TcpOption>,
+    pub payload: Vec<u8>,
+}
+
+impl Packet {
+    /// Parses an Ethernet frame; None for anything that is not TCP over IP.
+    pub fn from_ethernet(frame: &[u8], ts: Duration) -> Option<Packet> {
+        let sliced = SlicedPacket::from_ethernet(frame).ok()?;
+        let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net? {
+            NetSlice::Ipv4(ip) => {
+                (ip.header().source_addr().into(), ip.header().destination_addr().into())
+            }
+            NetSlice::Ipv6(ip) => {
+                (ip.header().source_addr().into(), ip.header().destination_addr().into())
+            }
+            NetSlice::Arp(_) => return None,
+        };
+        let TransportSlice::Tcp(tcp) = sliced.transport? else { return None };
+        let flag_bits = [
+            (tcp.fin(), TcpFlags::FIN),
+            (tcp.syn(), TcpFlags::SYN),
+            (tcp.rst(), TcpFlags::RST),
+            (tcp.psh(), TcpFlags::PSH),
+            (tcp.ack(), TcpFlags::ACK),
+            (tcp.urg(), TcpFlags::URG),
+            (tcp.ece(), TcpFlags::ECE),
+            (tcp.cwr(), TcpFlags::CWR),
+        ];
+        let flags = flag_bits
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .fold(TcpFlags::default(), |acc, (_, f)| acc | f);
+        let options = tcp
+            .options_iterator()
+            .filter_map(|o| o.ok())
+            .map(|o| match o {
+                TcpOptionElement::Noop => TcpOption::Nop,
+                TcpOptionElement::MaximumSegmentSize(v) => TcpOption::Mss(v),
+                TcpOptionElement::WindowScale(v) => TcpOption::Wscale(v),
+                TcpOptionElement::SelectiveAcknowledgementPermitted => TcpOption::SackOk,
+                TcpOptionElement::SelectiveAcknowledgement(first, rest) => TcpOption::Sack(
+                    std::iter::once(first).chain(rest.into_iter().flatten()).collect(),
+                ),
+                TcpOptionElement::Timestamp(val, ecr) => TcpOption::Ts { val, ecr },
+            })
+            .collect();
+        Some(Packet {
+            ts,
+            src: SocketAddr::new(src_ip, tcp.source_port()),
+            dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+            flags,
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            win: tcp.window_size(),
+            options,
+            payload: tcp.payload().to_vec(),
+        })
+    }
+
+    pub fn len(&self) -> u32 {
+        self.payload.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.payload.is_empty()
+    }
+
+    /// Sequence space the segment takes: payload, plus one for SYN and FIN.
+    pub fn seq_space(&self) -> u32 {
+        self.len()
+            + u32::from(self.flags.contains(TcpFlags::SYN))
+            + u32::from(self.flags.contains(TcpFlags::FIN))
+    }
+}
+
+/// Writes `a.b.c.d.port` as tcpdump -nn does (IPv6: `addr.port`).
+pub struct Endpoint(pub SocketAddr);
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0.ip(), self.0.port())
+    }
+}
