@@ -253,7 +253,13 @@ pub struct Timer {
 impl fmt::Display for Timer {
     /// `timer:(timewait,58sec,0)`, as `ss -o`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "timer:({},{},{})", self.kind, format_ms(self.left), self.retrans)
+        write!(
+            f,
+            "timer:({},{},{})",
+            self.kind,
+            format_ms(self.left),
+            self.retrans
+        )
     }
 }
 
@@ -286,7 +292,10 @@ pub fn format_ms(d: Duration) -> String {
         out.push_str(&format!("{secs}{}", if msecs > 0 { "." } else { "sec" }));
     }
     if msecs > 0 {
-        out.push_str(&format!("{msecs:03}{}", if secs > 0 { "sec" } else { "ms" }));
+        out.push_str(&format!(
+            "{msecs:03}{}",
+            if secs > 0 { "sec" } else { "ms" }
+        ));
     }
     out
 }
@@ -340,6 +349,10 @@ pub struct SocketRow {
     pub ifindex: u32,
     /// The kernel's socket cookie (ss's `sk:`).
     pub cookie: u64,
+    /// IPV6_V6ONLY of an IPv6 listener (the kernel reports it for LISTEN
+    /// and CLOSE only). ss prints a dual-stack wildcard as `*:11111`, a
+    /// v6-only one as `[::]:11111`.
+    pub v6only: bool,
 }
 
 impl SocketRow {
@@ -348,7 +361,8 @@ impl SocketRow {
     }
 
     /// Parses one `struct inet_diag_msg` (the netlink payload, without the
-    /// netlink header). Attributes after the 72-byte head are ignored.
+    /// netlink header). Of the attributes after the 72-byte head only
+    /// INET_DIAG_SKV6ONLY is read.
     pub fn parse(msg: &[u8]) -> std::result::Result<SocketRow, String> {
         if msg.len() < INET_DIAG_MSG_LEN {
             return Err(format!(
@@ -381,6 +395,8 @@ impl SocketRow {
             retrans: msg[3],
         });
         let cookie = u64::from(u32_at(44)) | (u64::from(u32_at(48)) << 32);
+        let v6only = attribute(&msg[INET_DIAG_MSG_LEN..], INET_DIAG_SKV6ONLY)
+            .is_some_and(|v| v.first() == Some(&1));
         Ok(SocketRow {
             state,
             local: SocketAddr::new(ip_at(8)?, port_at(4)),
@@ -392,18 +408,44 @@ impl SocketRow {
             uid: u32_at(64),
             ifindex: u32_at(40),
             cookie,
+            v6only,
         })
     }
 }
 
+/// INET_DIAG_SKV6ONLY (linux/inet_diag.h).
+const INET_DIAG_SKV6ONLY: u16 = 11;
+
+/// The payload of the first netlink attribute of type `kind` in `attrs`.
+fn attribute(mut attrs: &[u8], kind: u16) -> Option<&[u8]> {
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let ty = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if ty == kind {
+            return Some(&attrs[4..len]);
+        }
+        attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
+    }
+    None
+}
+
 /// ss's split of an endpoint into address and port: `192.168.2.100` /
-/// `[::1]`, and `*` for port 0.
-fn ss_endpoint(addr: &SocketAddr) -> (String, String) {
+/// `[::1]`, `*` for port 0, and `*` for the IPv6 wildcard of a socket that
+/// is not v6-only (it also takes IPv4).
+fn ss_endpoint(addr: &SocketAddr, v6only: bool) -> (String, String) {
     let ip = match addr.ip() {
         IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) if a.is_unspecified() && !v6only => "*".to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let port = if addr.port() == 0 { "*".to_string() } else { addr.port().to_string() };
+    let port = if addr.port() == 0 {
+        "*".to_string()
+    } else {
+        addr.port().to_string()
+    };
     (ip, port)
 }
 
@@ -412,8 +454,8 @@ impl fmt::Display for SocketRow {
     /// then ` timer:(...)` when a timer is pending. Fixed widths wide enough
     /// for IPv4; [`table`] sizes columns to the rows, as ss does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (la, lp) = ss_endpoint(&self.local);
-        let (pa, pp) = ss_endpoint(&self.peer);
+        let (la, lp) = ss_endpoint(&self.local, self.v6only);
+        let (pa, pp) = ss_endpoint(&self.peer, self.v6only);
         let mut line = format!(
             "{:<10} {:<6} {:<6} {la:>15}:{lp:<5} {pa:>15}:{pp:<5}",
             self.state, self.recv_q, self.send_q
@@ -430,13 +472,45 @@ impl fmt::Display for SocketRow {
 /// the widest state, addresses right-aligned and ports left-aligned on the
 /// `:`. One line per row, each ending in a newline.
 pub fn table(rows: &[SocketRow]) -> String {
-    let cells: Vec<_> =
-        rows.iter().map(|r| (ss_endpoint(&r.local), ss_endpoint(&r.peer))).collect();
-    let sw = rows.iter().map(|r| r.state.ss_name().len()).chain([5]).max().unwrap_or(5);
-    let law = cells.iter().map(|c| c.0 .0.len()).chain([13]).max().unwrap_or(13);
-    let lpw = cells.iter().map(|c| c.0 .1.len()).chain([4]).max().unwrap_or(4);
-    let paw = cells.iter().map(|c| c.1 .0.len()).chain([12]).max().unwrap_or(12);
-    let ppw = cells.iter().map(|c| c.1 .1.len()).chain([4]).max().unwrap_or(4);
+    let cells: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                ss_endpoint(&r.local, r.v6only),
+                ss_endpoint(&r.peer, r.v6only),
+            )
+        })
+        .collect();
+    let sw = rows
+        .iter()
+        .map(|r| r.state.ss_name().len())
+        .chain([5])
+        .max()
+        .unwrap_or(5);
+    let law = cells
+        .iter()
+        .map(|c| c.0 .0.len())
+        .chain([13])
+        .max()
+        .unwrap_or(13);
+    let lpw = cells
+        .iter()
+        .map(|c| c.0 .1.len())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
+    let paw = cells
+        .iter()
+        .map(|c| c.1 .0.len())
+        .chain([12])
+        .max()
+        .unwrap_or(12);
+    let ppw = cells
+        .iter()
+        .map(|c| c.1 .1.len())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
     let mut out = format!(
         "{:<sw$} {:<6} {:<6} {:>law$}:{:<lpw$} {:>paw$}:{:<ppw$}\n",
         "State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port"
@@ -487,15 +561,28 @@ impl SockDiag {
             .run("open NETLINK_SOCK_DIAG socket", || {
                 let mut s = netlink_sys::Socket::new(NETLINK_SOCK_DIAG)
                     .map_err(|e| Error::io("open NETLINK_SOCK_DIAG socket", e))?;
-                s.bind_auto().map_err(|e| Error::io("bind NETLINK_SOCK_DIAG socket", e))?;
+                s.bind_auto()
+                    .map_err(|e| Error::io("bind NETLINK_SOCK_DIAG socket", e))?;
                 s.connect(&netlink_sys::SocketAddr::new(0, 0))
                     .map_err(|e| Error::io("connect NETLINK_SOCK_DIAG socket to the kernel", e))?;
                 Ok(s)
             })
             .map_err(|e| e.context(format!("netns {name}")))?;
-        setsockopt(&socket.as_fd(), sockopt::ReceiveTimeout, &TimeVal::from(to_timeval(RECV_TIMEOUT)))
-            .map_err(|e| Error::sys(format!("netns {name}: set SO_RCVTIMEO on sock_diag socket"), e))?;
-        Ok(SockDiag { netns: name, inner: Mutex::new((socket, 0)) })
+        setsockopt(
+            &socket.as_fd(),
+            sockopt::ReceiveTimeout,
+            &TimeVal::from(to_timeval(RECV_TIMEOUT)),
+        )
+        .map_err(|e| {
+            Error::sys(
+                format!("netns {name}: set SO_RCVTIMEO on sock_diag socket"),
+                e,
+            )
+        })?;
+        Ok(SockDiag {
+            netns: name,
+            inner: Mutex::new((socket, 0)),
+        })
     }
 
     /// The namespace the socket lives in.
@@ -512,7 +599,10 @@ impl SockDiag {
         for (family, name) in [(AF_INET, "IPv4"), (AF_INET6, "IPv6")] {
             *seq = seq.wrapping_add(1);
             dump_family(socket, family, *seq, &mut rows).map_err(|e| {
-                e.context(format!("netns {}: sock_diag dump of {name} TCP sockets", self.netns))
+                e.context(format!(
+                    "netns {}: sock_diag dump of {name} TCP sockets",
+                    self.netns
+                ))
             })?;
         }
         Ok(rows)
@@ -520,7 +610,10 @@ impl SockDiag {
 }
 
 fn to_timeval(d: Duration) -> libc::timeval {
-    libc::timeval { tv_sec: d.as_secs() as libc::time_t, tv_usec: d.subsec_micros() as _ }
+    libc::timeval {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_usec: d.subsec_micros() as _,
+    }
 }
 
 fn dump_family(
@@ -532,7 +625,11 @@ fn dump_family(
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
-    let socket_id = if family == AF_INET { SocketId::new_v4() } else { SocketId::new_v6() };
+    let socket_id = if family == AF_INET {
+        SocketId::new_v4()
+    } else {
+        SocketId::new_v6()
+    };
     let mut request = NetlinkMessage::new(
         header,
         SockDiagMessage::InetRequest(InetRequest {
@@ -547,7 +644,9 @@ fn dump_family(
     request.finalize();
     let mut out = vec![0u8; request.buffer_len()];
     request.serialize(&mut out);
-    socket.send(&out, 0).map_err(|e| Error::io("send request", e))?;
+    socket
+        .send(&out, 0)
+        .map_err(|e| Error::io("send request", e))?;
 
     // Dump replies come in datagrams of at most 32 KiB (the kernel caps its
     // dump buffers there); MSG_TRUNC makes a longer one visible as such.
@@ -611,12 +710,19 @@ fn parse_datagram(
             continue;
         }
         let error_code = || {
-            payload.get(..4).map(|b| i32::from_ne_bytes(b.try_into().unwrap())).unwrap_or(0)
+            payload
+                .get(..4)
+                .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+                .unwrap_or(0)
         };
         match kind {
             NLMSG_DONE => {
                 let code = error_code();
-                return if code < 0 { Err(Reply::Errno(Errno::from_raw(-code))) } else { Ok(true) };
+                return if code < 0 {
+                    Err(Reply::Errno(Errno::from_raw(-code)))
+                } else {
+                    Ok(true)
+                };
             }
             NLMSG_ERROR => {
                 let code = error_code();
@@ -681,10 +787,16 @@ mod tests {
 
     #[test]
     fn kernel_states() {
-        assert_eq!(TcpState::from_kernel(TCP_NEW_SYN_RECV), Some(TcpState::SynRecv));
+        assert_eq!(
+            TcpState::from_kernel(TCP_NEW_SYN_RECV),
+            Some(TcpState::SynRecv)
+        );
         assert_eq!(TcpState::from_kernel(0), None);
         assert_eq!(TcpState::from_kernel(13), None);
-        let transient: Vec<_> = TcpState::ALL.into_iter().filter(|s| s.is_transient()).collect();
+        let transient: Vec<_> = TcpState::ALL
+            .into_iter()
+            .filter(|s| s.is_transient())
+            .collect();
         assert_eq!(
             transient,
             [
@@ -732,7 +844,11 @@ mod tests {
         #[case] retrans: u8,
         #[case] text: &str,
     ) {
-        let t = Timer { kind, left: Duration::from_millis(ms), retrans };
+        let t = Timer {
+            kind,
+            left: Duration::from_millis(ms),
+            retrans,
+        };
         assert_eq!(t.to_string(), text);
     }
 
@@ -748,6 +864,7 @@ mod tests {
             uid: 0,
             ifindex: 0,
             cookie: 0,
+            v6only: true,
         }
     }
 
@@ -768,13 +885,21 @@ mod tests {
         row(TcpState::Established, "[::ffff:192.168.2.100]:11111", "[::1]:5"),
         "ESTAB      0      0      [::ffff:192.168.2.100]:11111           [::1]:5"
     )]
+    #[case(
+        SocketRow { v6only: false, ..row(TcpState::Listen, "[::]:11112", "[::]:0") },
+        "LISTEN     0      0                    *:11112               *:*"
+    )]
     fn row_display(#[case] r: SocketRow, #[case] text: &str) {
         assert_eq!(r.to_string(), text);
     }
 
     #[test]
     fn row_display_timer() {
-        let mut r = row(TcpState::TimeWait, "192.168.2.105:43068", "192.168.2.100:11111");
+        let mut r = row(
+            TcpState::TimeWait,
+            "192.168.2.105:43068",
+            "192.168.2.100:11111",
+        );
         r.timer = Some(Timer {
             kind: TimerKind::TimeWait,
             left: Duration::from_millis(58_500),
@@ -789,9 +914,16 @@ mod tests {
 
     #[test]
     fn table_aligns_like_ss() {
-        let mut tw = row(TcpState::TimeWait, "192.168.2.100:11111", "192.168.2.105:53118");
-        tw.timer =
-            Some(Timer { kind: TimerKind::TimeWait, left: Duration::from_secs(56), retrans: 0 });
+        let mut tw = row(
+            TcpState::TimeWait,
+            "192.168.2.100:11111",
+            "192.168.2.105:53118",
+        );
+        tw.timer = Some(Timer {
+            kind: TimerKind::TimeWait,
+            left: Duration::from_secs(56),
+            retrans: 0,
+        });
         let mut listen = row(TcpState::Listen, "0.0.0.0:11111", "0.0.0.0:0");
         listen.send_q = 10;
         let mut listen6 = row(TcpState::Listen, "[::]:11111", "[::]:0");
@@ -799,7 +931,11 @@ mod tests {
         let rows = [
             listen,
             tw,
-            row(TcpState::Established, "192.168.2.100:11111", "192.168.2.105:33036"),
+            row(
+                TcpState::Established,
+                "192.168.2.100:11111",
+                "192.168.2.105:33036",
+            ),
             listen6,
         ];
         // Measured: `ss -tan -o` (iproute2 6.1) in the same situation, with
@@ -811,7 +947,10 @@ TIME-WAIT 0      0      192.168.2.100:11111 192.168.2.105:53118 timer:(timewait,
 ESTAB     0      0      192.168.2.100:11111 192.168.2.105:33036
 LISTEN    0      10              [::]:11111          [::]:*
 ";
-        let ours: String = table(&rows).lines().map(|l| format!("{}\n", l.trim_end())).collect();
+        let ours: String = table(&rows)
+            .lines()
+            .map(|l| format!("{}\n", l.trim_end()))
+            .collect();
         assert_eq!(ours, ss);
     }
 
@@ -819,7 +958,11 @@ LISTEN    0      10              [::]:11111          [::]:*
     fn settled_rules() {
         let mut listen = row(TcpState::Listen, "0.0.0.0:11111", "0.0.0.0:0");
         listen.send_q = 128;
-        let est = row(TcpState::Established, "192.168.2.100:11111", "192.168.2.105:4");
+        let est = row(
+            TcpState::Established,
+            "192.168.2.100:11111",
+            "192.168.2.105:4",
+        );
         assert!(settled(&[]));
         assert!(settled(&[listen.clone(), est.clone()]));
         let mut busy = est.clone();
@@ -828,8 +971,16 @@ LISTEN    0      10              [::]:11111          [::]:*
         let mut unread = est.clone();
         unread.recv_q = 10;
         assert!(settled(&[unread]));
-        for s in [TcpState::SynSent, TcpState::SynRecv, TcpState::FinWait1, TcpState::LastAck] {
-            assert!(!settled(&[listen.clone(), row(s, "192.168.2.100:1", "192.168.2.105:2")]));
+        for s in [
+            TcpState::SynSent,
+            TcpState::SynRecv,
+            TcpState::FinWait1,
+            TcpState::LastAck,
+        ] {
+            assert!(!settled(&[
+                listen.clone(),
+                row(s, "192.168.2.100:1", "192.168.2.105:2")
+            ]));
         }
         for s in [TcpState::TimeWait, TcpState::CloseWait, TcpState::FinWait2] {
             assert!(settled(&[row(s, "192.168.2.100:1", "192.168.2.105:2")]));
@@ -860,6 +1011,12 @@ LISTEN    0      10              [::]:11111          [::]:*
         m[60..64].copy_from_slice(&9u32.to_ne_bytes());
         m[64..68].copy_from_slice(&1000u32.to_ne_bytes());
         m[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        if family == AF_INET6 {
+            // INET_DIAG_SKV6ONLY = 1 (nla_len 5, padded to 8).
+            m[72..74].copy_from_slice(&5u16.to_ne_bytes());
+            m[74..76].copy_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
+            m[76] = 1;
+        }
         m
     }
 
@@ -883,6 +1040,7 @@ LISTEN    0      10              [::]:11111          [::]:*
         let r6 = SocketRow::parse(&raw_msg(AF_INET6)).unwrap();
         assert_eq!(r6.local, "[fd00::105]:43068".parse().unwrap());
         assert_eq!(r6.family(), Family::Ipv6);
+        assert!(r6.v6only && !r.v6only);
         assert!(SocketRow::parse(&raw_msg(AF_INET)[..71]).is_err());
         let mut bad = raw_msg(AF_INET);
         bad[1] = 13;
@@ -913,9 +1071,292 @@ LISTEN    0      10              [::]:11111          [::]:*
         let done = msg(NLMSG_DONE, 7, &0i32.to_ne_bytes());
         assert!(matches!(parse_datagram(&done, 7, &mut rows), Ok(true)));
         let err = msg(NLMSG_ERROR, 7, &(-(libc::EPERM)).to_ne_bytes());
-        assert!(matches!(parse_datagram(&err, 7, &mut rows), Err(Reply::Errno(Errno::EPERM))));
+        assert!(matches!(
+            parse_datagram(&err, 7, &mut rows),
+            Err(Reply::Errno(Errno::EPERM))
+        ));
         let mut cut = msg(SOCK_DIAG_BY_FAMILY, 7, &raw_msg(AF_INET));
         cut.truncate(40);
-        assert!(matches!(parse_datagram(&cut, 7, &mut rows), Err(Reply::Malformed(_))));
+        assert!(matches!(
+            parse_datagram(&cut, 7, &mut rows),
+            Err(Reply::Malformed(_))
+        ));
+    }
+
+    // ---- Live check against ss (root only; skipped otherwise) ----
+
+    /// `ip netns exec NS ss -tan -o`, as token lists without the header;
+    /// None when ss cannot be run.
+    fn ss_rows(ns: &str) -> Option<Vec<Vec<String>>> {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", ns, "ss", "-tan", "-o"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        Some(
+            text.lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().map(str::to_string).collect())
+                .collect(),
+        )
+    }
+
+    /// Milliseconds of an ss timer value; also reads ss <= 6.10's
+    /// `9.501ms` (meaning 9.501 s).
+    fn parse_ss_ms(v: &str) -> u64 {
+        let (mut ms, mut rest) = (0u64, v);
+        if let Some((m, r)) = rest.split_once("min") {
+            ms += m.parse::<u64>().unwrap() * 60_000;
+            rest = r;
+        }
+        if let Some((sec, frac)) = rest.split_once('.') {
+            let frac = frac.trim_end_matches("sec").trim_end_matches("ms");
+            ms += sec.parse::<u64>().unwrap() * 1000 + frac.parse::<u64>().unwrap();
+        } else if let Some(sec) = rest.strip_suffix("sec") {
+            ms += sec.parse::<u64>().unwrap() * 1000;
+        } else if let Some(m) = rest.strip_suffix("ms") {
+            ms += m.parse::<u64>().unwrap();
+        }
+        ms
+    }
+
+    #[rstest]
+    #[case("56sec", 56_000)]
+    #[case("9.501ms", 9_501)]
+    #[case("9.501sec", 9_501)]
+    #[case("476ms", 476)]
+    #[case("1min5sec", 65_000)]
+    #[case("12min", 720_000)]
+    fn ss_timer_values(#[case] text: &str, #[case] ms: u64) {
+        assert_eq!(parse_ss_ms(text), ms);
+    }
+
+    /// Compares our rows with ss's line by line: state, queues and
+    /// addresses exactly, the timer's kind and count exactly and its time
+    /// within 1 s (ss prints whole seconds above 10 s, and runs a little
+    /// later). Returns the side-by-side for the log.
+    fn compare_with_ss(
+        ours: &[SocketRow],
+        ss: &[Vec<String>],
+    ) -> std::result::Result<String, String> {
+        let mut log = String::new();
+        if ours.len() != ss.len() {
+            return Err(format!(
+                "{} rows, ss shows {}:\n{}{ss:?}",
+                ours.len(),
+                ss.len(),
+                table(ours)
+            ));
+        }
+        for (r, theirs) in ours.iter().zip(ss) {
+            let mine: Vec<String> = r
+                .to_string()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            log.push_str(&format!("  ours: {r}\n  ss:   {}\n", theirs.join(" ")));
+            if mine[..5] != theirs[..5] || mine.len() != theirs.len() {
+                return Err(format!(
+                    "row differs: ours `{r}`, ss `{}`",
+                    theirs.join(" ")
+                ));
+            }
+            if let (Some(t), Some(text)) = (&r.timer, theirs.get(5)) {
+                let inner = text.trim_start_matches("timer:(").trim_end_matches(')');
+                let parts: Vec<&str> = inner.split(',').collect();
+                let ss_ms = parse_ss_ms(parts[1]);
+                let our_ms = t.left.as_millis() as u64;
+                if parts[0] != t.kind.ss_name()
+                    || parts[2] != t.retrans.to_string()
+                    || our_ms.abs_diff(ss_ms) > 1000
+                {
+                    return Err(format!(
+                        "timer differs: ours `{t}` ({our_ms} ms), ss `{text}`"
+                    ));
+                }
+                log.push_str(&format!("  timer: ours {our_ms} ms, ss {text}\n"));
+            }
+        }
+        Ok(log)
+    }
+
+    /// Dumps, runs ss, compares; retried a few times in case a timer fired
+    /// between the two snapshots. None when ss is not installed.
+    fn check_against_ss(diag: &SockDiag) -> Option<String> {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let ours = diag.dump().unwrap();
+            let ss = ss_rows(diag.netns())?;
+            match compare_with_ss(&ours, &ss) {
+                Ok(log) => return Some(log),
+                Err(e) => last = e,
+            }
+        }
+        panic!("netns {}: {last}", diag.netns());
+    }
+
+    fn wait_for(
+        diag: &SockDiag,
+        what: &str,
+        pred: impl Fn(&[SocketRow]) -> bool,
+    ) -> Vec<SocketRow> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let rows = diag.dump().unwrap();
+            if pred(&rows) {
+                return rows;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: timed out; rows:\n{}",
+                table(&rows)
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A real lab: listeners, two connections (one through the v6
+    /// listener, so v4-mapped), a SYN-SENT socket to an absent host, then
+    /// an active close that leaves FIN-WAIT-2 and TIME-WAIT rows with
+    /// timewait timers. Each stage is compared with `ss -tan -o`.
+    #[test]
+    fn live_dump_matches_ss() {
+        use crate::lab::{Lab, Side};
+        use std::net::{TcpListener, TcpStream};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let lab = Lab::new("sockets-check").unwrap();
+        let server = SockDiag::open(lab.netns(Side::Server)).unwrap();
+        let client = SockDiag::open(lab.netns(Side::Client)).unwrap();
+        let (l4, l6) = lab
+            .netns(Side::Server)
+            .run("listen", || {
+                let l4 = TcpListener::bind("0.0.0.0:11111").map_err(|e| Error::io("bind", e))?;
+                let l6 = TcpListener::bind("[::]:11112").map_err(|e| Error::io("bind", e))?;
+                Ok((l4, l6))
+            })
+            .unwrap();
+        let (c4, c6, syn) = lab
+            .netns(Side::Client)
+            .run("connect", || {
+                let c4 =
+                    TcpStream::connect("192.168.2.100:11111").map_err(|e| Error::io("c4", e))?;
+                let c6 =
+                    TcpStream::connect("192.168.2.100:11112").map_err(|e| Error::io("c6", e))?;
+                use nix::sys::socket::{
+                    connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn,
+                };
+                let syn = socket(
+                    AddressFamily::Inet,
+                    SockType::Stream,
+                    SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                    None,
+                )
+                .map_err(|e| Error::sys("socket", e))?;
+                match connect(syn.as_raw_fd(), &SockaddrIn::new(192, 168, 2, 1, 11111)) {
+                    Err(Errno::EINPROGRESS) => {}
+                    other => return Err(Error::msg(format!("connect to absent host: {other:?}"))),
+                }
+                Ok((c4, c6, syn))
+            })
+            .unwrap();
+        let (s4, _) = l4.accept().unwrap();
+        let (s6, _) = l6.accept().unwrap();
+
+        // The netlink fd is close-on-exec.
+        let fd = server.inner.lock().unwrap().0.as_raw_fd();
+        let flags = nix::fcntl::fcntl(
+            unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+            nix::fcntl::FcntlArg::F_GETFD,
+        )
+        .unwrap();
+        assert!(
+            flags & libc::FD_CLOEXEC != 0,
+            "sock_diag fd {fd} lacks FD_CLOEXEC"
+        );
+
+        let rows = server.dump().unwrap();
+        eprintln!("server:\n{}", table(&rows));
+        let states: Vec<_> = rows.iter().map(|r| (r.state, r.local.port())).collect();
+        assert_eq!(
+            states,
+            [
+                (TcpState::Listen, 11111),
+                (TcpState::Established, 11111),
+                (TcpState::Listen, 11112),
+                (TcpState::Established, 11112)
+            ]
+        );
+        assert!(rows.iter().all(|r| r.inode != 0));
+        assert_eq!(
+            rows[3].local,
+            "[::ffff:192.168.2.100]:11112".parse().unwrap()
+        );
+        assert!(settled(&rows));
+
+        let rows = client.dump().unwrap();
+        eprintln!("client:\n{}", table(&rows));
+        let sent = rows
+            .iter()
+            .find(|r| r.state == TcpState::SynSent)
+            .expect("a SYN-SENT row");
+        assert_eq!(sent.peer, "192.168.2.1:11111".parse().unwrap());
+        assert_eq!(sent.send_q, 1, "the SYN is one unacknowledged byte");
+        assert!(matches!(
+            sent.timer,
+            Some(Timer {
+                kind: TimerKind::On,
+                ..
+            })
+        ));
+        assert!(!settled(&rows));
+        if let Some(log) = check_against_ss(&client) {
+            eprintln!("client vs ss:\n{log}");
+            eprintln!("server vs ss:\n{}", check_against_ss(&server).unwrap());
+        }
+        drop(syn);
+        assert!(settled(&client.dump().unwrap()));
+
+        // Client closes first: FIN-WAIT-2 (orphaned: timewait timer, of
+        // tcp_fin_timeout, here 5 s so that ss shows a sub-10 s value), then
+        // TIME-WAIT once the server closes too.
+        lab.netns(Side::Client)
+            .run("set tcp_fin_timeout", || {
+                std::fs::write("/proc/sys/net/ipv4/tcp_fin_timeout", "5")
+                    .map_err(|e| Error::io("write tcp_fin_timeout", e))
+            })
+            .unwrap();
+        drop(c4);
+        let rows = wait_for(&client, "FIN-WAIT-2", |rows| {
+            rows.iter()
+                .any(|r| r.state == TcpState::FinWait2 && r.peer.port() == 11111)
+        });
+        let fw2 = rows.iter().find(|r| r.state == TcpState::FinWait2).unwrap();
+        assert_eq!(fw2.timer.map(|t| t.kind), Some(TimerKind::TimeWait));
+        assert!(fw2.timer.unwrap().left <= Duration::from_secs(5), "{fw2}");
+        assert_eq!(fw2.inode, 0);
+        if let Some(log) = check_against_ss(&client) {
+            eprintln!("client FIN-WAIT-2 vs ss:\n{log}");
+        }
+        drop(s4);
+        let rows = wait_for(&client, "TIME-WAIT", |rows| {
+            rows.iter()
+                .any(|r| r.state == TcpState::TimeWait && r.peer.port() == 11111)
+        });
+        let tw = rows.iter().find(|r| r.state == TcpState::TimeWait).unwrap();
+        let t = tw.timer.expect("TIME-WAIT has a timer");
+        assert_eq!((t.kind, t.retrans, tw.inode), (TimerKind::TimeWait, 0, 0));
+        assert!(
+            t.left > Duration::from_secs(55) && t.left <= Duration::from_secs(60),
+            "{t}"
+        );
+        assert!(settled(&rows));
+        if let Some(log) = check_against_ss(&client) {
+            eprintln!("client TIME-WAIT vs ss:\n{log}");
+        }
+        drop((c6, s6, l4, l6));
     }
 }

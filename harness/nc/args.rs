@@ -167,7 +167,9 @@ fn one_line(rendered: &str) -> String {
 pub fn parse_port(s: &str) -> Result<u16, UsageError> {
     match s.parse::<u16>() {
         Ok(p) if p != 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(p),
-        _ => Err(UsageError(format!("invalid port \"{s}\": expected 1-65535"))),
+        _ => Err(UsageError(format!(
+            "invalid port \"{s}\": expected 1-65535"
+        ))),
     }
 }
 

@@ -1,1 +1,49 @@
-fn main() {}
+//! `nc`: the subset of nmap's ncat 7.93 that tcplab's cases run, faithful
+//! in its system calls and descriptor numbers (see `nc --help`).
+//!
+//! Nothing may open a descriptor before the sockets: no threads, no async
+//! runtime, no name resolution, no files. Parsing only looks at argv; the
+//! first descriptor the process creates is the first socket, fd 3.
+//!
+//! Exit status: 0 normal end, 1 socket/network error, 2 usage error
+//! (ncat's convention). Every error is a single `nc: ...` line on stderr.
+
+mod args;
+mod relay;
+mod sockets;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use args::{Mode, Parsed};
+use relay::{report, Relay};
+use sockets::SysError;
+
+fn main() -> ExitCode {
+    match args::parse(std::env::args_os()) {
+        Ok(Parsed::Print(text)) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Run(mode)) => match run(mode) {
+            Ok(status) => ExitCode::from(status),
+            Err(e) => {
+                report(e);
+                ExitCode::from(1)
+            }
+        },
+        Err(usage) => {
+            report(usage);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Sets up the sockets for `mode`, then relays until done.
+fn run(mode: Mode) -> Result<u8, SysError> {
+    let relay = match mode {
+        Mode::Listen { port, keep_open } => Relay::server(sockets::listen(port)?, keep_open),
+        Mode::Connect { addr } => Relay::client(sockets::connect(addr)?),
+    };
+    relay.run()
+}
