@@ -3,9 +3,9 @@
 //! A [`SockDiag`] holds a sock_diag socket opened by a thread inside the
 //! namespace; a dump covers that namespace only, so open one per side.
 //! [`SockDiag::dump`] asks for every TCP socket of AF_INET and AF_INET6 in
-//! every state ss's `-a` asks for (request sockets in SYN-RECV and
-//! TIME-WAIT sockets included) and returns one [`SocketRow`] per socket, in
-//! the kernel's order, which is ss's order.
+//! every state `ss -tan` shows (request sockets in SYN-RECV and TIME-WAIT
+//! sockets included) and returns one [`SocketRow`] per socket, in the
+//! kernel's order, which is ss's order.
 //!
 //! The request is built with netlink-packet-sock-diag; the replies are parsed
 //! here from the raw bytes. The crate drops `idiag_expires` for TIME-WAIT
@@ -21,8 +21,10 @@
 //! ```
 //!
 //! (`expires` sits 68 bytes into the netlink message, after its 16-byte
-//! header.) The offset was checked against `ss -tan -o` on live TIME-WAIT
-//! and SYN-SENT sockets; see the tests at the bottom of this file.
+//! header.) The offset was checked against `ss -tan -o` on live sockets:
+//! TIME-WAIT 60,000 ms vs ss `59sec`, an orphaned FIN-WAIT-2 with
+//! tcp_fin_timeout 5 s 5,000 ms vs ss `4.996ms`, SYN-SENT 1,000 ms vs ss
+//! `996ms`; `live_dump_matches_ss` below repeats it on every test run.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -45,9 +47,10 @@ use nix::sys::time::TimeVal;
 use crate::error::{Error, Result};
 use crate::netns::Netns;
 
-/// The states a dump asks for: bits 1 (ESTABLISHED) to 12 (NEW_SYN_RECV),
-/// what `ss -a` asks for. Bit 13 (TCP_BOUND_INACTIVE, bound but neither
-/// listening nor connecting, kernel >= 6.6) is left out, as ss -a does.
+/// The states a dump asks for: bits 1 (ESTABLISHED) to 12 (NEW_SYN_RECV).
+/// Bit 13 (TCP_BOUND_INACTIVE: bound, neither listening nor connecting;
+/// kernel >= 6.6) is left out: `ss -tan` (iproute2 6.1, kernel 6.18) does
+/// not show such sockets either (measured).
 const DUMP_STATES: u32 = ((1 << 13) - 1) & !1;
 
 /// Kernel's TCP_NEW_SYN_RECV: a request socket; reported as SYN-RECV.
@@ -481,36 +484,22 @@ pub fn table(rows: &[SocketRow]) -> String {
             )
         })
         .collect();
-    let sw = rows
-        .iter()
-        .map(|r| r.state.ss_name().len())
-        .chain([5])
-        .max()
-        .unwrap_or(5);
-    let law = cells
-        .iter()
-        .map(|c| c.0 .0.len())
-        .chain([13])
-        .max()
-        .unwrap_or(13);
-    let lpw = cells
-        .iter()
-        .map(|c| c.0 .1.len())
-        .chain([4])
-        .max()
-        .unwrap_or(4);
-    let paw = cells
-        .iter()
-        .map(|c| c.1 .0.len())
-        .chain([12])
-        .max()
-        .unwrap_or(12);
-    let ppw = cells
-        .iter()
-        .map(|c| c.1 .1.len())
-        .chain([4])
-        .max()
-        .unwrap_or(4);
+    // State, local address, local port, peer address, peer port: at least
+    // as wide as the headers.
+    let mut widths = [5, 13, 4, 12, 4];
+    for (r, ((la, lp), (pa, pp))) in rows.iter().zip(&cells) {
+        let lens = [
+            r.state.ss_name().len(),
+            la.len(),
+            lp.len(),
+            pa.len(),
+            pp.len(),
+        ];
+        for (w, len) in widths.iter_mut().zip(lens) {
+            *w = (*w).max(len);
+        }
+    }
+    let [sw, law, lpw, paw, ppw] = widths;
     let mut out = format!(
         "{:<sw$} {:<6} {:<6} {:>law$}:{:<lpw$} {:>paw$}:{:<ppw$}\n",
         "State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port"
@@ -571,7 +560,7 @@ impl SockDiag {
         setsockopt(
             &socket.as_fd(),
             sockopt::ReceiveTimeout,
-            &TimeVal::from(to_timeval(RECV_TIMEOUT)),
+            &TimeVal::new(RECV_TIMEOUT.as_secs() as _, 0),
         )
         .map_err(|e| {
             Error::sys(
@@ -606,13 +595,6 @@ impl SockDiag {
             })?;
         }
         Ok(rows)
-    }
-}
-
-fn to_timeval(d: Duration) -> libc::timeval {
-    libc::timeval {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_usec: d.subsec_micros() as _,
     }
 }
 
@@ -1083,7 +1065,7 @@ LISTEN    0      10              [::]:11111          [::]:*
         ));
     }
 
-    // ---- Live check against ss (root only; skipped otherwise) ----
+    // ---- Live check against ss (root: the lab needs namespaces) ----
 
     /// `ip netns exec NS ss -tan -o`, as token lists without the header;
     /// None when ss cannot be run.
@@ -1182,12 +1164,13 @@ LISTEN    0      10              [::]:11111          [::]:*
     }
 
     /// Dumps, runs ss, compares; retried a few times in case a timer fired
-    /// between the two snapshots. None when ss is not installed.
+    /// between the two snapshots. Always Some: a missing ss fails the test.
     fn check_against_ss(diag: &SockDiag) -> Option<String> {
         let mut last = String::new();
         for _ in 0..3 {
             let ours = diag.dump().unwrap();
-            let ss = ss_rows(diag.netns())?;
+            let ss = ss_rows(diag.netns())
+                .expect("ss not available: install iproute2 (ci/install-deps does)");
             match compare_with_ss(&ours, &ss) {
                 Ok(log) => return Some(log),
                 Err(e) => last = e,
@@ -1224,10 +1207,10 @@ LISTEN    0      10              [::]:11111          [::]:*
     fn live_dump_matches_ss() {
         use crate::lab::{Lab, Side};
         use std::net::{TcpListener, TcpStream};
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root");
-            return;
-        }
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "needs root for namespaces: run `cargo test` (the runner uses sudo -E) or as root"
+        );
         let lab = Lab::new("sockets-check").unwrap();
         let server = SockDiag::open(lab.netns(Side::Server)).unwrap();
         let client = SockDiag::open(lab.netns(Side::Client)).unwrap();
