@@ -2,14 +2,18 @@
 //! how observations are held against it (`expect`), and how it is played in
 //! a lab (`run`).
 
+pub mod calls;
 pub mod expect;
 pub mod parse;
+pub mod rows;
 pub mod run;
 
 use std::path::PathBuf;
 
 use crate::lab::Side;
+use calls::CallExpect;
 use expect::PacketExpect;
+use rows::{FdExpect, SocketExpect, Window};
 
 /// A parsed case file.
 #[derive(Clone, Debug)]
@@ -45,6 +49,22 @@ pub enum ItemKind {
     Exits { host: Side, code: Option<i32> },
     /// A `packets` block: exactly these packets since the previous block.
     Packets(Vec<PacketExpect>),
+    /// `trace server`: commands started on the host from here on run under
+    /// ptrace, so a `syscalls` block can be held against them.
+    Trace { host: Side },
+    /// A `sockets HOST` block: exactly these TCP sockets in the host's
+    /// namespace now (ss rows).
+    Sockets { host: Side, rows: Vec<SocketExpect> },
+    /// An `fds HOST` block: exactly these TCP descriptors in the host's
+    /// latest command now (lsof rows).
+    Fds { host: Side, rows: Vec<FdExpect> },
+    /// A `syscalls HOST` block: these calls of the host's latest (traced)
+    /// command, in this order, others allowed in between.
+    Syscalls { host: Side, calls: Vec<CallExpect> },
+    /// `wait HOST ROW [gone] [at WINDOW]`: until a socket matching ROW
+    /// exists (or, with `gone`, none does); with a window, that moment must
+    /// fall within it, counted from the start of the previous action.
+    Wait { host: Side, row: SocketExpect, gone: bool, at: Option<Window> },
 }
 
 /// The keys a terminal turns into signals.
@@ -54,6 +74,17 @@ pub enum Interrupt {
     Int,
     /// ^\
     Quit,
+}
+
+impl ItemKind {
+    /// Actions change the lab; expectations only look at it. Time windows
+    /// count from the start of the latest action.
+    pub fn is_action(&self) -> bool {
+        matches!(
+            self,
+            ItemKind::Start { .. } | ItemKind::Type { .. } | ItemKind::Signal { .. } | ItemKind::Eof { .. }
+        )
+    }
 }
 
 impl Interrupt {
@@ -84,6 +115,20 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Exits { host, code: Some(c) } => write!(f, "{host} exits {c}"),
             ItemKind::Exits { host, code: None } => write!(f, "{host} exits"),
             ItemKind::Packets(p) => write!(f, "packets ({} lines)", p.len()),
+            ItemKind::Trace { host } => write!(f, "trace {host}"),
+            ItemKind::Sockets { host, rows } => write!(f, "sockets {host} ({} rows)", rows.len()),
+            ItemKind::Fds { host, rows } => write!(f, "fds {host} ({} rows)", rows.len()),
+            ItemKind::Syscalls { host, calls } => write!(f, "syscalls {host} ({} calls)", calls.len()),
+            ItemKind::Wait { host, row, gone, at } => {
+                write!(f, "wait {host} {row}")?;
+                if *gone {
+                    f.write_str(" gone")?;
+                }
+                if let Some(w) = at {
+                    write!(f, " at {w}")?;
+                }
+                Ok(())
+            }
         }
     }
 }

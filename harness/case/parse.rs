@@ -8,7 +8,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::calls::CallExpect;
 use super::expect::{OptExpect, PacketExpect};
+use super::rows::{FdExpect, SocketExpect, Window};
 use super::{Case, Interrupt, Item, ItemKind};
 use crate::lab::Side;
 use crate::packet::TcpFlags;
@@ -34,17 +36,18 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// An error before it knows its file.
-struct Bad {
+pub struct Bad {
     msg: String,
     hint: Option<String>,
 }
 
-fn bad(msg: impl Into<String>, hint: &str) -> Bad {
+pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
     Bad { msg: msg.into(), hint: (!hint.is_empty()).then(|| hint.to_string()) }
 }
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST prints TEXT`, `HOST exits [CODE]`, `packets` or `port N`; HOST is client or server";
+     `HOST ^D`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`) or `port N`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
     let text = std::fs::read_to_string(path).map_err(|e| ParseError {
@@ -111,8 +114,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     Ok(case)
 }
 
+const BLOCKS: [&str; 4] = ["packets", "sockets", "fds", "syscalls"];
+
 fn is_block(head: &str) -> bool {
-    head.split_whitespace().next() == Some("packets")
+    head.split_whitespace().next().is_some_and(|w| BLOCKS.contains(&w))
 }
 
 fn port(s: &str) -> Result<u16, Bad> {
@@ -124,6 +129,11 @@ fn port(s: &str) -> Result<u16, Bad> {
 
 fn step(head: &str) -> Result<ItemKind, Bad> {
     let (first, rest) = split_word(head);
+    match first {
+        "trace" => return Ok(ItemKind::Trace { host: host(rest)? }),
+        "wait" => return wait(rest),
+        _ => {}
+    }
     let host: Side = first.parse().map_err(|m: String| {
         let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
         if looks_like_host {
@@ -162,31 +172,81 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     })
 }
 
+/// `client` or `server`, alone.
+fn host(s: &str) -> Result<Side, Bad> {
+    let (word, rest) = split_word(s);
+    if word.is_empty() {
+        return Err(bad("missing host", "name the host: `client` or `server`"));
+    }
+    if !rest.is_empty() {
+        return Err(bad(format!("unexpected `{rest}` after the host"), "write just `client` or `server`"));
+    }
+    word.parse().map_err(|m: String| bad(m, ""))
+}
+
+const WAIT_HINT: &str = "write `wait HOST STATE LOCAL PEER [gone] [at LOW..HIGH]`, \
+     e.g. `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`";
+
+/// `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`
+fn wait(rest: &str) -> Result<ItemKind, Bad> {
+    let (h, mut row) = split_word(rest);
+    let host: Side = h.parse().map_err(|m: String| bad(m, WAIT_HINT))?;
+    let mut at = None;
+    if let Some((r, w)) = row.rsplit_once(" at ") {
+        at = Some(Window::parse(w.trim())?);
+        row = r.trim_end();
+    }
+    let mut gone = false;
+    if let Some(r) = row.strip_suffix(" gone") {
+        gone = true;
+        row = r.trim_end();
+    }
+    if row.is_empty() {
+        return Err(bad("`wait` needs a socket row", WAIT_HINT));
+    }
+    Ok(ItemKind::Wait { host, row: SocketExpect::parse(0, row)?, gone, at })
+}
+
 type BlockErr = (Option<usize>, Bad);
 
 fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
     let (kw, rest) = split_word(head);
-    debug_assert_eq!(kw, "packets");
-    if !rest.is_empty() {
-        return Err((None, bad(format!("`packets` takes nothing after it, got `{rest}`"), "the packets go on the indented lines below")));
-    }
+    let example = match kw {
+        "packets" => "`  client > server  [S]  seq 0`",
+        "sockets" => "`  LISTEN 0.0.0.0:11111 0.0.0.0:*`",
+        "fds" => "`  4u IPv4 TCP *:11111 (LISTEN)`",
+        _ => "`  accept(4, ...) = 5`",
+    };
+    let host = match kw {
+        "packets" if !rest.is_empty() => {
+            return Err((None, bad(format!("`packets` takes nothing after it, got `{rest}`"), "the packets go on the indented lines below")))
+        }
+        "packets" => None,
+        _ => Some(host(rest).map_err(|b| (None, Bad { msg: format!("`{kw}`: {}", b.msg), hint: Some(format!("write `{kw} client` or `{kw} server`")) }))?),
+    };
     if body.is_empty() {
         return Err((
             None,
-            bad(
-                "`packets` block has no lines",
-                "indent packet lines under it, e.g. `  client > server  [S]  seq 0`, or write `  none`",
-            ),
+            bad(format!("`{head}` block has no lines"), &format!("indent its lines under it, e.g. {example}, or write `  none`")),
         ));
     }
-    if body.len() == 1 && body[0].1 == "none" {
-        return Ok(ItemKind::Packets(Vec::new()));
+    let none = body.len() == 1 && body[0].1 == "none";
+    fn lines<T>(body: &[(usize, &str)], none: bool, f: impl Fn(usize, &str) -> Result<T, Bad>) -> Result<Vec<T>, BlockErr> {
+        if none {
+            return Ok(Vec::new());
+        }
+        body.iter().map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b))).collect()
     }
-    let lines = body
-        .iter()
-        .map(|(n, l)| packet_line(*n, l).map_err(|b| (Some(*n), b)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ItemKind::Packets(lines))
+    Ok(match (kw, host) {
+        ("packets", _) => ItemKind::Packets(lines(body, none, packet_line)?),
+        ("sockets", Some(host)) => ItemKind::Sockets { host, rows: lines(body, none, SocketExpect::parse)? },
+        ("fds", Some(host)) => ItemKind::Fds { host, rows: lines(body, none, FdExpect::parse)? },
+        ("syscalls", Some(_)) if none => {
+            return Err((Some(body[0].0), bad("a `syscalls` block needs calls", "list the calls expected, in order")))
+        }
+        (_, Some(host)) => ItemKind::Syscalls { host, calls: lines(body, none, CallExpect::parse)? },
+        _ => unreachable!("is_block admits only known blocks"),
+    })
 }
 
 const PACKET_HINT: &str =

@@ -6,8 +6,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::calls::CallExpect;
 use super::expect::{compare, PacketExpect, Seen};
+use super::rows::{match_set, SocketExpect, Window};
 use super::{Case, Item, ItemKind};
+use crate::fds::{self, FdRow};
 use crate::capture::Capture;
 use crate::host::{Process, Spawn};
 use crate::lab::{Lab, Side};
@@ -74,6 +77,8 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         claimed: 0,
         block_start: 0,
         start: Instant::now(),
+        last_action: Instant::now(),
+        traced: Vec::new(),
         log: Vec::new(),
         pcap,
         _lab: lab,
@@ -133,6 +138,11 @@ struct Session<'a> {
     /// Where the latest block's packets began.
     block_start: usize,
     start: Instant,
+    /// When the latest action (start, type, signal, ^D) began: time
+    /// windows count from here.
+    last_action: Instant,
+    /// Hosts whose commands run under ptrace (`trace HOST`).
+    traced: Vec<Side>,
     log: Vec<String>,
     pcap: PathBuf,
     _lab: Lab,
@@ -143,6 +153,9 @@ impl Session<'_> {
         let items = &self.case.items;
         for item in items {
             self.log.push(format!("{:>7.3}s  {}: {}", self.start.elapsed().as_secs_f64(), item.line, item.kind));
+            if item.kind.is_action() {
+                self.last_action = Instant::now();
+            }
             self.step(item)?;
         }
         // The case is over when the lab settles; only then is "no more
@@ -228,6 +241,130 @@ impl Session<'_> {
                 Ok(())
             }
             ItemKind::Packets(expected) => self.packets(line, expected),
+            ItemKind::Trace { host } => {
+                self.traced.push(*host);
+                Ok(())
+            }
+            ItemKind::Sockets { host, rows } => self.sockets(line, *host, rows),
+            ItemKind::Fds { host, rows } => self.fds(line, *host, rows),
+            ItemKind::Syscalls { host, calls } => self.syscalls(line, *host, calls),
+            ItemKind::Wait { host, row, gone, at } => self.wait(line, *host, row, *gone, *at),
+        }
+    }
+
+    fn rows_of(&self, line: usize, host: Side) -> Result<Vec<SocketRow>, StepError> {
+        let i = Side::ALL.iter().position(|s| *s == host).expect("two sides");
+        self.diag[i].dump().map_err(|e| (line, e.to_string()))
+    }
+
+    fn sockets(&mut self, line: usize, host: Side, expected: &[SocketExpect]) -> Result<(), StepError> {
+        self.settle(line)?;
+        let observed = self.rows_of(line, host)?;
+        let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = observed.iter().map(|r| r.to_string()).collect();
+        Err(set_failure(
+            &format!("sockets on {host}"),
+            line,
+            expected.iter().map(|e| (e.line, e.to_string())).collect(),
+            &missing,
+            &format!("observed (ss -tan -o in the {host} namespace)"),
+            shown,
+            &extra,
+        ))
+    }
+
+    fn fds(&mut self, line: usize, host: Side, expected: &[super::rows::FdExpect]) -> Result<(), StepError> {
+        self.settle(line)?;
+        let rows = self.rows_of(line, host)?;
+        let p = self.latest(host, line)?;
+        let (pid, label) = (p.pid(), p.label().to_string());
+        let observed: Vec<FdRow> = fds::socket_fds(pid, &rows).map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+        let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        Err(set_failure(
+            &format!("descriptors of `{label}` on {host}"),
+            line,
+            expected.iter().map(|e| (e.line, e.to_string())).collect(),
+            &missing,
+            &format!("observed (lsof -nP -i -p {pid}, from /proc and sock_diag)"),
+            observed.iter().map(|r| r.to_string()).collect(),
+            &extra,
+        ))
+    }
+
+    #[cfg(not(tcplab_syscalls))]
+    fn syscalls(&mut self, line: usize, _host: Side, _expected: &[CallExpect]) -> Result<(), StepError> {
+        Err((line, "TEMPORARY: syscalls observer not merged yet".into()))
+    }
+
+    #[cfg(tcplab_syscalls)]
+    fn syscalls(&mut self, line: usize, host: Side, expected: &[CallExpect]) -> Result<(), StepError> {
+        self.settle(line)?;
+        let p = self.latest(host, line)?;
+        let label = p.label().to_string();
+        let records = p.syscalls();
+        if !p.traced() {
+            return Err((line, format!("`{label}` on {host} is not traced: write `trace {host}` before starting it")));
+        }
+        let mut next = 0;
+        for (i, e) in expected.iter().enumerate() {
+            let found = records[next..]
+                .iter()
+                .position(|r| e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret)));
+            match found {
+                Some(k) => next += k + 1,
+                None => {
+                    let mut t = format!(
+                        "system calls of `{label}` on {host}: no `{e}` after the calls matched so far (line {} of the block)\n  expected, in order:\n",
+                        i + 1
+                    );
+                    for (j, e) in expected.iter().enumerate() {
+                        let _ = writeln!(t, "  {} {e}", if i == j { ">>" } else { "  " });
+                    }
+                    let _ = writeln!(t, "  observed (ptrace; the first {next} matched up to the `<<` mark):");
+                    for (j, r) in records.iter().enumerate() {
+                        let _ = writeln!(t, "  {} {r}", if j + 1 == next { "<<" } else { "  " });
+                    }
+                    return Err((e.line, t.trim_end().to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn wait(&mut self, line: usize, host: Side, row: &SocketExpect, gone: bool, at: Option<Window>) -> Result<(), StepError> {
+        let since = self.last_action;
+        let deadline = match at {
+            Some(w) => since + w.hi + Duration::from_secs(1),
+            None => self.deadline(),
+        };
+        let what = format!("{} socket `{row}` on {host}", if gone { "the end of the" } else { "a" });
+        loop {
+            let rows = self.rows_of(line, host)?;
+            let present = rows.iter().any(|r| row.matches(r));
+            if present != gone {
+                let after = since.elapsed();
+                if let Some(w) = at {
+                    if !w.contains(after) {
+                        return Err((line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
+                    }
+                }
+                self.log.push(format!("{:>7.3}s  {line}: seen after {:.3}s", self.start.elapsed().as_secs_f64(), after.as_secs_f64()));
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let mut t = format!("timed out after {:.1}s waiting for {what}; sockets now:", since.elapsed().as_secs_f64());
+                for r in &rows {
+                    let _ = write!(t, "\n    {r}");
+                }
+                return Err((line, t));
+            }
+            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
         }
     }
 
@@ -329,6 +466,36 @@ impl Session<'_> {
         }
         (at_line, t.trim_end().to_string())
     }
+}
+
+/// A set block's failure: expected rows with `>>` on those nothing matched,
+/// observed rows with `>>` on those nothing expected; attributed to the
+/// first unmatched expected row's line, or to the block.
+fn set_failure(
+    what: &str,
+    block_line: usize,
+    expected: Vec<(usize, String)>,
+    missing: &[usize],
+    observed_title: &str,
+    observed: Vec<String>,
+    extra: &[usize],
+) -> StepError {
+    let line = missing.first().map_or(block_line, |i| expected[*i].0);
+    let mut t = format!("{what} differ: {} expected row(s) unmatched, {} observed row(s) unexpected\n  expected:\n", missing.len(), extra.len());
+    for (i, (_, e)) in expected.iter().enumerate() {
+        let _ = writeln!(t, "  {} {e}", if missing.contains(&i) { ">>" } else { "  " });
+    }
+    if expected.is_empty() {
+        let _ = writeln!(t, "     (none)");
+    }
+    let _ = writeln!(t, "  {observed_title}:");
+    for (i, o) in observed.iter().enumerate() {
+        let _ = writeln!(t, "  {} {o}", if extra.contains(&i) { ">>" } else { "  " });
+    }
+    if observed.is_empty() {
+        let _ = writeln!(t, "     (none)");
+    }
+    (line, t.trim_end().to_string())
 }
 
 /// Files written as root under sudo go back to the user who ran sudo, so

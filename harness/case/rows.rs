@@ -1,0 +1,314 @@
+//! Expectations on sockets (ss rows) and descriptors (lsof rows), in each
+//! tool's notation, with `*` for what varies between runs (the client's
+//! ephemeral port) and time windows for timers (`timer 58s..60s`).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::parse::{bad, Bad};
+use crate::fds::FdRow;
+use crate::sockets::{Family, SocketRow, TcpState, TimerKind};
+
+/// `192.168.2.105:*`, `*:11111`, `[::]:11111`, `0.0.0.0:*`, `*:*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrPattern {
+    pub ip: Option<IpAddr>,
+    pub port: Option<u16>,
+}
+
+impl AddrPattern {
+    pub fn parse(s: &str) -> Result<AddrPattern, Bad> {
+        const HINT: &str = "an address is `192.168.2.105:*`, `*:11111`, `[::]:11111` or `0.0.0.0:*`";
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad(format!("bad address `{s}`"), HINT))?;
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        let ip = match host {
+            "*" => None,
+            h => Some(h.parse().map_err(|_| bad(format!("bad IP address `{h}` in `{s}`"), HINT))?),
+        };
+        let port = match port {
+            "*" => None,
+            p => Some(match p.parse::<u16>() {
+                Ok(n) => n,
+                Err(_) => return Err(bad(format!("bad port `{p}` in `{s}`"), "a port is 0-65535, or `*` for any")),
+            }),
+        };
+        Ok(AddrPattern { ip, port })
+    }
+
+    pub fn matches(&self, a: &SocketAddr) -> bool {
+        self.ip.is_none_or(|ip| ip == a.ip()) && self.port.is_none_or(|p| p == a.port())
+    }
+}
+
+impl fmt::Display for AddrPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            None => f.write_str("*")?,
+            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+            Some(ip) => write!(f, "{ip}")?,
+        }
+        match self.port {
+            None => f.write_str(":*"),
+            Some(p) => write!(f, ":{p}"),
+        }
+    }
+}
+
+/// `58s..60s`: a closed interval of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub lo: Duration,
+    pub hi: Duration,
+}
+
+impl Window {
+    pub fn parse(s: &str) -> Result<Window, Bad> {
+        const HINT: &str = "a time window is `LOW..HIGH`, e.g. `58s..60s` or `0ms..200ms`";
+        let (lo, hi) = s.split_once("..").ok_or_else(|| bad(format!("bad time window `{s}`"), HINT))?;
+        let (lo, hi) = (duration(lo)?, duration(hi)?);
+        if lo > hi {
+            return Err(bad(format!("time window `{s}` ends before it starts"), HINT));
+        }
+        Ok(Window { lo, hi })
+    }
+
+    pub fn contains(&self, d: Duration) -> bool {
+        self.lo <= d && d <= self.hi
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", show_duration(self.lo), show_duration(self.hi))
+    }
+}
+
+/// `60s`, `1.5s`, `200ms`, `1min`.
+pub fn duration(s: &str) -> Result<Duration, Bad> {
+    const HINT: &str = "a duration is a number with a unit: `200ms`, `58s`, `1.5s`, `1min`";
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix("min") {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad(format!("`{s}` has no unit"), HINT));
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
+        _ => Err(bad(format!("bad duration `{s}`"), HINT)),
+    }
+}
+
+pub fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+/// One row of a `sockets HOST` block, ss's columns:
+/// `STATE [RECV-Q SEND-Q] LOCAL PEER [timer[ KIND] WINDOW]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SocketExpect {
+    pub line: usize,
+    pub state: TcpState,
+    pub queues: Option<(u32, u32)>,
+    pub local: AddrPattern,
+    pub peer: AddrPattern,
+    pub timer: Option<(Option<TimerKind>, Window)>,
+}
+
+const SOCKET_HINT: &str =
+    "a socket row is `STATE LOCAL PEER [timer WINDOW]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s`";
+
+impl SocketExpect {
+    pub fn parse(line: usize, text: &str) -> Result<SocketExpect, Bad> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let Some((state, rest)) = words.split_first() else {
+            return Err(bad("empty socket row", SOCKET_HINT));
+        };
+        let state: TcpState = state.parse().map_err(|m: String| bad(m, SOCKET_HINT))?;
+        let (queues, rest) = match rest {
+            [r, s, tail @ ..] if r.parse::<u32>().is_ok() && s.parse::<u32>().is_ok() => {
+                (Some((r.parse().unwrap(), s.parse().unwrap())), tail)
+            }
+            _ => (None, rest),
+        };
+        let [local, peer, tail @ ..] = rest else {
+            return Err(bad("a socket row needs a local and a peer address", SOCKET_HINT));
+        };
+        let timer = match tail {
+            [] => None,
+            ["timer", w] => Some((None, Window::parse(w)?)),
+            ["timer", kind, w] => Some((Some(timer_kind(kind)?), Window::parse(w)?)),
+            _ => return Err(bad(format!("unexpected `{}` after the addresses", tail.join(" ")), SOCKET_HINT)),
+        };
+        Ok(SocketExpect {
+            line,
+            state,
+            queues,
+            local: AddrPattern::parse(local)?,
+            peer: AddrPattern::parse(peer)?,
+            timer,
+        })
+    }
+
+    pub fn matches(&self, r: &SocketRow) -> bool {
+        self.state == r.state
+            && self.queues.is_none_or(|q| q == (r.recv_q, r.send_q))
+            && self.local.matches(&r.local)
+            && self.peer.matches(&r.peer)
+            && self.timer.is_none_or(|(kind, w)| {
+                r.timer.as_ref().is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
+            })
+    }
+}
+
+fn timer_kind(s: &str) -> Result<TimerKind, Bad> {
+    [TimerKind::On, TimerKind::Keepalive, TimerKind::TimeWait, TimerKind::Persist]
+        .into_iter()
+        .find(|k| k.ss_name() == s)
+        .ok_or_else(|| bad(format!("unknown timer `{s}`"), "timers are ss's: on, keepalive, timewait, persist"))
+}
+
+impl fmt::Display for SocketExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<10}", self.state.to_string())?;
+        if let Some((r, s)) = self.queues {
+            write!(f, " {r} {s}")?;
+        }
+        write!(f, " {} {}", self.local, self.peer)?;
+        match self.timer {
+            Some((Some(k), w)) => write!(f, " timer {} {w}", k.ss_name()),
+            Some((None, w)) => write!(f, " timer {w}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// One row of an `fds HOST` block, lsof's FD, TYPE and NAME:
+/// `5u IPv4 TCP 192.168.2.100:11111->192.168.2.105:* (ESTABLISHED)`, or
+/// `fd 5 IPv4 ...` when the access mode does not matter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FdExpect {
+    pub line: usize,
+    pub fd: i32,
+    pub mode: Option<char>,
+    pub family: Family,
+    pub local: AddrPattern,
+    pub peer: Option<AddrPattern>,
+    pub state: TcpState,
+}
+
+const FD_HINT: &str = "an fd row is lsof's: `4u IPv4 TCP *:11111 (LISTEN)` or `fd 5 IPv4 TCP 192.168.2.100:11111->192.168.2.105:* (ESTABLISHED)`";
+
+impl FdExpect {
+    pub fn parse(line: usize, text: &str) -> Result<FdExpect, Bad> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (fd, mode, rest) = match words.as_slice() {
+            ["fd", n, rest @ ..] => (*n, None, rest),
+            [first, rest @ ..] => {
+                let digits = first.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+                let mode = first[digits.len()..].chars().next();
+                if first.len() - digits.len() > 1 || mode.is_some_and(|m| !"urw".contains(m)) {
+                    return Err(bad(format!("bad descriptor `{first}`"), FD_HINT));
+                }
+                (digits, mode, rest)
+            }
+            [] => return Err(bad("empty fd row", FD_HINT)),
+        };
+        let fd: i32 = fd.parse().map_err(|_| bad(format!("bad descriptor number `{fd}`"), FD_HINT))?;
+        let [family, proto, name, state] = rest else {
+            return Err(bad("an fd row has a descriptor, a type, TCP, the addresses and (STATE)", FD_HINT));
+        };
+        let family = match *family {
+            "IPv4" => Family::Ipv4,
+            "IPv6" => Family::Ipv6,
+            other => return Err(bad(format!("unknown type `{other}`"), "the type is IPv4 or IPv6, as lsof prints it")),
+        };
+        if *proto != "TCP" {
+            return Err(bad(format!("unknown protocol `{proto}`"), "only TCP sockets are observed"));
+        }
+        let (local, peer) = match name.split_once("->") {
+            Some((l, p)) => (AddrPattern::parse(l)?, Some(AddrPattern::parse(p)?)),
+            None => (AddrPattern::parse(name)?, None),
+        };
+        let state = state
+            .strip_prefix('(')
+            .and_then(|s| s.strip_suffix(')'))
+            .ok_or_else(|| bad(format!("the state goes in parentheses: `({state})`"), FD_HINT))?
+            .parse()
+            .map_err(|m: String| bad(m, FD_HINT))?;
+        Ok(FdExpect { line, fd, mode, family, local, peer, state })
+    }
+
+    pub fn matches(&self, r: &FdRow) -> bool {
+        // lsof writes the unspecified address as `*`; so may the case.
+        let local_ok = self.local.matches(&r.local)
+            || (self.local.ip.is_none() && r.local.ip().is_unspecified() && self.local.port.is_none_or(|p| p == r.local.port()));
+        self.fd == r.fd
+            && self.mode.is_none_or(|m| m == r.mode)
+            && self.family == r.family
+            && local_ok
+            && self.peer.is_none_or(|p| p.matches(&r.peer))
+            && (self.peer.is_some() || r.peer.port() == 0)
+            && self.state == r.state
+    }
+}
+
+impl fmt::Display for FdExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.mode {
+            Some(m) => write!(f, "{}{m}", self.fd)?,
+            None => write!(f, "fd {}", self.fd)?,
+        }
+        write!(f, " {} TCP {}", self.family, self.local)?;
+        if let Some(p) = self.peer {
+            write!(f, "->{p}")?;
+        }
+        write!(f, " ({})", self.state.lsof_name())
+    }
+}
+
+/// Pairs every expected row with a distinct observed row (a bipartite
+/// matching, so `*` patterns cannot steal each other's rows). Returns the
+/// expected rows left without a partner and the observed rows nobody
+/// claimed; both empty means the block holds.
+pub fn match_set<E, O>(expected: &[E], observed: &[O], fits: impl Fn(&E, &O) -> bool) -> (Vec<usize>, Vec<usize>) {
+    let mut owner: Vec<Option<usize>> = vec![None; observed.len()];
+    fn augment<E, O>(
+        e: usize,
+        expected: &[E],
+        observed: &[O],
+        fits: &dyn Fn(&E, &O) -> bool,
+        owner: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for o in 0..observed.len() {
+            if !seen[o] && fits(&expected[e], &observed[o]) {
+                seen[o] = true;
+                if owner[o].is_none_or(|prev| augment(prev, expected, observed, fits, owner, seen)) {
+                    owner[o] = Some(e);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut missing = Vec::new();
+    for e in 0..expected.len() {
+        let mut seen = vec![false; observed.len()];
+        if !augment(e, expected, observed, &fits, &mut owner, &mut seen) {
+            missing.push(e);
+        }
+    }
+    let extra = owner.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
+    (missing, extra)
+}
