@@ -132,3 +132,6 @@ impl std::fmt::Display for ItemKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -272,7 +272,9 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
     let Some((flags, fields)) = inner.split_once(']') else {
         return Err(bad("flags bracket not closed", "write flags as `[S.]`"));
     };
-    let flags: TcpFlags = flags.parse().map_err(|m: String| bad(format!("bad flags `[{flags}]`: {m}"), ""))?;
+    let flags: TcpFlags = flags.parse().map_err(|m: String| {
+        bad(format!("bad flags `[{flags}]`: {m}"), "write flags as tcpdump does: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R.]`, `[.]`")
+    })?;
     let mut p = PacketExpect {
         line,
         from,

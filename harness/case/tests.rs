@@ -1,0 +1,233 @@
+//! The case format and the matchers, pinned without a lab.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rstest::rstest;
+
+use super::calls::CallExpect;
+use super::expect::{compare, PacketExpect, Seen};
+use super::parse::parse;
+use super::rows::{match_set, AddrPattern, Window};
+use super::{ItemKind, Interrupt};
+use crate::lab::Side;
+use crate::packet::{TcpFlags, TcpOption};
+
+fn parse_err(text: &str) -> String {
+    parse(Path::new("cases/x.case"), text).unwrap_err().to_string()
+}
+
+fn packets_of(text: &str) -> Vec<PacketExpect> {
+    let case = parse(Path::new("cases/x.case"), text).unwrap();
+    match &case.items[0].kind {
+        ItemKind::Packets(p) => p.clone(),
+        other => panic!("not a packets block: {other:?}"),
+    }
+}
+
+#[rstest]
+#[case::empty_file("", "cases/x.case:1: the case has no steps")]
+#[case::only_comments("# nothing\n\n", "cases/x.case:1: the case has no steps")]
+#[case::unknown_step("server $ nc -kl 11111\nfrobnicate\n", "cases/x.case:2: unknown step `frobnicate`")]
+#[case::unknown_host("router $ nc -kl 11111\n", "cases/x.case:1: unknown host `router`")]
+#[case::unknown_verb("client jumps\n", "cases/x.case:1: unknown step `client jumps`")]
+#[case::bad_flag_letter("packets\n  client > server  [SX]  seq 0\n", "cases/x.case:2: bad flags `[SX]`: `X` is not a TCP flag letter")]
+#[case::flag_twice("packets\n  client > server  [SS]\n", "cases/x.case:2: bad flags `[SS]`: flag `S` given twice")]
+#[case::packet_to_itself("packets\n  client > client  [S]\n", "cases/x.case:2: `client > client`")]
+#[case::unclosed_flags("packets\n  client > server  [S  seq 0\n", "cases/x.case:2: flags bracket not closed")]
+#[case::unknown_field("packets\n  client > server  [S]  sequence 0\n", "cases/x.case:2: unknown packet field `sequence`")]
+#[case::bad_number("packets\n  client > server  [S]  seq zero\n", "cases/x.case:2: `seq` needs a number, got `zero`")]
+#[case::unterminated_block("server $ nc -kl 11111\npackets\n", "cases/x.case:2: `packets` block has no lines")]
+#[case::block_then_step_only("packets\nclient ^C\n", "cases/x.case:1: `packets` block has no lines")]
+#[case::stray_indent("  client > server [S]\n", "cases/x.case:1: indented line outside a block")]
+#[case::bad_address("sockets client\n  ESTAB 192.168.2.305:* 192.168.2.100:11111\n", "cases/x.case:2: bad IP address `192.168.2.305`")]
+#[case::bad_port("sockets client\n  ESTAB 192.168.2.105:99999 192.168.2.100:11111\n", "cases/x.case:2: bad port `99999`")]
+#[case::bad_state("sockets client\n  ESTABLISHING 192.168.2.105:* 192.168.2.100:11111\n", "cases/x.case:2: ")]
+#[case::bad_window("sockets client\n  TIME-WAIT *:* *:* timer 60s..58s\n", "cases/x.case:2: time window `60s..58s` ends before it starts")]
+#[case::window_without_unit("sockets client\n  TIME-WAIT *:* *:* timer 58..60\n", "cases/x.case:2: `58` has no unit")]
+#[case::sockets_without_host("sockets\n  none\n", "cases/x.case:1: `sockets`: missing host")]
+#[case::bad_fd("fds server\n  fiveu IPv4 TCP *:11111 (LISTEN)\n", "cases/x.case:2: bad descriptor")]
+#[case::fd_state_unbracketed("fds server\n  4u IPv4 TCP *:11111 LISTEN\n", "cases/x.case:2: the state goes in parentheses")]
+#[case::bad_call("syscalls server\n  accept 4 = 5\n", "cases/x.case:2: `accept 4 = 5` is not a call")]
+#[case::call_without_result("syscalls server\n  accept(4, ...)\n", "cases/x.case:2: missing `= result`")]
+#[case::unterminated_quote("server $ nc -kl '11111\n", "cases/x.case:1: unterminated ' quote")]
+#[case::bad_exit("client exits zero\n", "cases/x.case:1: bad exit status `zero`")]
+#[case::port_after_step("server $ nc -kl 1\nport 2\n", "cases/x.case:2: `port` after the first step")]
+#[case::bad_port_directive("port 0\n", "cases/x.case:1: bad port `0`")]
+#[case::wait_bad_window("wait client TIME-WAIT *:* *:* gone at 61s\n", "cases/x.case:1: bad time window `61s`")]
+fn malformed_case_names_file_line_and_what(#[case] text: &str, #[case] start: &str) {
+    let err = parse_err(text);
+    assert!(err.starts_with(start), "error was: {err}");
+}
+
+#[rstest]
+#[case::unknown_step("frobnicate\n")]
+#[case::bad_flags("packets\n  client > server  [Q]\n")]
+#[case::bad_window("sockets client\n  TIME-WAIT *:* *:* timer 1s..x\n")]
+fn every_parse_error_carries_a_hint(#[case] text: &str) {
+    assert!(parse_err(text).contains("(hint: "), "{}", parse_err(text));
+}
+
+#[test]
+fn seed_teardown_parses_into_its_steps() {
+    let text = "server $ nc -kl 11111\nclient $ nc 192.168.2.100 11111\nclient ^C\npackets\n  client > server  [F.]  seq 1, ack 1\n  server > client  [F.]  seq 1, ack 2\n  client > server  [.]   ack 2\n";
+    let case = parse(Path::new("cases/teardown.case"), text).unwrap();
+    assert_eq!(case.name, "teardown");
+    assert_eq!(case.port, 11111);
+    assert_eq!(
+        case.items[0].kind,
+        ItemKind::Start { host: Side::Server, argv: vec!["nc".into(), "-kl".into(), "11111".into()] }
+    );
+    assert_eq!(case.items[2].kind, ItemKind::Signal { host: Side::Client, signal: Interrupt::Int });
+    let ItemKind::Packets(p) = &case.items[3].kind else { panic!() };
+    assert_eq!(p.len(), 3);
+    assert_eq!((p[1].from, p[1].to, p[1].flags), (Side::Server, Side::Client, TcpFlags::FIN | TcpFlags::ACK));
+    assert_eq!((p[1].seq, p[1].ack, p[1].line), (Some((1, None)), Some(2), 6));
+}
+
+#[test]
+fn packet_line_reads_every_field() {
+    let p = &packets_of(
+        "packets\n  client > server  [P.]  seq 1:7, ack 1, win 502, options [nop,nop,TS val 5 ecr 6], length 6\n",
+    )[0];
+    assert_eq!(p.seq, Some((1, Some(7))));
+    assert_eq!((p.ack, p.win, p.length), (Some(1), Some(502), Some(6)));
+    assert_eq!(p.to_string(), "client > server  [P.]  seq 1:7, ack 1, win 502, options [nop,nop,TS val 5 ecr 6], length 6");
+}
+
+fn seen(from: Side, flags: TcpFlags, seq: u32, ack: u32, len: u32) -> Seen {
+    Seen {
+        from,
+        to: from.peer(),
+        flags,
+        seq,
+        ack,
+        win: 502,
+        len,
+        options: vec![TcpOption::Nop, TcpOption::Nop, TcpOption::Ts { val: 1, ecr: 2 }],
+    }
+}
+
+fn seed_close() -> Vec<Seen> {
+    let fa = TcpFlags::FIN | TcpFlags::ACK;
+    vec![
+        seen(Side::Client, fa, 1, 1, 0),
+        seen(Side::Server, fa, 1, 2, 0),
+        seen(Side::Client, TcpFlags::ACK, 2, 2, 0),
+    ]
+}
+
+const SEED_CLOSE: &str = "packets\n  client > server  [F.]  seq 1, ack 1\n  server > client  [F.]  seq 1, ack 2\n  client > server  [.]   ack 2\n";
+
+#[test]
+fn seed_close_matches_the_seed_block() {
+    assert_eq!(compare(&packets_of(SEED_CLOSE), &seed_close()), None);
+}
+
+#[rstest]
+#[case::reset_instead_of_fin(
+    SEED_CLOSE.replace("server > client  [F.]", "server > client  [R.]"),
+    1,
+    "flags: expected [R.], saw [F.]"
+)]
+#[case::one_packet_removed(SEED_CLOSE.replace("  client > server  [.]   ack 2\n", ""), 2, "extra packet: expected 2 packets, captured 3")]
+#[case::one_packet_added(
+    format!("{SEED_CLOSE}  client > server  [.]   ack 2\n"),
+    3,
+    "missing packet: expected 4 packets, captured 3"
+)]
+#[case::reordered(
+    "packets\n  server > client  [F.]  seq 1, ack 2\n  client > server  [F.]  seq 1, ack 1\n  client > server  [.]   ack 2\n".to_string(),
+    0,
+    "direction: expected server > client, saw client > server"
+)]
+#[case::wrong_ack(SEED_CLOSE.replace("seq 1, ack 2", "seq 1, ack 3"), 1, "ack: expected 3, saw 2")]
+#[case::wrong_window(SEED_CLOSE.replace("  client > server  [.]   ack 2", "  client > server  [.]   ack 2, win 29200"), 2, "win: expected 29200, saw 502")]
+#[case::wrong_options(SEED_CLOSE.replace("seq 1, ack 1", "seq 1, ack 1, options [nop,nop,TS val 9 ecr 2]"), 0, "options: expected [nop,nop,TS val 9 ecr 2], saw [nop,nop,TS val 1 ecr 2]")]
+fn a_wrong_block_diverges_at_the_first_difference(#[case] block: String, #[case] index: usize, #[case] reason: &str) {
+    let d = compare(&packets_of(&block), &seed_close()).expect("must diverge");
+    assert_eq!((d.index, d.reason.as_str()), (index, reason));
+}
+
+#[rstest]
+#[case::value_named("options [mss 1460,sackOK,TS,nop,wscale 10]", true)]
+#[case::names_only("options [mss,sackOK,TS,nop,wscale]", true)]
+#[case::ecr_pinned("options [mss 1460,sackOK,TS ecr 0,nop,wscale]", true)]
+#[case::wrong_mss("options [mss 1400,sackOK,TS,nop,wscale]", false)]
+#[case::missing_option("options [mss 1460,sackOK,TS,wscale]", false)]
+#[case::other_order("options [sackOK,mss 1460,TS,nop,wscale]", false)]
+fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) {
+    let p = &packets_of(&format!("packets\n  client > server  [S]  seq 0, {opts}\n"))[0];
+    let syn = Seen {
+        from: Side::Client,
+        to: Side::Server,
+        flags: TcpFlags::SYN,
+        seq: 0,
+        ack: 0,
+        win: 64240,
+        len: 0,
+        options: vec![
+            TcpOption::Mss(1460),
+            TcpOption::SackOk,
+            TcpOption::Ts { val: 77, ecr: 0 },
+            TcpOption::Nop,
+            TcpOption::Wscale(10),
+        ],
+    };
+    assert_eq!(p.mismatch(&syn).is_none(), ok, "{:?}", p.mismatch(&syn));
+}
+
+#[rstest]
+#[case("192.168.2.105:*", "192.168.2.105:43068", true)]
+#[case("192.168.2.105:*", "192.168.2.100:43068", false)]
+#[case("*:11111", "0.0.0.0:11111", true)]
+#[case("*:11111", "[::]:11111", true)]
+#[case("[::]:11111", "0.0.0.0:11111", false)]
+#[case("*:*", "10.0.0.1:1", true)]
+fn address_patterns_take_star_for_what_varies(#[case] pattern: &str, #[case] addr: &str, #[case] ok: bool) {
+    let p = AddrPattern::parse(pattern).ok().unwrap();
+    assert_eq!(p.matches(&addr.parse().unwrap()), ok);
+}
+
+#[rstest]
+#[case("58s..60s", 59_999, true)]
+#[case("58s..60s", 60_001, false)]
+#[case("58s..60s", 57_999, false)]
+#[case("0ms..200ms", 150, true)]
+#[case("1min..2min", 61_000, true)]
+fn time_windows_are_closed_intervals(#[case] w: &str, #[case] ms: u64, #[case] inside: bool) {
+    assert_eq!(Window::parse(w).ok().unwrap().contains(Duration::from_millis(ms)), inside);
+}
+
+#[test]
+fn set_matching_does_not_let_a_wildcard_steal_a_row() {
+    // "*" listed first would greedily take "b" and leave "b" unmatched.
+    let expected = ["*", "b"];
+    let observed = ["b", "c"];
+    let (missing, extra) = match_set(&expected, &observed, |e, o| *e == "*" || e == o);
+    assert!(missing.is_empty() && extra.is_empty());
+}
+
+#[test]
+fn set_matching_reports_missing_and_extra_rows() {
+    let (missing, extra) = match_set(&["a", "b"], &["a", "c"], |e, o| e == o);
+    assert_eq!((missing, extra), (vec![1], vec![1]));
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[rstest]
+#[case::rest_wildcard("accept(4, ...) = 5", "accept", &["4", "{sa_family=AF_INET}", "[16]"], 5, true)]
+#[case::wrong_result("accept(4, ...) = 6", "accept", &["4", "{sa_family=AF_INET}", "[16]"], 5, false)]
+#[case::wrong_fd("accept(3, ...) = 5", "accept", &["4", "{sa_family=AF_INET}", "[16]"], 5, false)]
+#[case::one_wildcard("bind(3, *, 28) = 0", "bind", &["3", "{sa_family=AF_INET6, sin6_port=htons(11111)}", "28"], 0, true)]
+#[case::quoted_comma("sendto(3, \"a, b\\n\", 5, ...) = 5", "sendto", &["3", "\"a, b\\n\"", "5", "0", "NULL", "0"], 5, true)]
+#[case::errno("connect(3, ...) = -1 ECONNREFUSED", "connect", &["3", "{}", "16"], -111, true)]
+#[case::too_few_args("listen(3) = 0", "listen", &["3", "10"], 0, false)]
+fn calls_match_strace_lines(#[case] line: &str, #[case] name: &str, #[case] a: &[&str], #[case] ret: i64, #[case] ok: bool) {
+    let e = CallExpect::parse(1, line).ok().unwrap();
+    let errno = if ret == -111 { "ECONNREFUSED" } else { "" };
+    assert_eq!(e.matches(name, &args(a), ret, errno), ok);
+}
