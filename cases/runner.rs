@@ -16,8 +16,13 @@ use tcplab::case::run::{self, Options};
 
 mod selftest;
 
+/// cases/, or the directory TCPLAB_CASES names (the self-tests run the
+/// runner on their own small cases this way).
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+    match std::env::var_os("TCPLAB_CASES") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
+    }
 }
 
 /// `*.case` files of a directory, sorted.
@@ -76,6 +81,10 @@ fn precondition() -> Option<String> {
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
+    if let Err(e) = tcplab::interrupt::install() {
+        eprintln!("tcplab: {e}");
+        return ExitCode::FAILURE;
+    }
     let files = case_files(&cases_dir());
     if files.is_empty() {
         eprintln!("tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass", cases_dir().display());
@@ -104,9 +113,39 @@ fn main() -> ExitCode {
             Trial::test(name, move || run_case(&file, &opts, show))
         })
         .collect();
-    trials.extend(selftest::trials(&opts));
+    if std::env::var_os("TCPLAB_CASES").is_none() {
+        trials.extend(selftest::trials(&opts));
+    }
     selftest::quiet_deliberate_panic();
-    libtest_mimic::run(&args, trials).exit_code()
+    if listing {
+        return libtest_mimic::run(&args, trials).exit_code();
+    }
+    // The host namespace must come out of the run exactly as it went in.
+    let before = match tcplab::hostnet::snapshot() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tcplab: cannot read the host's links, addresses and routes: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let conclusion = libtest_mimic::run(&args, trials);
+    match tcplab::hostnet::snapshot() {
+        Ok(after) => {
+            let changed = tcplab::hostnet::diff(&before, &after);
+            if !changed.is_empty() {
+                eprintln!("tcplab: the host namespace changed during the run (links, addresses or routes):");
+                for l in changed {
+                    eprintln!("  {l}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+        Err(e) => {
+            eprintln!("tcplab: cannot read the host's links, addresses and routes after the run: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    conclusion.exit_code()
 }
 
 fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {

@@ -3,6 +3,11 @@
 //! no namespace or process behind.
 
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 use libtest_mimic::{Failed, Trial};
 use tcplab::case::{parse, run};
@@ -39,7 +44,114 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         .collect();
     let nc = opts.nc.clone();
     trials.push(Trial::test("selftest::panic_in_a_case_leaves_nothing", move || panic_leaves_nothing(&nc)));
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        trials.push(Trial::test(format!("selftest::{sig}_to_the_runner_mid_case_leaves_nothing"), move || {
+            interrupted_run_leaves_nothing(sig)
+        }));
+    }
+    trials.push(Trial::test("selftest::SIGKILL_mid_case_is_swept_by_the_next_run", killed_run_is_swept));
     trials
+}
+
+/// A child runner on cases/selftest/signals running one case there
+/// (`hold`: a connected pair that waits for a minute; `quick`).
+fn child_runner(case: &str) -> Result<std::process::Child, Failed> {
+    Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["--exact", case, "--test-threads", "1"])
+        .env("TCPLAB_CASES", cases_dir().join("selftest/signals"))
+        .env("TCPLAB_DEADLINE_MS", "60000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start a child runner: {e}").into())
+}
+
+/// The child's namespaces and the processes in them, once both hosts run a
+/// command (the case is in its middle).
+fn wait_mid_case(child: i32) -> Result<(Vec<String>, Vec<i32>), Failed> {
+    let prefix = format!("{}{child}-", tcplab::lab::NAME_PREFIX);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let names: Vec<String> = netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect();
+        let pids: Vec<i32> = names.iter().flat_map(|n| netns::pids_of(n)).collect();
+        if names.len() == 2 && names.iter().all(|n| !netns::pids_of(n).is_empty()) {
+            return Ok((names, pids));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("child runner {child}: its case did not reach its middle within 10 s (namespaces {names:?})").into());
+        }
+        std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
+    }
+}
+
+fn wait_child(child: &mut std::process::Child, within: Duration) -> Result<std::process::ExitStatus, Failed> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(format!("child runner {} did not exit within {within:?}", child.id()).into());
+        }
+        std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
+    }
+}
+
+/// What is still there of a run after it ended: its namespaces, and its
+/// commands once they had 2 s to be reaped (killed processes vanish
+/// asynchronously).
+fn leftovers(names: &[String], pids: &[i32]) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let left: Vec<&String> = names.iter().filter(|n| netns::list().contains(n)).collect();
+        let alive: Vec<&i32> = pids.iter().filter(|p| Path::new(&format!("/proc/{p}")).exists()).collect();
+        if left.is_empty() && alive.is_empty() {
+            return None;
+        }
+        if Instant::now() > deadline {
+            return Some(format!("namespaces left: {left:?}; processes alive: {alive:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
+    }
+}
+
+fn interrupted_run_leaves_nothing(sig: Signal) -> Result<(), Failed> {
+    let mut child = child_runner("hold")?;
+    let pid = child.id() as i32;
+    let (names, pids) = wait_mid_case(pid)?;
+    nix::sys::signal::kill(Pid::from_raw(pid), sig).map_err(|e| e.to_string())?;
+    let status = wait_child(&mut child, Duration::from_secs(10))?;
+    let mut stderr = String::new();
+    let _ = child.stderr.take().map(|mut s| std::io::Read::read_to_string(&mut s, &mut stderr));
+    if let Some(what) = leftovers(&names, &pids) {
+        return Err(format!("after {sig} to the runner (exit {status}): {what}\nits stderr: {stderr}").into());
+    }
+    if status.code() != Some(128 + sig as i32) {
+        return Err(format!("after {sig} the runner exited with {status}, expected {}; stderr: {stderr}", 128 + sig as i32).into());
+    }
+    Ok(())
+}
+
+fn killed_run_is_swept() -> Result<(), Failed> {
+    let mut child = child_runner("hold")?;
+    let pid = child.id() as i32;
+    let (names, pids) = wait_mid_case(pid)?;
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL).map_err(|e| e.to_string())?;
+    wait_child(&mut child, Duration::from_secs(10))?;
+    let left: Vec<&String> = names.iter().filter(|n| netns::list().contains(n)).collect();
+    if left.len() != 2 {
+        return Err(format!("a SIGKILLed run was expected to leave its 2 namespaces for the sweep; found {left:?}").into());
+    }
+    let mut next = child_runner("quick")?;
+    let status = wait_child(&mut next, Duration::from_secs(30))?;
+    if !status.success() {
+        return Err(format!("the run after the SIGKILL failed: {status}").into());
+    }
+    if let Some(what) = leftovers(&names, &pids) {
+        return Err(format!("the next run did not sweep the killed run's leftovers: {what}").into());
+    }
+    Ok(())
 }
 
 /// Runs a case that must fail and requires every line of its `.fails` file

@@ -6,6 +6,8 @@ pub mod error;
 pub mod fds;
 pub mod flow;
 pub mod host;
+pub mod hostnet;
+pub mod interrupt;
 pub mod lab;
 pub mod netns;
 pub mod packet;

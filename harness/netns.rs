@@ -10,7 +10,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -19,6 +21,25 @@ use crate::error::{Error, Result};
 
 /// Where iproute2 keeps named namespaces.
 pub const NETNS_DIR: &str = "/run/netns";
+
+/// Namespaces this process created and has not yet deleted: what a signal
+/// handler must remove when the run is interrupted.
+static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Set once the run is being torn down: no new namespace may be made.
+static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Deletes every namespace this process still holds (killing what runs in
+/// them). For an interrupted run (SIGINT, SIGTERM): the cases' own drops
+/// will not run. Returns the names removed.
+pub fn remove_all_live() -> Vec<String> {
+    CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+    let live: Vec<PathBuf> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    live.iter()
+        .filter(|p| remove(p).is_ok())
+        .filter_map(|p| p.file_name()?.to_str().map(String::from))
+        .collect()
+}
 
 /// A named network namespace this process created; deleted on drop.
 #[derive(Debug)]
@@ -33,6 +54,9 @@ pub struct Netns {
 impl Netns {
     /// Creates `/run/netns/NAME` holding a fresh network namespace.
     pub fn create(name: &str) -> Result<Netns> {
+        if CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::msg(format!("not creating netns {name}: the run is being interrupted")));
+        }
         let path = Path::new(NETNS_DIR).join(name);
         fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("mkdir {NETNS_DIR}"), e))?;
         OpenOptions::new()
@@ -62,7 +86,14 @@ impl Netns {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        let fd = File::open(&path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+        LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(path.clone());
+        let fd = match File::open(&path) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = remove(&path);
+                return Err(Error::io(format!("open {}", path.display()), e));
+            }
+        };
         Ok(Netns { name: name.to_string(), path, fd: Some(fd) })
     }
 
@@ -106,14 +137,6 @@ impl Netns {
             .join()
             .map_err(|_| Error::msg(format!("{what}: thread in netns {} panicked", self.name)))?
     }
-
-    /// Processes whose network namespace is this one (kernel's view, /proc).
-    pub fn pids(&self) -> Vec<i32> {
-        match fs::metadata(&self.path) {
-            Ok(m) => pids_in_netns(m.ino(), m.dev()),
-            Err(_) => Vec::new(),
-        }
-    }
 }
 
 impl Drop for Netns {
@@ -140,9 +163,19 @@ pub fn remove(path: &Path) -> io::Result<()> {
         Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
         Err(e) => return Err(io::Error::from(e)),
     }
-    match fs::remove_file(path) {
+    let removed = match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
+    };
+    LIVE.lock().unwrap_or_else(|e| e.into_inner()).remove(path);
+    removed
+}
+
+/// Pids running in the namespace named `name` (empty if there is none).
+pub fn pids_of(name: &str) -> Vec<i32> {
+    match fs::metadata(Path::new(NETNS_DIR).join(name)) {
+        Ok(m) => pids_in_netns(m.ino(), m.dev()),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -60,10 +60,14 @@ DATA AND EOF
   written to stdout with write(2) at once, unbuffered.
   Peer EOF:   the connection is closed immediately (close, no shutdown).
               Client and server without -k then exit 0; -k keeps listening.
+  With -k, stdin goes to every open connection. A server that reads stdin
+  data before any client connects holds it (and stops reading stdin) until
+  the next accept, then sends it to that client.
   stdin EOF:  shutdown(SHUT_WR) on every open connection, stop reading stdin,
-              keep receiving until the peer closes. A server whose stdin ends
-              before any client connects just keeps listening, and does not
-              half-close later connections.
+              keep receiving until the peer closes. Connections accepted
+              later are not half-closed, so a server whose stdin is empty
+              (e.g. /dev/null) just keeps listening and serving. A client
+              whose stdin is empty half-closes right after connecting.
   Reset:      'nc: Connection reset by peer.' on stderr; the client exits 1,
               a -k server closes that connection and carries on.
   SIGINT keeps its default action: the kernel closes the sockets (FIN).
