@@ -98,14 +98,23 @@ fn wait_child(child: &mut std::process::Child, within: Duration) -> Result<std::
     }
 }
 
+/// Whether `pid` is a live process: a zombie (killed, not yet reaped by
+/// whoever inherited it) holds no socket or namespace any more.
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()))
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
 /// What is still there of a run after it ended: its namespaces, and its
-/// commands once they had 2 s to be reaped (killed processes vanish
+/// commands once they had 2 s to die (SIGKILL takes effect
 /// asynchronously).
 fn leftovers(names: &[String], pids: &[i32]) -> Option<String> {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let left: Vec<&String> = names.iter().filter(|n| netns::list().contains(n)).collect();
-        let alive: Vec<&i32> = pids.iter().filter(|p| Path::new(&format!("/proc/{p}")).exists()).collect();
+        let alive: Vec<&i32> = pids.iter().filter(|p| running(**p)).collect();
         if left.is_empty() && alive.is_empty() {
             return None;
         }
@@ -198,7 +207,7 @@ fn panic_leaves_nothing(nc: &Path) -> Result<(), Failed> {
     if !left.is_empty() {
         return Err(format!("after a panic these namespaces are left: {left:?}").into());
     }
-    if Path::new(&format!("/proc/{pid}")).exists() {
+    if running(pid) {
         return Err(format!("after a panic, `nc -kl 11111` (pid {pid}) still runs").into());
     }
     Ok(())
