@@ -59,13 +59,16 @@ pub fn load(path: &Path) -> Result<Case, ParseError> {
     parse(path, &text)
 }
 
+/// A header line and the indented lines under it: (line number, header,
+/// body lines with their numbers).
+type Group<'a> = (usize, &'a str, Vec<(usize, &'a str)>);
+
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let err = |line: usize, b: Bad| ParseError { path: path.to_path_buf(), line, msg: b.msg, hint: b.hint };
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("case").to_string();
     let mut case = Case { name, path: path.to_path_buf(), port: 11111, items: Vec::new() };
 
-    // Group lines: (line number, header, body lines).
-    let mut groups: Vec<(usize, &str, Vec<(usize, &str)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         let trimmed = raw.trim();
