@@ -39,7 +39,8 @@ pub enum ItemKind {
     Start { host: Side, argv: Vec<String> },
     /// `client types 11111`: a line typed into the host's latest command.
     Type { host: Side, text: String },
-    /// `client ^C` (SIGINT) or `client ^\` (SIGQUIT).
+    /// `client ^C` (SIGINT), `client ^\` (SIGQUIT), `server ^Z` (SIGTSTP),
+    /// `server fg` (SIGCONT).
     Signal { host: Side, signal: Interrupt },
     /// `client ^D`: end of input.
     Eof { host: Side },
@@ -74,6 +75,10 @@ pub enum Interrupt {
     Int,
     /// ^\
     Quit,
+    /// ^Z: the terminal's stop (SIGTSTP); `HOST fg` resumes.
+    Stop,
+    /// `fg`: SIGCONT to a stopped command.
+    Continue,
 }
 
 impl ItemKind {
@@ -92,6 +97,8 @@ impl Interrupt {
         match self {
             Interrupt::Int => nix::sys::signal::Signal::SIGINT,
             Interrupt::Quit => nix::sys::signal::Signal::SIGQUIT,
+            Interrupt::Stop => nix::sys::signal::Signal::SIGTSTP,
+            Interrupt::Continue => nix::sys::signal::Signal::SIGCONT,
         }
     }
 
@@ -99,6 +106,8 @@ impl Interrupt {
         match self {
             Interrupt::Int => "^C",
             Interrupt::Quit => "^\\",
+            Interrupt::Stop => "^Z",
+            Interrupt::Continue => "fg",
         }
     }
 }

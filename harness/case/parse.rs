@@ -46,7 +46,7 @@ pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
 }
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
      a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`) or `port N`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
@@ -159,6 +159,8 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "prints" => return Err(bad("`prints` without text", "write the line the command prints")),
         "^C" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Int },
         "^\\" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Quit },
+        "^Z" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Stop },
+        "fg" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Continue },
         "^D" if arg.is_empty() => ItemKind::Eof { host },
         "exits" => ItemKind::Exits {
             host,

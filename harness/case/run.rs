@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::calls::CallExpect;
 use super::expect::{compare, PacketExpect, Seen};
 use super::rows::{match_set, SocketExpect, Window};
-use super::{Case, Item, ItemKind};
+use super::{Case, Interrupt, Item, ItemKind};
 use crate::fds::{self, FdRow};
 use crate::capture::Capture;
 use crate::host::{Process, Spawn};
@@ -211,10 +211,14 @@ impl Session<'_> {
                 let deadline = self.deadline();
                 let p = self.latest(*host, line)?;
                 p.signal(signal.signal()).map_err(|e| (line, e.to_string()))?;
-                if signal.signal() == nix::sys::signal::Signal::SIGINT
-                    || signal.signal() == nix::sys::signal::Signal::SIGQUIT
-                {
-                    p.wait_exit(deadline).map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                match signal {
+                    Interrupt::Int | Interrupt::Quit => {
+                        p.wait_exit(deadline).map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                    }
+                    Interrupt::Stop => wait_state(p, true, deadline).map_err(|e| (line, format!("after ^Z: {e}")))?,
+                    Interrupt::Continue => {
+                        wait_state(p, false, deadline).map_err(|e| (line, format!("after fg: {e}")))?
+                    }
                 }
                 self.settle(line)
             }
@@ -465,6 +469,26 @@ impl Session<'_> {
             let _ = writeln!(t, "     (no packets)");
         }
         (at_line, t.trim_end().to_string())
+    }
+}
+
+/// Waits until the process is stopped (state T), or no longer stopped,
+/// polling /proc under the deadline.
+fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Result<(), String> {
+    loop {
+        let state = p.state();
+        if (state == "T") == stopped {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "`{}` (pid {}) did not {} (state {state})",
+                p.label(),
+                p.pid(),
+                if stopped { "stop" } else { "resume" }
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
     }
 }
 
