@@ -49,7 +49,9 @@ pub enum ItemKind {
     /// `client exits 0`: the command ends (with this status, if given).
     Exits { host: Side, code: Option<i32> },
     /// A `packets` block: exactly these packets since the previous block.
-    Packets(Vec<PacketExpect>),
+    /// Usually one list; where the kernel's timing legitimately decides
+    /// between forms, the alternatives, separated by `or` lines, each exact.
+    Packets(Vec<Vec<PacketExpect>>),
     /// `trace server`: commands started on the host from here on run under
     /// ptrace, so a `syscalls` block can be held against them.
     Trace { host: Side },
@@ -123,7 +125,8 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
             ItemKind::Exits { host, code: Some(c) } => write!(f, "{host} exits {c}"),
             ItemKind::Exits { host, code: None } => write!(f, "{host} exits"),
-            ItemKind::Packets(p) => write!(f, "packets ({} lines)", p.len()),
+            ItemKind::Packets(alts) if alts.len() == 1 => write!(f, "packets ({} lines)", alts[0].len()),
+            ItemKind::Packets(alts) => write!(f, "packets ({} alternatives)", alts.len()),
             ItemKind::Trace { host } => write!(f, "trace {host}"),
             ItemKind::Sockets { host, rows } => write!(f, "sockets {host} ({} rows)", rows.len()),
             ItemKind::Fds { host, rows } => write!(f, "fds {host} ({} rows)", rows.len()),

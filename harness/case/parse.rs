@@ -243,7 +243,18 @@ fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
         body.iter().map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b))).collect()
     }
     Ok(match (kw, host) {
-        ("packets", _) => ItemKind::Packets(lines(body, none, packet_line)?),
+        ("packets", _) => {
+            let mut alts = Vec::new();
+            for alt in body.split(|(_, l)| *l == "or") {
+                if alt.is_empty() {
+                    let at = body.iter().find(|(_, l)| *l == "or").map(|(n, _)| *n);
+                    return Err((at, bad("`or` must stand between two lists of packets", "write the alternatives above and below the `or` line")));
+                }
+                let none = alt.len() == 1 && alt[0].1 == "none";
+                alts.push(lines(alt, none, packet_line)?);
+            }
+            ItemKind::Packets(alts)
+        }
         ("sockets", Some(host)) => ItemKind::Sockets { host, rows: lines(body, none, SocketExpect::parse)? },
         ("fds", Some(host)) => ItemKind::Fds { host, rows: lines(body, none, FdExpect::parse)? },
         ("syscalls", Some(_)) if none => {

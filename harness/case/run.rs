@@ -162,11 +162,11 @@ impl Session<'_> {
         // packets" judged for a block that ends the case.
         let last = items.last().expect("a parsed case has items");
         self.settle(last.line)?;
-        if let ItemKind::Packets(expected) = &last.kind {
+        if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
             if seen.len() > self.claimed {
                 let block = &seen[self.block_start..];
-                return Err(self.block_failure(expected, block, last.line));
+                return Err(self.block_failure(alts, block, last.line));
             }
         }
         Ok(())
@@ -244,7 +244,7 @@ impl Session<'_> {
                 }
                 Ok(())
             }
-            ItemKind::Packets(expected) => self.packets(line, expected),
+            ItemKind::Packets(alts) => self.packets(line, alts),
             ItemKind::Trace { host } => {
                 self.traced.push(*host);
                 Ok(())
@@ -422,8 +422,9 @@ impl Session<'_> {
         Seen::all(self.capture.as_ref().expect("capture lives until the end").packets())
     }
 
-    fn packets(&mut self, line: usize, expected: &[PacketExpect]) -> Result<(), StepError> {
+    fn packets(&mut self, line: usize, alts: &[Vec<PacketExpect>]) -> Result<(), StepError> {
         let deadline = self.deadline();
+        let wanted = alts.iter().map(Vec::len).min().unwrap_or(0);
         // Settled means nothing is in flight; a block that wants more than
         // has come may be waiting on a timer (a retransmission), so keep
         // reading until the deadline.
@@ -431,7 +432,7 @@ impl Session<'_> {
             self.settle(line)?;
             let have = self.seen().len().saturating_sub(self.claimed);
             let left = deadline.saturating_duration_since(Instant::now());
-            if have >= expected.len() || left.is_zero() {
+            if have >= wanted || left.is_zero() {
                 break;
             }
             self.capture.as_ref().expect("capture lives until the end").wait_readable(left);
@@ -440,20 +441,40 @@ impl Session<'_> {
         let block = &seen[self.claimed..];
         self.block_start = self.claimed;
         self.claimed = seen.len();
-        if compare(expected, block).is_some() {
-            return Err(self.block_failure(expected, block, line));
+        match alts.iter().position(|alt| compare(alt, block).is_none()) {
+            Some(k) if alts.len() > 1 => {
+                let first = alts[k].first().map_or(line, |p| p.line);
+                self.log.push(format!(
+                    "{:>7.3}s  {line}: matched alternative {} of {} (from line {first})",
+                    self.start.elapsed().as_secs_f64(),
+                    k + 1,
+                    alts.len()
+                ));
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => Err(self.block_failure(alts, block, line)),
         }
-        Ok(())
     }
 
     /// The failure of a block, attributed to the line of the first packet
     /// that differs (the block's line when a packet is missing or extra).
-    fn block_failure(&self, expected: &[PacketExpect], seen: &[Seen], line: usize) -> StepError {
-        let Some(d) = compare(expected, seen) else {
+    fn block_failure(&self, alts: &[Vec<PacketExpect>], seen: &[Seen], line: usize) -> StepError {
+        // Of several alternatives, show the one that agrees the longest.
+        let Some((expected, d)) = alts
+            .iter()
+            .filter_map(|alt| compare(alt, seen).map(|d| (alt, d)))
+            .rev()
+            .max_by_key(|(_, d)| d.index)
+        else {
             return (line, "packets agree".into());
         };
+        let expected = expected.as_slice();
         let at_line = expected.get(d.index).map_or(line, |e| e.line);
         let mut t = format!("packets differ at packet {} of the block: {}\n", d.index + 1, d.reason);
+        if alts.len() > 1 {
+            let _ = writeln!(t, "  none of the block's {} alternatives matched; the closest is shown", alts.len());
+        }
         let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
         for (i, e) in expected.iter().enumerate() {
             let _ = writeln!(t, "  {} {e}", if i == d.index { ">>" } else { "  " });

@@ -20,7 +20,7 @@ fn parse_err(text: &str) -> String {
 fn packets_of(text: &str) -> Vec<PacketExpect> {
     let case = parse(Path::new("cases/x.case"), text).unwrap();
     match &case.items[0].kind {
-        ItemKind::Packets(p) => p.clone(),
+        ItemKind::Packets(alts) => alts[0].clone(),
         other => panic!("not a packets block: {other:?}"),
     }
 }
@@ -79,7 +79,8 @@ fn seed_teardown_parses_into_its_steps() {
         ItemKind::Start { host: Side::Server, argv: vec!["nc".into(), "-kl".into(), "11111".into()] }
     );
     assert_eq!(case.items[2].kind, ItemKind::Signal { host: Side::Client, signal: Interrupt::Int });
-    let ItemKind::Packets(p) = &case.items[3].kind else { panic!() };
+    let ItemKind::Packets(alts) = &case.items[3].kind else { panic!() };
+    let p = &alts[0];
     assert_eq!(p.len(), 3);
     assert_eq!((p[1].from, p[1].to, p[1].flags), (Side::Server, Side::Client, TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!((p[1].seq, p[1].ack, p[1].line), (Some((1, None)), Some(2), 6));
