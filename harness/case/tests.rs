@@ -54,6 +54,8 @@ fn packets_of(text: &str) -> Vec<PacketExpect> {
 #[case::bad_exit("client exits zero\n", "cases/x.case:1: bad exit status `zero`")]
 #[case::port_after_step("server $ nc -kl 1\nport 2\n", "cases/x.case:2: `port` after the first step")]
 #[case::bad_port_directive("port 0\n", "cases/x.case:1: bad port `0`")]
+#[case::or_first("packets\n  or\n  client > server  [S]\n", "cases/x.case:2: `or` must stand between two lists of packets")]
+#[case::or_last("packets\n  client > server  [S]\n  or\n", "cases/x.case:3: `or` must stand between two lists of packets")]
 #[case::wait_bad_window("wait client TIME-WAIT *:* *:* gone at 61s\n", "cases/x.case:1: bad time window `61s`")]
 fn malformed_case_names_file_line_and_what(#[case] text: &str, #[case] start: &str) {
     let err = parse_err(text);
@@ -84,6 +86,14 @@ fn seed_teardown_parses_into_its_steps() {
     assert_eq!(p.len(), 3);
     assert_eq!((p[1].from, p[1].to, p[1].flags), (Side::Server, Side::Client, TcpFlags::FIN | TcpFlags::ACK));
     assert_eq!((p[1].seq, p[1].ack, p[1].line), (Some((1, None)), Some(2), 6));
+}
+
+#[test]
+fn or_separates_exact_alternatives() {
+    let case = parse(Path::new("cases/x.case"), "packets\n  client > server  [F.]\n  or\n  client > server  [F.]\n  server > client  [.]\n").unwrap();
+    let ItemKind::Packets(alts) = &case.items[0].kind else { panic!() };
+    assert_eq!(alts.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(alts[1][1].line, 5);
 }
 
 #[test]
