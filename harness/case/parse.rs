@@ -47,7 +47,7 @@ pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`) or `port N`; HOST is client or server";
+     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
     let text = std::fs::read_to_string(path).map_err(|e| ParseError {
@@ -66,7 +66,7 @@ type Group<'a> = (usize, &'a str, Vec<(usize, &'a str)>);
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let err = |line: usize, b: Bad| ParseError { path: path.to_path_buf(), line, msg: b.msg, hint: b.hint };
     let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("case").to_string();
-    let mut case = Case { name, path: path.to_path_buf(), port: 11111, items: Vec::new() };
+    let mut case = Case { name, path: path.to_path_buf(), port: 11111, ours_only: None, items: Vec::new() };
 
     let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -102,6 +102,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
                 return Err(err(n, bad("`port` after the first step", "put `port N` at the top of the file")));
             }
             case.port = port(rest.trim()).map_err(|b| err(n, b))?;
+            continue;
+        }
+        if let Some(rest) = head.strip_prefix("ours-only") {
+            if rest.trim().is_empty() || !rest.starts_with(' ') {
+                return Err(err(n, bad("`ours-only` needs a reason", "write `ours-only ncat's client keeps running after EOF`")));
+            }
+            case.ours_only = Some(rest.trim().to_string());
             continue;
         }
         let kind = if is_block(head) {
