@@ -3,12 +3,13 @@
 CARGO ?= cargo
 CASES := $(sort $(basename $(notdir $(wildcard cases/*.case))))
 
-.PHONY: help deps test case list build clean-check
+.PHONY: help deps test case list build clean-check soak
 
 help:
 	@echo "make test              build and run the whole suite (needs root or sudo)"
 	@echo "make case NAME=teardown  run one case and print what it observed"
 	@echo "make list              list the cases"
+	@echo "make soak [N=100 M=20] the fast cases N times, then M times under CPU load"
 
 # libpcap's headers are needed to build; install them where missing.
 deps:
@@ -31,3 +32,7 @@ case: deps
 # The host namespace before and after the suite must be identical.
 clean-check: deps
 	ci/check-host-untouched $(CARGO) test
+
+# Flake hunt: fast cases N times, then M times under stress-ng --cpu 2.
+soak: deps
+	N=$(or $(N),100) M=$(or $(M),20) ci/soak

@@ -162,6 +162,26 @@ fn main() -> ExitCode {
 }
 
 fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
+    let started = std::time::Instant::now();
+    let result = play_case(file, opts, show);
+    record_timing(file, started.elapsed(), result.is_ok());
+    result
+}
+
+/// With TCPLAB_TIMINGS=FILE, appends `case<TAB>seconds<TAB>ok|FAILED` for
+/// each case run: `make soak` reads it for its table.
+fn record_timing(file: &Path, took: Duration, ok: bool) {
+    let Some(path) = std::env::var_os("TCPLAB_TIMINGS") else { return };
+    let name = file.file_stem().unwrap_or_default().to_string_lossy();
+    let line = format!("{name}\t{:.4}\t{}\n", took.as_secs_f64(), if ok { "ok" } else { "FAILED" });
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+}
+
+fn play_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     match run::run(&case, opts) {

@@ -60,6 +60,7 @@ fn child_runner(case: &str) -> Result<std::process::Child, Failed> {
         .args(["--exact", case, "--test-threads", "1"])
         .env("TCPLAB_CASES", cases_dir().join("selftest/signals"))
         .env("TCPLAB_DEADLINE_MS", "60000")
+        .env_remove("TCPLAB_TIMINGS")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -11,4 +11,5 @@ pub mod interrupt;
 pub mod lab;
 pub mod netns;
 pub mod packet;
+pub mod report;
 pub mod sockets;

@@ -1,0 +1,6 @@
+//! What a run shows a person: the captured packets as `tcpdump -nn -r`
+//! prints them (`tcpdump`), and the seed's ladder diagram of the
+//! conversation with the steps that caused it (`ladder`).
+
+pub mod ladder;
+pub mod tcpdump;
