@@ -13,6 +13,7 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tcplab::case::parse;
 use tcplab::case::run::{self, Options};
+use tcplab::report::{ladder, tcpdump};
 
 mod selftest;
 
@@ -184,25 +185,31 @@ fn record_timing(file: &Path, took: Duration, ok: bool) {
 fn play_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
-    match run::run(&case, opts) {
-        Ok(outcome) => {
-            if show {
-                print!("{}", render(&case.name, &outcome));
-            }
-            Ok(())
-        }
-        Err(f) => Err(f.0.into()),
+    let outcome = run::run(&case, opts).map_err(|f| f.0)?;
+    // Our packet lines must be tcpdump's, to the character.
+    let same = tcpdump::cross_check(&outcome.pcap, &outcome.packets)
+        .map_err(|e| format!("{}: our packet lines differ from tcpdump's: {e}", shown(file).display()))?;
+    if show {
+        print!("{}", render(&case.name, &outcome, same));
     }
+    Ok(())
 }
 
-/// What `make case` prints for a passing case: the steps and the packets.
-fn render(name: &str, o: &run::Outcome) -> String {
+/// What `make case` prints for a passing case: the steps as they ran, the
+/// ladder, and the packets as tcpdump prints them.
+fn render(name: &str, o: &run::Outcome, same: usize) -> String {
     let mut t = format!("\n== {name}: steps\n");
     for l in &o.log {
         t += &format!("  {l}\n");
     }
-    t += &format!("== {name}: {} packets captured on the server's veth ({})\n", o.packets.len(), shown(&o.pcap).display());
-    for l in o.packet_lines() {
+    t += &format!("\n== {name}: the exchange, drawn from the capture\n\n");
+    t += &ladder::draw(&o.packets, &o.events, &ladder::LadderOptions::default());
+    t += &format!(
+        "\n== {name}: {} packets on the server's veth, as `tcpdump -nn -r {}` prints them ({same} lines identical)\n",
+        o.packets.len(),
+        shown(&o.pcap).display()
+    );
+    for l in tcpdump::lines(&o.packets) {
         t += &format!("  {l}\n");
     }
     t

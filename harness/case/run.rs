@@ -15,6 +15,7 @@ use crate::capture::Capture;
 use crate::host::{Process, Spawn};
 use crate::lab::{Lab, Side};
 use crate::packet::Packet;
+use crate::report::ladder::{Event, Timed};
 use crate::sockets::{self, SockDiag, SocketRow};
 
 /// How cases are run: which nc, where files go, how long a wait may take.
@@ -35,6 +36,8 @@ pub struct Outcome {
     pub pcap: PathBuf,
     /// Steps as they ran, with their time since the start.
     pub log: Vec<String>,
+    /// Steps and socket states on the capture's clock, for the ladder.
+    pub events: Vec<Timed>,
 }
 
 impl Outcome {
@@ -80,6 +83,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         last_action: Instant::now(),
         traced: Vec::new(),
         log: Vec::new(),
+        events: Vec::new(),
         pcap,
         _lab: lab,
     };
@@ -107,7 +111,12 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         _ => {}
     }
     if text.is_empty() {
-        return Ok(Outcome { packets, pcap: s.pcap.clone(), log: std::mem::take(&mut s.log) });
+        return Ok(Outcome {
+            packets,
+            pcap: s.pcap.clone(),
+            log: std::mem::take(&mut s.log),
+            events: std::mem::take(&mut s.events),
+        });
     }
     let _ = writeln!(text, "  steps run:");
     for l in &s.log {
@@ -144,6 +153,7 @@ struct Session<'a> {
     /// Hosts whose commands run under ptrace (`trace HOST`).
     traced: Vec<Side>,
     log: Vec<String>,
+    events: Vec<Timed>,
     pcap: PathBuf,
     _lab: Lab,
 }
@@ -155,6 +165,9 @@ impl Session<'_> {
             self.log.push(format!("{:>7.3}s  {}: {}", self.start.elapsed().as_secs_f64(), item.line, item.kind));
             if item.kind.is_action() {
                 self.last_action = Instant::now();
+                if let Some((side, text)) = ladder_step(&item.kind) {
+                    self.events.push(Timed { at: now(), event: Event::Step { side, text } });
+                }
             }
             self.step(item)?;
         }
@@ -266,6 +279,15 @@ impl Session<'_> {
         let observed = self.rows_of(line, host)?;
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
+            for r in observed.iter().filter(|r| r.state != crate::sockets::TcpState::Listen) {
+                let text = match &r.timer {
+                    Some(t) if r.state == crate::sockets::TcpState::TimeWait => {
+                        format!("{} {}s", r.state, t.left.as_secs())
+                    }
+                    _ => r.state.to_string(),
+                };
+                self.events.push(Timed { at: now(), event: Event::State { side: host, text } });
+            }
             return Ok(());
         }
         let shown: Vec<String> = observed.iter().map(|r| r.to_string()).collect();
@@ -490,6 +512,23 @@ impl Session<'_> {
             let _ = writeln!(t, "     (no packets)");
         }
         (at_line, t.trim_end().to_string())
+    }
+}
+
+/// Wall-clock time, on the same clock as libpcap's time stamps.
+fn now() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+}
+
+/// What the ladder writes beside a host for an action: the command, or the
+/// key pressed.
+fn ladder_step(kind: &ItemKind) -> Option<(Side, String)> {
+    match kind {
+        ItemKind::Start { host, argv } => Some((*host, argv.join(" "))),
+        ItemKind::Type { host, text } => Some((*host, format!("types {text}"))),
+        ItemKind::Signal { host, signal } => Some((*host, signal.key().to_string())),
+        ItemKind::Eof { host } => Some((*host, "^D".into())),
+        _ => None,
     }
 }
 
