@@ -29,7 +29,12 @@ fn cases_dir() -> PathBuf {
 /// `*.case` files of a directory, sorted.
 fn case_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "case")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "case"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -37,13 +42,16 @@ fn case_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Paths shown relative to the repository, as a person would type them.
 fn shown(path: &Path) -> PathBuf {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR")).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn options() -> Result<Options, String> {
     let nc = match std::env::var("NC") {
-        Ok(name) if !name.is_empty() && name != "nc" => which(&name)
-            .ok_or_else(|| format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)"))?,
+        Ok(name) if !name.is_empty() && name != "nc" => which(&name).ok_or_else(|| {
+            format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)")
+        })?,
         _ => PathBuf::from(env!("CARGO_BIN_EXE_nc")),
     };
     let deadline = std::env::var("TCPLAB_DEADLINE_MS")
@@ -52,7 +60,10 @@ fn options() -> Result<Options, String> {
         .map_or(Duration::from_secs(5), Duration::from_millis);
     Ok(Options {
         nc,
-        out_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).parent().expect("target dir").join("tcplab"),
+        out_dir: Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("target dir")
+            .join("tcplab"),
         deadline,
     })
 }
@@ -61,7 +72,11 @@ fn which(name: &str) -> Option<PathBuf> {
     if name.contains('/') {
         return Some(PathBuf::from(name));
     }
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 /// One line saying what is missing and how to run, or None when the lab
@@ -75,7 +90,10 @@ fn precondition() -> Option<String> {
         );
     }
     if !Path::new("/proc/self/ns/net").exists() {
-        return Some("tcplab: this kernel has no network namespaces (CONFIG_NET_NS): cases cannot run here".into());
+        return Some(
+            "tcplab: this kernel has no network namespaces (CONFIG_NET_NS): cases cannot run here"
+                .into(),
+        );
     }
     None
 }
@@ -88,7 +106,10 @@ fn main() -> ExitCode {
     }
     let files = case_files(&cases_dir());
     if files.is_empty() {
-        eprintln!("tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass", cases_dir().display());
+        eprintln!(
+            "tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass",
+            cases_dir().display()
+        );
         return ExitCode::FAILURE;
     }
     let listing = args.list;
@@ -119,7 +140,10 @@ fn main() -> ExitCode {
                 .and_then(|c| c.ours_only);
             if let Some(why) = ours_only {
                 if !listing {
-                    eprintln!("tcplab: {name} not run with NC={}: {why}", opts.nc.display());
+                    eprintln!(
+                        "tcplab: {name} not run with NC={}: {why}",
+                        opts.nc.display()
+                    );
                 }
                 continue;
             }
@@ -155,7 +179,9 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("tcplab: cannot read the host's links, addresses and routes after the run: {e}");
+            eprintln!(
+                "tcplab: cannot read the host's links, addresses and routes after the run: {e}"
+            );
             return ExitCode::FAILURE;
         }
     }
@@ -172,9 +198,15 @@ fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
 /// With TCPLAB_TIMINGS=FILE, appends `case<TAB>seconds<TAB>ok|FAILED` for
 /// each case run: `make soak` reads it for its table.
 fn record_timing(file: &Path, took: Duration, ok: bool) {
-    let Some(path) = std::env::var_os("TCPLAB_TIMINGS") else { return };
+    let Some(path) = std::env::var_os("TCPLAB_TIMINGS") else {
+        return;
+    };
     let name = file.file_stem().unwrap_or_default().to_string_lossy();
-    let line = format!("{name}\t{:.4}\t{}\n", took.as_secs_f64(), if ok { "ok" } else { "FAILED" });
+    let line = format!(
+        "{name}\t{:.4}\t{}\n",
+        took.as_secs_f64(),
+        if ok { "ok" } else { "FAILED" }
+    );
     let _ = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -183,12 +215,17 @@ fn record_timing(file: &Path, took: Duration, ok: bool) {
 }
 
 fn play_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     let outcome = run::run(&case, opts).map_err(|f| f.0)?;
     // Our packet lines must be tcpdump's, to the character.
-    let same = tcpdump::cross_check(&outcome.pcap, &outcome.packets)
-        .map_err(|e| format!("{}: our packet lines differ from tcpdump's: {e}", shown(file).display()))?;
+    let same = tcpdump::cross_check(&outcome.pcap, &outcome.packets).map_err(|e| {
+        format!(
+            "{}: our packet lines differ from tcpdump's: {e}",
+            shown(file).display()
+        )
+    })?;
     if show {
         print!("{}", render(&case.name, &outcome, same));
     }

@@ -37,19 +37,29 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
     let mut trials: Vec<Trial> = case_files(&cases_dir().join("selftest"))
         .into_iter()
         .map(|file| {
-            let name = format!("selftest::fails::{}", file.file_stem().unwrap().to_string_lossy());
+            let name = format!(
+                "selftest::fails::{}",
+                file.file_stem().unwrap().to_string_lossy()
+            );
             let opts = opts.clone();
             Trial::test(name, move || wrong_case_fails_as_pinned(&file, &opts))
         })
         .collect();
     let nc = opts.nc.clone();
-    trials.push(Trial::test("selftest::panic_in_a_case_leaves_nothing", move || panic_leaves_nothing(&nc)));
+    trials.push(Trial::test(
+        "selftest::panic_in_a_case_leaves_nothing",
+        move || panic_leaves_nothing(&nc),
+    ));
     for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        trials.push(Trial::test(format!("selftest::{sig}_to_the_runner_mid_case_leaves_nothing"), move || {
-            interrupted_run_leaves_nothing(sig)
-        }));
+        trials.push(Trial::test(
+            format!("selftest::{sig}_to_the_runner_mid_case_leaves_nothing"),
+            move || interrupted_run_leaves_nothing(sig),
+        ));
     }
-    trials.push(Trial::test("selftest::SIGKILL_mid_case_is_swept_by_the_next_run", killed_run_is_swept));
+    trials.push(Trial::test(
+        "selftest::SIGKILL_mid_case_is_swept_by_the_next_run",
+        killed_run_is_swept,
+    ));
     trials
 }
 
@@ -73,7 +83,10 @@ fn wait_mid_case(child: i32) -> Result<(Vec<String>, Vec<i32>), Failed> {
     let prefix = format!("{}{child}-", tcplab::lab::NAME_PREFIX);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let names: Vec<String> = netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect();
+        let names: Vec<String> = netns::list()
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
         let pids: Vec<i32> = names.iter().flat_map(|n| netns::pids_of(n)).collect();
         if names.len() == 2 && names.iter().all(|n| !netns::pids_of(n).is_empty()) {
             return Ok((names, pids));
@@ -85,7 +98,10 @@ fn wait_mid_case(child: i32) -> Result<(Vec<String>, Vec<i32>), Failed> {
     }
 }
 
-fn wait_child(child: &mut std::process::Child, within: Duration) -> Result<std::process::ExitStatus, Failed> {
+fn wait_child(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> Result<std::process::ExitStatus, Failed> {
     let deadline = Instant::now() + within;
     loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -93,7 +109,9 @@ fn wait_child(child: &mut std::process::Child, within: Duration) -> Result<std::
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            return Err(format!("child runner {} did not exit within {within:?}", child.id()).into());
+            return Err(
+                format!("child runner {} did not exit within {within:?}", child.id()).into(),
+            );
         }
         std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
     }
@@ -104,7 +122,10 @@ fn wait_child(child: &mut std::process::Child, within: Duration) -> Result<std::
 fn running(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next()))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next())
+        })
         .is_some_and(|state| state != 'Z' && state != 'X')
 }
 
@@ -120,7 +141,9 @@ fn leftovers(names: &[String], pids: &[i32]) -> Option<String> {
             return None;
         }
         if Instant::now() > deadline {
-            return Some(format!("namespaces left: {left:?}; processes alive: {alive:?}"));
+            return Some(format!(
+                "namespaces left: {left:?}; processes alive: {alive:?}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
     }
@@ -133,12 +156,22 @@ fn interrupted_run_leaves_nothing(sig: Signal) -> Result<(), Failed> {
     nix::sys::signal::kill(Pid::from_raw(pid), sig).map_err(|e| e.to_string())?;
     let status = wait_child(&mut child, Duration::from_secs(10))?;
     let mut stderr = String::new();
-    let _ = child.stderr.take().map(|mut s| std::io::Read::read_to_string(&mut s, &mut stderr));
+    let _ = child
+        .stderr
+        .take()
+        .map(|mut s| std::io::Read::read_to_string(&mut s, &mut stderr));
     if let Some(what) = leftovers(&names, &pids) {
-        return Err(format!("after {sig} to the runner (exit {status}): {what}\nits stderr: {stderr}").into());
+        return Err(format!(
+            "after {sig} to the runner (exit {status}): {what}\nits stderr: {stderr}"
+        )
+        .into());
     }
     if status.code() != Some(128 + sig as i32) {
-        return Err(format!("after {sig} the runner exited with {status}, expected {}; stderr: {stderr}", 128 + sig as i32).into());
+        return Err(format!(
+            "after {sig} the runner exited with {status}, expected {}; stderr: {stderr}",
+            128 + sig as i32
+        )
+        .into());
     }
     Ok(())
 }
@@ -151,7 +184,10 @@ fn killed_run_is_swept() -> Result<(), Failed> {
     wait_child(&mut child, Duration::from_secs(10))?;
     let left: Vec<&String> = names.iter().filter(|n| netns::list().contains(n)).collect();
     if left.len() != 2 {
-        return Err(format!("a SIGKILLed run was expected to leave its 2 namespaces for the sweep; found {left:?}").into());
+        return Err(format!(
+            "a SIGKILLed run was expected to leave its 2 namespaces for the sweep; found {left:?}"
+        )
+        .into());
     }
     let mut next = child_runner("quick")?;
     let status = wait_child(&mut next, Duration::from_secs(30))?;
@@ -159,7 +195,9 @@ fn killed_run_is_swept() -> Result<(), Failed> {
         return Err(format!("the run after the SIGKILL failed: {status}").into());
     }
     if let Some(what) = leftovers(&names, &pids) {
-        return Err(format!("the next run did not sweep the killed run's leftovers: {what}").into());
+        return Err(
+            format!("the next run did not sweep the killed run's leftovers: {what}").into(),
+        );
     }
     Ok(())
 }
@@ -168,12 +206,22 @@ fn killed_run_is_swept() -> Result<(), Failed> {
 /// to appear, in order, in the failure text. Within a pinned line, ` … `
 /// stands for anything (a port, a column gap).
 fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Failed> {
-    let pinned = std::fs::read_to_string(file.with_extension("fails"))
-        .map_err(|e| format!("{}: needs a .fails file beside it: {e}", shown(file).display()))?;
+    let pinned = std::fs::read_to_string(file.with_extension("fails")).map_err(|e| {
+        format!(
+            "{}: needs a .fails file beside it: {e}",
+            shown(file).display()
+        )
+    })?;
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     let failure = match run::run(&case, opts) {
-        Ok(_) => return Err(format!("{}: this case is wrong on purpose and must fail, but it passed", shown(file).display()).into()),
+        Ok(_) => {
+            return Err(format!(
+                "{}: this case is wrong on purpose and must fail, but it passed",
+                shown(file).display()
+            )
+            .into())
+        }
         Err(f) => f.0,
     };
     let mut lines = failure.lines();
@@ -192,19 +240,33 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
 /// A panic while a lab is up and a command runs in it: unwinding must kill
 /// the command and delete both namespaces.
 fn panic_leaves_nothing(nc: &Path) -> Result<(), Failed> {
-    let spawn = Spawn { program: nc.to_path_buf(), args: vec!["-kl".into(), "11111".into()], label: "nc -kl 11111".into() };
+    let spawn = Spawn {
+        program: nc.to_path_buf(),
+        args: vec!["-kl".into(), "11111".into()],
+        label: "nc -kl 11111".into(),
+        trace: false,
+    };
     let seen = std::sync::Mutex::new((Vec::<String>::new(), 0i32));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let lab = Lab::new("panic-check").expect("lab");
         let p = Process::spawn(lab.netns(Side::Server), &spawn).expect("spawn");
-        *seen.lock().unwrap() = (Side::ALL.iter().map(|s| lab.netns(*s).name().to_string()).collect(), p.pid());
+        *seen.lock().unwrap() = (
+            Side::ALL
+                .iter()
+                .map(|s| lab.netns(*s).name().to_string())
+                .collect(),
+            p.pid(),
+        );
         std::panic::panic_any(DELIBERATE);
     }));
     if result.is_ok() {
         return Err("the closure was meant to panic".into());
     }
     let (names, pid) = seen.into_inner().unwrap();
-    let left: Vec<String> = netns::list().into_iter().filter(|n| names.contains(n)).collect();
+    let left: Vec<String> = netns::list()
+        .into_iter()
+        .filter(|n| names.contains(n))
+        .collect();
     if !left.is_empty() {
         return Err(format!("after a panic these namespaces are left: {left:?}").into());
     }

@@ -48,7 +48,8 @@ impl Capture {
                     .map_err(|e| Error::pcap(format!("open {dev} with libpcap"), e))?;
                 cap.filter(&bpf, true)
                     .map_err(|e| Error::pcap(format!("set BPF filter `{bpf}` on {dev}"), e))?;
-                cap.setnonblock().map_err(|e| Error::pcap(format!("set {dev} non-blocking"), e))
+                cap.setnonblock()
+                    .map_err(|e| Error::pcap(format!("set {dev} non-blocking"), e))
             })
             .map_err(|e| e.context(format!("capture in netns {}", netns.name())))?;
         if let Some(dir) = path.parent() {

@@ -9,11 +9,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A system call failed; `errno` prints as `EPERM: Operation not permitted`.
     #[error("{what}: {errno}")]
-    Sys { what: String, errno: nix::errno::Errno },
+    Sys {
+        what: String,
+        errno: nix::errno::Errno,
+    },
     #[error("{what}: {source}")]
     Io { what: String, source: io::Error },
     #[error("{what}: {source}")]
-    Netlink { what: String, source: rtnetlink::Error },
+    Netlink {
+        what: String,
+        source: rtnetlink::Error,
+    },
     #[error("{what}: {source}")]
     Pcap { what: String, source: pcap::Error },
     #[error("{0}")]
@@ -22,14 +28,23 @@ pub enum Error {
 
 impl Error {
     pub fn sys(what: impl Into<String>, errno: nix::errno::Errno) -> Error {
-        Error::Sys { what: what.into(), errno }
+        Error::Sys {
+            what: what.into(),
+            errno,
+        }
     }
 
     /// Io errors that carry an errno are shown with its name, like Sys.
     pub fn io(what: impl Into<String>, source: io::Error) -> Error {
         match source.raw_os_error() {
-            Some(n) => Error::Sys { what: what.into(), errno: nix::errno::Errno::from_raw(n) },
-            None => Error::Io { what: what.into(), source },
+            Some(n) => Error::Sys {
+                what: what.into(),
+                errno: nix::errno::Errno::from_raw(n),
+            },
+            None => Error::Io {
+                what: what.into(),
+                source,
+            },
         }
     }
 
@@ -41,12 +56,18 @@ impl Error {
                 what: what.into(),
                 errno: nix::errno::Errno::from_raw(m.raw_code().abs()),
             },
-            _ => Error::Netlink { what: what.into(), source },
+            _ => Error::Netlink {
+                what: what.into(),
+                source,
+            },
         }
     }
 
     pub fn pcap(what: impl Into<String>, source: pcap::Error) -> Error {
-        Error::Pcap { what: what.into(), source }
+        Error::Pcap {
+            what: what.into(),
+            source,
+        }
     }
 
     pub fn msg(text: impl Into<String>) -> Error {
@@ -56,12 +77,22 @@ impl Error {
     /// Prefixes the description, keeping the errno.
     pub fn context(self, outer: impl std::fmt::Display) -> Error {
         match self {
-            Error::Sys { what, errno } => Error::Sys { what: format!("{outer}: {what}"), errno },
-            Error::Io { what, source } => Error::Io { what: format!("{outer}: {what}"), source },
-            Error::Netlink { what, source } => {
-                Error::Netlink { what: format!("{outer}: {what}"), source }
-            }
-            Error::Pcap { what, source } => Error::Pcap { what: format!("{outer}: {what}"), source },
+            Error::Sys { what, errno } => Error::Sys {
+                what: format!("{outer}: {what}"),
+                errno,
+            },
+            Error::Io { what, source } => Error::Io {
+                what: format!("{outer}: {what}"),
+                source,
+            },
+            Error::Netlink { what, source } => Error::Netlink {
+                what: format!("{outer}: {what}"),
+                source,
+            },
+            Error::Pcap { what, source } => Error::Pcap {
+                what: format!("{outer}: {what}"),
+                source,
+            },
             Error::Msg(m) => Error::Msg(format!("{outer}: {m}")),
         }
     }

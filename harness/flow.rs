@@ -23,11 +23,15 @@ impl Isns {
     /// Sequence number relative to the sender's ISN; absolute when its SYN
     /// was not captured.
     pub fn seq(&self, p: &Packet) -> u32 {
-        self.0.get(&p.src).map_or(p.seq, |isn| p.seq.wrapping_sub(*isn))
+        self.0
+            .get(&p.src)
+            .map_or(p.seq, |isn| p.seq.wrapping_sub(*isn))
     }
 
     /// Acknowledgment relative to the receiver's ISN.
     pub fn ack(&self, p: &Packet) -> u32 {
-        self.0.get(&p.dst).map_or(p.ack, |isn| p.ack.wrapping_sub(*isn))
+        self.0
+            .get(&p.dst)
+            .map_or(p.ack, |isn| p.ack.wrapping_sub(*isn))
     }
 }

@@ -26,24 +26,47 @@ pub fn snapshot() -> Result<Vec<String>> {
         tokio::spawn(conn);
         let mut lines = Vec::new();
         let mut links = handle.link().get().execute();
-        while let Some(l) = links.try_next().await.map_err(|e| Error::netlink("dump host links", e))? {
+        while let Some(l) = links
+            .try_next()
+            .await
+            .map_err(|e| Error::netlink("dump host links", e))?
+        {
             let name = l.attributes.iter().find_map(|a| match a {
                 LinkAttribute::IfName(n) => Some(n.clone()),
                 _ => None,
             });
-            lines.push(format!("link {} {} flags {:?}", l.header.index, name.unwrap_or_default(), l.header.flags));
+            lines.push(format!(
+                "link {} {} flags {:?}",
+                l.header.index,
+                name.unwrap_or_default(),
+                l.header.flags
+            ));
         }
         let mut addrs = handle.address().get().execute();
-        while let Some(a) = addrs.try_next().await.map_err(|e| Error::netlink("dump host addresses", e))? {
+        while let Some(a) = addrs
+            .try_next()
+            .await
+            .map_err(|e| Error::netlink("dump host addresses", e))?
+        {
             for attr in &a.attributes {
                 if let AddressAttribute::Address(ip) = attr {
-                    lines.push(format!("addr {} {ip}/{}", a.header.index, a.header.prefix_len));
+                    lines.push(format!(
+                        "addr {} {ip}/{}",
+                        a.header.index, a.header.prefix_len
+                    ));
                 }
             }
         }
-        for msg in [RouteMessageBuilder::<Ipv4Addr>::new().build(), RouteMessageBuilder::<Ipv6Addr>::new().build()] {
+        for msg in [
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        ] {
             let mut routes = handle.route().get(msg).execute();
-            while let Some(r) = routes.try_next().await.map_err(|e| Error::netlink("dump host routes", e))? {
+            while let Some(r) = routes
+                .try_next()
+                .await
+                .map_err(|e| Error::netlink("dump host routes", e))?
+            {
                 let keep: Vec<String> = r
                     .attributes
                     .iter()
@@ -76,7 +99,13 @@ pub fn snapshot() -> Result<Vec<String>> {
 
 /// What differs between two snapshots, as `-`/`+` lines; empty if nothing.
 pub fn diff(before: &[String], after: &[String]) -> Vec<String> {
-    let gone = before.iter().filter(|l| !after.contains(l)).map(|l| format!("- {l}"));
-    let new = after.iter().filter(|l| !before.contains(l)).map(|l| format!("+ {l}"));
+    let gone = before
+        .iter()
+        .filter(|l| !after.contains(l))
+        .map(|l| format!("- {l}"));
+    let new = after
+        .iter()
+        .filter(|l| !before.contains(l))
+        .map(|l| format!("+ {l}"));
     gone.chain(new).collect()
 }

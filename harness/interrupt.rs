@@ -16,7 +16,8 @@ pub fn install() -> Result<()> {
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         set.add(sig);
     }
-    set.thread_block().map_err(|e| Error::sys("block SIGINT/SIGTERM/SIGHUP", e))?;
+    set.thread_block()
+        .map_err(|e| Error::sys("block SIGINT/SIGTERM/SIGHUP", e))?;
     std::thread::Builder::new()
         .name("tcplab-signals".into())
         .spawn(move || {
@@ -25,7 +26,11 @@ pub fn install() -> Result<()> {
                 eprintln!(
                     "tcplab: {sig}: removed {} namespace(s) of this run{}; exiting",
                     removed.len(),
-                    if removed.is_empty() { String::new() } else { format!(" ({})", removed.join(", ")) }
+                    if removed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", removed.join(", "))
+                    }
                 );
                 std::process::exit(128 + sig as i32);
             }

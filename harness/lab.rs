@@ -72,7 +72,9 @@ impl FromStr for Side {
         match s {
             "client" => Ok(Side::Client),
             "server" => Ok(Side::Server),
-            _ => Err(format!("unknown host `{s}` (the lab has `client` and `server`)")),
+            _ => Err(format!(
+                "unknown host `{s}` (the lab has `client` and `server`)"
+            )),
         }
     }
 }
@@ -136,7 +138,11 @@ impl Lab {
                     .build();
                 handle.link().add(veth).execute().await.map_err(|e| {
                     Error::netlink(
-                        format!("create veth {} (peer {})", Side::Client.iface(), Side::Server.iface()),
+                        format!(
+                            "create veth {} (peer {})",
+                            Side::Client.iface(),
+                            Side::Server.iface()
+                        ),
                         e,
                     )
                 })?;
@@ -145,7 +151,9 @@ impl Lab {
         })?;
         let server_name = self.server.name().to_string();
         self.server.run("configure server", move || {
-            rtnl(&server_name, |handle| async move { configure(&handle, Side::Server).await })
+            rtnl(&server_name, |handle| async move {
+                configure(&handle, Side::Server).await
+            })
         })
     }
 }
@@ -209,7 +217,13 @@ async fn configure(handle: &Handle, side: Side) -> Result<()> {
 fn sanitize(case: &str) -> String {
     let s: String = case
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(32)
         .collect();
     if s.is_empty() {
@@ -221,7 +235,11 @@ fn sanitize(case: &str) -> String {
 
 /// The pid a name of ours carries, if it is one of ours.
 pub fn owner_of(name: &str) -> Option<i32> {
-    name.strip_prefix(NAME_PREFIX)?.split('-').next()?.parse().ok()
+    name.strip_prefix(NAME_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn alive(pid: i32) -> bool {

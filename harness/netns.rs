@@ -6,11 +6,11 @@
 //! Forking from a multi-threaded test runner is what we avoid: setns/unshare
 //! move only the calling thread, so a thread made for the purpose is enough.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,7 +34,12 @@ static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::ne
 /// will not run. Returns the names removed.
 pub fn remove_all_live() -> Vec<String> {
     CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
-    let live: Vec<PathBuf> = LIVE.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
+    let live: Vec<PathBuf> = LIVE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     live.iter()
         .filter(|p| remove(p).is_ok())
         .filter_map(|p| p.file_name()?.to_str().map(String::from))
@@ -55,7 +60,9 @@ impl Netns {
     /// Creates `/run/netns/NAME` holding a fresh network namespace.
     pub fn create(name: &str) -> Result<Netns> {
         if CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::msg(format!("not creating netns {name}: the run is being interrupted")));
+            return Err(Error::msg(format!(
+                "not creating netns {name}: the run is being interrupted"
+            )));
         }
         let path = Path::new(NETNS_DIR).join(name);
         fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("mkdir {NETNS_DIR}"), e))?;
@@ -86,7 +93,9 @@ impl Netns {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(path.clone());
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.clone());
         let fd = match File::open(&path) {
             Ok(fd) => fd,
             Err(e) => {
@@ -94,7 +103,11 @@ impl Netns {
                 return Err(Error::io(format!("open {}", path.display()), e));
             }
         };
-        Ok(Netns { name: name.to_string(), path, fd: Some(fd) })
+        Ok(Netns {
+            name: name.to_string(),
+            path,
+            fd: Some(fd),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -181,7 +194,9 @@ pub fn pids_of(name: &str) -> Vec<i32> {
 
 /// Pids whose /proc/PID/ns/net is the namespace inode `ino` on nsfs `dev`.
 fn pids_in_netns(ino: u64, dev: u64) -> Vec<i32> {
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
@@ -194,9 +209,13 @@ fn pids_in_netns(ino: u64, dev: u64) -> Vec<i32> {
 
 /// Names in /run/netns, for sweeping and for checks that nothing is left.
 pub fn list() -> Vec<String> {
-    let Ok(dir) = fs::read_dir(NETNS_DIR) else { return Vec::new() };
-    let mut names: Vec<String> =
-        dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect();
+    let Ok(dir) = fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
     names.sort();
     names
 }

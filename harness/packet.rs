@@ -58,8 +58,11 @@ impl TcpFlags {
             (TcpFlags::CWR, "CWR"),
             (TcpFlags::ACK, "ACK"),
         ];
-        let parts: Vec<&str> =
-            NAMES.iter().filter(|(f, _)| self.contains(*f)).map(|(_, n)| *n).collect();
+        let parts: Vec<&str> = NAMES
+            .iter()
+            .filter(|(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
+            .collect();
         if parts.is_empty() {
             "none".into()
         } else {
@@ -195,15 +198,19 @@ impl Packet {
     pub fn from_ethernet(frame: &[u8], ts: Duration) -> Option<Packet> {
         let sliced = SlicedPacket::from_ethernet(frame).ok()?;
         let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net? {
-            NetSlice::Ipv4(ip) => {
-                (ip.header().source_addr().into(), ip.header().destination_addr().into())
-            }
-            NetSlice::Ipv6(ip) => {
-                (ip.header().source_addr().into(), ip.header().destination_addr().into())
-            }
+            NetSlice::Ipv4(ip) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
+            NetSlice::Ipv6(ip) => (
+                ip.header().source_addr().into(),
+                ip.header().destination_addr().into(),
+            ),
             NetSlice::Arp(_) => return None,
         };
-        let TransportSlice::Tcp(tcp) = sliced.transport? else { return None };
+        let TransportSlice::Tcp(tcp) = sliced.transport? else {
+            return None;
+        };
         let flag_bits = [
             (tcp.fin(), TcpFlags::FIN),
             (tcp.syn(), TcpFlags::SYN),
@@ -227,7 +234,9 @@ impl Packet {
                 TcpOptionElement::WindowScale(v) => TcpOption::Wscale(v),
                 TcpOptionElement::SelectiveAcknowledgementPermitted => TcpOption::SackOk,
                 TcpOptionElement::SelectiveAcknowledgement(first, rest) => TcpOption::Sack(
-                    std::iter::once(first).chain(rest.into_iter().flatten()).collect(),
+                    std::iter::once(first)
+                        .chain(rest.into_iter().flatten())
+                        .collect(),
                 ),
                 TcpOptionElement::Timestamp(val, ecr) => TcpOption::Ts { val, ecr },
             })

@@ -38,12 +38,15 @@ const HINT: &str = "a call is strace's `name(arg, ...) = result`, e.g. `accept(4
 
 impl CallExpect {
     pub fn parse(line: usize, text: &str) -> Result<CallExpect, Bad> {
-        let (name, rest) = text.split_once('(').ok_or_else(|| bad(format!("`{text}` is not a call"), HINT))?;
+        let (name, rest) = text
+            .split_once('(')
+            .ok_or_else(|| bad(format!("`{text}` is not a call"), HINT))?;
         let name = name.trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(bad(format!("bad system call name `{name}`"), HINT));
         }
-        let close = closing_paren(rest).ok_or_else(|| bad("unbalanced parentheses or quotes", HINT))?;
+        let close =
+            closing_paren(rest).ok_or_else(|| bad("unbalanced parentheses or quotes", HINT))?;
         let (args_text, tail) = (&rest[..close], &rest[close + 1..]);
         let args: Vec<ArgPattern> = split_args(args_text)
             .into_iter()
@@ -54,17 +57,32 @@ impl CallExpect {
             })
             .collect();
         if args.iter().rev().skip(1).any(|a| *a == ArgPattern::Rest) {
-            return Err(bad("`...` may only end the arguments", "use `*` for one argument you don't care about"));
+            return Err(bad(
+                "`...` may only end the arguments",
+                "use `*` for one argument you don't care about",
+            ));
         }
-        let ret = tail.trim().strip_prefix('=').map(str::trim).ok_or_else(|| bad("missing `= result`", HINT))?;
+        let ret = tail
+            .trim()
+            .strip_prefix('=')
+            .map(str::trim)
+            .ok_or_else(|| bad("missing `= result`", HINT))?;
         let words: Vec<&str> = ret.split_whitespace().collect();
         let ret = match words.as_slice() {
             ["?"] => RetPattern::Any,
             ["-1", errno, ..] if errno.starts_with('E') => RetPattern::Errno(errno.to_string()),
-            [n] => RetPattern::Value(n.parse().map_err(|_| bad(format!("bad result `{n}`"), HINT))?),
+            [n] => RetPattern::Value(
+                n.parse()
+                    .map_err(|_| bad(format!("bad result `{n}`"), HINT))?,
+            ),
             _ => return Err(bad(format!("bad result `{ret}`"), HINT)),
         };
-        Ok(CallExpect { line, name: name.to_string(), args, ret })
+        Ok(CallExpect {
+            line,
+            name: name.to_string(),
+            args,
+            ret,
+        })
     }
 
     /// `name`, the rendered arguments and the raw result (negative errno on

@@ -183,7 +183,10 @@ impl PacketExpect {
             ));
         }
         if self.flags != seen.flags {
-            return Some(format!("flags: expected [{}], saw [{}]", self.flags, seen.flags));
+            return Some(format!(
+                "flags: expected [{}], saw [{}]",
+                self.flags, seen.flags
+            ));
         }
         if let Some((start, end)) = self.seq {
             if start != seen.seq {
@@ -192,7 +195,9 @@ impl PacketExpect {
             let seen_end = seen.seq.wrapping_add(seen.len);
             if let Some(end) = end {
                 if end != seen_end {
-                    return Some(format!("seq: expected {start}:{end}, saw {start}:{seen_end}"));
+                    return Some(format!(
+                        "seq: expected {start}:{end}, saw {start}:{seen_end}"
+                    ));
                 }
             }
         }

@@ -71,7 +71,12 @@ pub enum ItemKind {
     /// `wait HOST ROW [gone] [at WINDOW]`: until a socket matching ROW
     /// exists (or, with `gone`, none does); with a window, that moment must
     /// fall within it, counted from the start of the previous action.
-    Wait { host: Side, row: SocketExpect, gone: bool, at: Option<Window> },
+    Wait {
+        host: Side,
+        row: SocketExpect,
+        gone: bool,
+        at: Option<Window>,
+    },
 }
 
 /// The keys a terminal turns into signals.
@@ -93,7 +98,10 @@ impl ItemKind {
     pub fn is_action(&self) -> bool {
         matches!(
             self,
-            ItemKind::Start { .. } | ItemKind::Type { .. } | ItemKind::Signal { .. } | ItemKind::Eof { .. }
+            ItemKind::Start { .. }
+                | ItemKind::Type { .. }
+                | ItemKind::Signal { .. }
+                | ItemKind::Eof { .. }
         )
     }
 }
@@ -127,15 +135,27 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
-            ItemKind::Exits { host, code: Some(c) } => write!(f, "{host} exits {c}"),
+            ItemKind::Exits {
+                host,
+                code: Some(c),
+            } => write!(f, "{host} exits {c}"),
             ItemKind::Exits { host, code: None } => write!(f, "{host} exits"),
-            ItemKind::Packets(alts) if alts.len() == 1 => write!(f, "packets ({} lines)", alts[0].len()),
+            ItemKind::Packets(alts) if alts.len() == 1 => {
+                write!(f, "packets ({} lines)", alts[0].len())
+            }
             ItemKind::Packets(alts) => write!(f, "packets ({} alternatives)", alts.len()),
             ItemKind::Trace { host } => write!(f, "trace {host}"),
             ItemKind::Sockets { host, rows } => write!(f, "sockets {host} ({} rows)", rows.len()),
             ItemKind::Fds { host, rows } => write!(f, "fds {host} ({} rows)", rows.len()),
-            ItemKind::Syscalls { host, calls } => write!(f, "syscalls {host} ({} calls)", calls.len()),
-            ItemKind::Wait { host, row, gone, at } => {
+            ItemKind::Syscalls { host, calls } => {
+                write!(f, "syscalls {host} ({} calls)", calls.len())
+            }
+            ItemKind::Wait {
+                host,
+                row,
+                gone,
+                at,
+            } => {
                 write!(f, "wait {host} {row}")?;
                 if *gone {
                     f.write_str(" gone")?;

@@ -42,7 +42,10 @@ pub struct Bad {
 }
 
 pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
-    Bad { msg: msg.into(), hint: (!hint.is_empty()).then(|| hint.to_string()) }
+    Bad {
+        msg: msg.into(),
+        hint: (!hint.is_empty()).then(|| hint.to_string()),
+    }
 }
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
@@ -64,9 +67,24 @@ pub fn load(path: &Path) -> Result<Case, ParseError> {
 type Group<'a> = (usize, &'a str, Vec<(usize, &'a str)>);
 
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
-    let err = |line: usize, b: Bad| ParseError { path: path.to_path_buf(), line, msg: b.msg, hint: b.hint };
-    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("case").to_string();
-    let mut case = Case { name, path: path.to_path_buf(), port: 11111, ours_only: None, items: Vec::new() };
+    let err = |line: usize, b: Bad| ParseError {
+        path: path.to_path_buf(),
+        line,
+        msg: b.msg,
+        hint: b.hint,
+    };
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("case")
+        .to_string();
+    let mut case = Case {
+        name,
+        path: path.to_path_buf(),
+        port: 11111,
+        ours_only: None,
+        items: Vec::new(),
+    };
 
     let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -99,14 +117,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
                 return Err(err(n, bad(format!("unknown step `{head}`"), STEP_HINT)));
             }
             if !case.items.is_empty() {
-                return Err(err(n, bad("`port` after the first step", "put `port N` at the top of the file")));
+                return Err(err(
+                    n,
+                    bad(
+                        "`port` after the first step",
+                        "put `port N` at the top of the file",
+                    ),
+                ));
             }
             case.port = port(rest.trim()).map_err(|b| err(n, b))?;
             continue;
         }
         if let Some(rest) = head.strip_prefix("ours-only") {
             if rest.trim().is_empty() || !rest.starts_with(' ') {
-                return Err(err(n, bad("`ours-only` needs a reason", "write `ours-only ncat's client keeps running after EOF`")));
+                return Err(err(
+                    n,
+                    bad(
+                        "`ours-only` needs a reason",
+                        "write `ours-only ncat's client keeps running after EOF`",
+                    ),
+                ));
             }
             case.ours_only = Some(rest.trim().to_string());
             continue;
@@ -119,7 +149,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         case.items.push(Item { line: n, kind });
     }
     if case.items.is_empty() {
-        return Err(err(1, bad("the case has no steps", "start with a command, e.g. `server $ nc -kl 11111`")));
+        return Err(err(
+            1,
+            bad(
+                "the case has no steps",
+                "start with a command, e.g. `server $ nc -kl 11111`",
+            ),
+        ));
     }
     Ok(case)
 }
@@ -127,13 +163,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
 const BLOCKS: [&str; 4] = ["packets", "sockets", "fds", "syscalls"];
 
 fn is_block(head: &str) -> bool {
-    head.split_whitespace().next().is_some_and(|w| BLOCKS.contains(&w))
+    head.split_whitespace()
+        .next()
+        .is_some_and(|w| BLOCKS.contains(&w))
 }
 
 fn port(s: &str) -> Result<u16, Bad> {
     match s.parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(bad(format!("bad port `{s}`"), "a TCP port is a number from 1 to 65535")),
+        _ => Err(bad(
+            format!("bad port `{s}`"),
+            "a TCP port is a number from 1 to 65535",
+        )),
     }
 }
 
@@ -157,17 +198,43 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "$" => {
             let argv = shell_words(arg)?;
             if argv.is_empty() {
-                return Err(bad("`$` without a command", "write e.g. `server $ nc -kl 11111`"));
+                return Err(bad(
+                    "`$` without a command",
+                    "write e.g. `server $ nc -kl 11111`",
+                ));
             }
             ItemKind::Start { host, argv }
         }
-        "types" => ItemKind::Type { host, text: arg.to_string() },
-        "prints" if !arg.is_empty() => ItemKind::Prints { host, text: arg.to_string() },
-        "prints" => return Err(bad("`prints` without text", "write the line the command prints")),
-        "^C" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Int },
-        "^\\" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Quit },
-        "^Z" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Stop },
-        "fg" if arg.is_empty() => ItemKind::Signal { host, signal: Interrupt::Continue },
+        "types" => ItemKind::Type {
+            host,
+            text: arg.to_string(),
+        },
+        "prints" if !arg.is_empty() => ItemKind::Prints {
+            host,
+            text: arg.to_string(),
+        },
+        "prints" => {
+            return Err(bad(
+                "`prints` without text",
+                "write the line the command prints",
+            ))
+        }
+        "^C" if arg.is_empty() => ItemKind::Signal {
+            host,
+            signal: Interrupt::Int,
+        },
+        "^\\" if arg.is_empty() => ItemKind::Signal {
+            host,
+            signal: Interrupt::Quit,
+        },
+        "^Z" if arg.is_empty() => ItemKind::Signal {
+            host,
+            signal: Interrupt::Stop,
+        },
+        "fg" if arg.is_empty() => ItemKind::Signal {
+            host,
+            signal: Interrupt::Continue,
+        },
         "^D" if arg.is_empty() => ItemKind::Eof { host },
         "exits" => ItemKind::Exits {
             host,
@@ -175,7 +242,10 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
                 None
             } else {
                 Some(arg.parse().map_err(|_| {
-                    bad(format!("bad exit status `{arg}`"), "an exit status is a number, e.g. `client exits 0`")
+                    bad(
+                        format!("bad exit status `{arg}`"),
+                        "an exit status is a number, e.g. `client exits 0`",
+                    )
                 })?)
             },
         },
@@ -191,7 +261,10 @@ fn host(s: &str) -> Result<Side, Bad> {
         return Err(bad("missing host", "name the host: `client` or `server`"));
     }
     if !rest.is_empty() {
-        return Err(bad(format!("unexpected `{rest}` after the host"), "write just `client` or `server`"));
+        return Err(bad(
+            format!("unexpected `{rest}` after the host"),
+            "write just `client` or `server`",
+        ));
     }
     word.parse().map_err(|m: String| bad(m, ""))
 }
@@ -216,7 +289,12 @@ fn wait(rest: &str) -> Result<ItemKind, Bad> {
     if row.is_empty() {
         return Err(bad("`wait` needs a socket row", WAIT_HINT));
     }
-    Ok(ItemKind::Wait { host, row: SocketExpect::parse(0, row)?, gone, at })
+    Ok(ItemKind::Wait {
+        host,
+        row: SocketExpect::parse(0, row)?,
+        gone,
+        at,
+    })
 }
 
 type BlockErr = (Option<usize>, Bad);
@@ -231,23 +309,46 @@ fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
     };
     let host = match kw {
         "packets" if !rest.is_empty() => {
-            return Err((None, bad(format!("`packets` takes nothing after it, got `{rest}`"), "the packets go on the indented lines below")))
+            return Err((
+                None,
+                bad(
+                    format!("`packets` takes nothing after it, got `{rest}`"),
+                    "the packets go on the indented lines below",
+                ),
+            ))
         }
         "packets" => None,
-        _ => Some(host(rest).map_err(|b| (None, Bad { msg: format!("`{kw}`: {}", b.msg), hint: Some(format!("write `{kw} client` or `{kw} server`")) }))?),
+        _ => Some(host(rest).map_err(|b| {
+            (
+                None,
+                Bad {
+                    msg: format!("`{kw}`: {}", b.msg),
+                    hint: Some(format!("write `{kw} client` or `{kw} server`")),
+                },
+            )
+        })?),
     };
     if body.is_empty() {
         return Err((
             None,
-            bad(format!("`{head}` block has no lines"), &format!("indent its lines under it, e.g. {example}, or write `  none`")),
+            bad(
+                format!("`{head}` block has no lines"),
+                &format!("indent its lines under it, e.g. {example}, or write `  none`"),
+            ),
         ));
     }
     let none = body.len() == 1 && body[0].1 == "none";
-    fn lines<T>(body: &[(usize, &str)], none: bool, f: impl Fn(usize, &str) -> Result<T, Bad>) -> Result<Vec<T>, BlockErr> {
+    fn lines<T>(
+        body: &[(usize, &str)],
+        none: bool,
+        f: impl Fn(usize, &str) -> Result<T, Bad>,
+    ) -> Result<Vec<T>, BlockErr> {
         if none {
             return Ok(Vec::new());
         }
-        body.iter().map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b))).collect()
+        body.iter()
+            .map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b)))
+            .collect()
     }
     Ok(match (kw, host) {
         ("packets", _) => {
@@ -255,19 +356,40 @@ fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
             for alt in body.split(|(_, l)| *l == "or") {
                 if alt.is_empty() {
                     let at = body.iter().find(|(_, l)| *l == "or").map(|(n, _)| *n);
-                    return Err((at, bad("`or` must stand between two lists of packets", "write the alternatives above and below the `or` line")));
+                    return Err((
+                        at,
+                        bad(
+                            "`or` must stand between two lists of packets",
+                            "write the alternatives above and below the `or` line",
+                        ),
+                    ));
                 }
                 let none = alt.len() == 1 && alt[0].1 == "none";
                 alts.push(lines(alt, none, packet_line)?);
             }
             ItemKind::Packets(alts)
         }
-        ("sockets", Some(host)) => ItemKind::Sockets { host, rows: lines(body, none, SocketExpect::parse)? },
-        ("fds", Some(host)) => ItemKind::Fds { host, rows: lines(body, none, FdExpect::parse)? },
+        ("sockets", Some(host)) => ItemKind::Sockets {
+            host,
+            rows: lines(body, none, SocketExpect::parse)?,
+        },
+        ("fds", Some(host)) => ItemKind::Fds {
+            host,
+            rows: lines(body, none, FdExpect::parse)?,
+        },
         ("syscalls", Some(_)) if none => {
-            return Err((Some(body[0].0), bad("a `syscalls` block needs calls", "list the calls expected, in order")))
+            return Err((
+                Some(body[0].0),
+                bad(
+                    "a `syscalls` block needs calls",
+                    "list the calls expected, in order",
+                ),
+            ))
         }
-        (_, Some(host)) => ItemKind::Syscalls { host, calls: lines(body, none, CallExpect::parse)? },
+        (_, Some(host)) => ItemKind::Syscalls {
+            host,
+            calls: lines(body, none, CallExpect::parse)?,
+        },
         _ => unreachable!("is_block admits only known blocks"),
     })
 }
@@ -282,11 +404,17 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
     let (to, rest) = split_word(rest);
     let from: Side = from.parse().map_err(|m: String| bad(m, PACKET_HINT))?;
     if arrow != ">" {
-        return Err(bad(format!("expected `>` after `{from}`, got `{arrow}`"), PACKET_HINT));
+        return Err(bad(
+            format!("expected `>` after `{from}`, got `{arrow}`"),
+            PACKET_HINT,
+        ));
     }
     let to: Side = to.parse().map_err(|m: String| bad(m, PACKET_HINT))?;
     if from == to {
-        return Err(bad(format!("`{from} > {to}`: a packet goes from one host to the other"), PACKET_HINT));
+        return Err(bad(
+            format!("`{from} > {to}`: a packet goes from one host to the other"),
+            PACKET_HINT,
+        ));
     }
     let rest = rest.trim_start();
     let Some(inner) = rest.strip_prefix('[') else {
@@ -296,7 +424,10 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
         return Err(bad("flags bracket not closed", "write flags as `[S.]`"));
     };
     let flags: TcpFlags = flags.parse().map_err(|m: String| {
-        bad(format!("bad flags `[{flags}]`: {m}"), "write flags as tcpdump does: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R.]`, `[.]`")
+        bad(
+            format!("bad flags `[{flags}]`: {m}"),
+            "write flags as tcpdump does: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R.]`, `[.]`",
+        )
     })?;
     let mut p = PacketExpect {
         line,
@@ -311,7 +442,13 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
     };
     for field in split_fields(fields.trim())? {
         let (key, val) = split_word(field);
-        let dup = |set: bool| if set { Err(bad(format!("`{key}` given twice"), "")) } else { Ok(()) };
+        let dup = |set: bool| {
+            if set {
+                Err(bad(format!("`{key}` given twice"), ""))
+            } else {
+                Ok(())
+            }
+        };
         match key {
             "seq" => {
                 dup(p.seq.is_some())?;
@@ -326,7 +463,11 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
             }
             "win" => {
                 dup(p.win.is_some())?;
-                p.win = Some(number(key, val)?.try_into().map_err(|_| bad(format!("win {val} exceeds 65535"), ""))?);
+                p.win = Some(
+                    number(key, val)?
+                        .try_into()
+                        .map_err(|_| bad(format!("win {val} exceeds 65535"), ""))?,
+                );
             }
             "length" => {
                 dup(p.length.is_some())?;
@@ -343,7 +484,9 @@ fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
 }
 
 fn number(key: &str, s: &str) -> Result<u32, Bad> {
-    s.trim().parse().map_err(|_| bad(format!("`{key}` needs a number, got `{s}`"), PACKET_HINT))
+    s.trim()
+        .parse()
+        .map_err(|_| bad(format!("`{key}` needs a number, got `{s}`"), PACKET_HINT))
 }
 
 /// Splits `a, b, options [x,y], c` at the commas outside brackets.
@@ -362,7 +505,10 @@ fn split_fields(s: &str) -> Result<Vec<&str>, Bad> {
         }
     }
     if depth != 0 {
-        return Err(bad("unbalanced brackets", "write options as `options [mss 1460,sackOK]`"));
+        return Err(bad(
+            "unbalanced brackets",
+            "write options as `options [mss 1460,sackOK]`",
+        ));
     }
     out.push(s[start..].trim());
     Ok(out.into_iter().filter(|f| !f.is_empty()).collect())
@@ -382,22 +528,38 @@ fn options(val: &str) -> Result<Vec<OptExpect>, Bad> {
         .filter(|o| !o.is_empty())
         .map(|o| {
             let words: Vec<&str> = o.split_whitespace().collect();
-            let num = |s: &str| s.parse::<u32>().map_err(|_| bad(format!("bad option value in `{o}`"), OPTIONS_HINT));
+            let num = |s: &str| {
+                s.parse::<u32>()
+                    .map_err(|_| bad(format!("bad option value in `{o}`"), OPTIONS_HINT))
+            };
             Ok(match words.as_slice() {
                 ["nop"] => OptExpect::Nop,
                 ["sackOK"] => OptExpect::SackOk,
                 ["sack", ..] => OptExpect::Sack,
                 ["mss"] => OptExpect::Mss(None),
-                ["mss", v] => OptExpect::Mss(Some(num(v)?.try_into().map_err(|_| bad("mss exceeds 65535", ""))?)),
+                ["mss", v] => OptExpect::Mss(Some(
+                    num(v)?
+                        .try_into()
+                        .map_err(|_| bad("mss exceeds 65535", ""))?,
+                )),
                 ["wscale"] => OptExpect::Wscale(None),
-                ["wscale", v] => OptExpect::Wscale(Some(num(v)?.try_into().map_err(|_| bad("wscale exceeds 255", ""))?)),
+                ["wscale", v] => OptExpect::Wscale(Some(
+                    num(v)?
+                        .try_into()
+                        .map_err(|_| bad("wscale exceeds 255", ""))?,
+                )),
                 ["TS", rest @ ..] => {
                     let (mut val, mut ecr) = (None, None);
                     for pair in rest.chunks(2) {
                         match pair {
                             ["val", v] => val = Some(num(v)?),
                             ["ecr", v] => ecr = Some(num(v)?),
-                            _ => return Err(bad(format!("bad TS option `{o}`"), "write `TS`, `TS ecr 0` or `TS val N ecr N`")),
+                            _ => {
+                                return Err(bad(
+                                    format!("bad TS option `{o}`"),
+                                    "write `TS`, `TS ecr 0` or `TS val N ecr N`",
+                                ))
+                            }
                         }
                     }
                     OptExpect::Ts { val, ecr }
@@ -434,7 +596,12 @@ fn shell_words(s: &str) -> Result<Vec<String>, Bad> {
                     match chars.next() {
                         Some(q) if q == c => break,
                         Some(x) => w.push(x),
-                        None => return Err(bad(format!("unterminated {c} quote"), "close the quote on the same line")),
+                        None => {
+                            return Err(bad(
+                                format!("unterminated {c} quote"),
+                                "close the quote on the same line",
+                            ))
+                        }
                     }
                 }
             }

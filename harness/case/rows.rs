@@ -19,18 +19,32 @@ pub struct AddrPattern {
 
 impl AddrPattern {
     pub fn parse(s: &str) -> Result<AddrPattern, Bad> {
-        const HINT: &str = "an address is `192.168.2.105:*`, `*:11111`, `[::]:11111` or `0.0.0.0:*`";
-        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad(format!("bad address `{s}`"), HINT))?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        const HINT: &str =
+            "an address is `192.168.2.105:*`, `*:11111`, `[::]:11111` or `0.0.0.0:*`";
+        let (host, port) = s
+            .rsplit_once(':')
+            .ok_or_else(|| bad(format!("bad address `{s}`"), HINT))?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
         let ip = match host {
             "*" => None,
-            h => Some(h.parse().map_err(|_| bad(format!("bad IP address `{h}` in `{s}`"), HINT))?),
+            h => Some(
+                h.parse()
+                    .map_err(|_| bad(format!("bad IP address `{h}` in `{s}`"), HINT))?,
+            ),
         };
         let port = match port {
             "*" => None,
             p => Some(match p.parse::<u16>() {
                 Ok(n) => n,
-                Err(_) => return Err(bad(format!("bad port `{p}` in `{s}`"), "a port is 0-65535, or `*` for any")),
+                Err(_) => {
+                    return Err(bad(
+                        format!("bad port `{p}` in `{s}`"),
+                        "a port is 0-65535, or `*` for any",
+                    ))
+                }
             }),
         };
         Ok(AddrPattern { ip, port })
@@ -65,10 +79,15 @@ pub struct Window {
 impl Window {
     pub fn parse(s: &str) -> Result<Window, Bad> {
         const HINT: &str = "a time window is `LOW..HIGH`, e.g. `58s..60s` or `0ms..200ms`";
-        let (lo, hi) = s.split_once("..").ok_or_else(|| bad(format!("bad time window `{s}`"), HINT))?;
+        let (lo, hi) = s
+            .split_once("..")
+            .ok_or_else(|| bad(format!("bad time window `{s}`"), HINT))?;
         let (lo, hi) = (duration(lo)?, duration(hi)?);
         if lo > hi {
-            return Err(bad(format!("time window `{s}` ends before it starts"), HINT));
+            return Err(bad(
+                format!("time window `{s}` ends before it starts"),
+                HINT,
+            ));
         }
         Ok(Window { lo, hi })
     }
@@ -142,13 +161,21 @@ impl SocketExpect {
             _ => (None, rest),
         };
         let [local, peer, tail @ ..] = rest else {
-            return Err(bad("a socket row needs a local and a peer address", SOCKET_HINT));
+            return Err(bad(
+                "a socket row needs a local and a peer address",
+                SOCKET_HINT,
+            ));
         };
         let timer = match tail {
             [] => None,
             ["timer", w] => Some((None, Window::parse(w)?)),
             ["timer", kind, w] => Some((Some(timer_kind(kind)?), Window::parse(w)?)),
-            _ => return Err(bad(format!("unexpected `{}` after the addresses", tail.join(" ")), SOCKET_HINT)),
+            _ => {
+                return Err(bad(
+                    format!("unexpected `{}` after the addresses", tail.join(" ")),
+                    SOCKET_HINT,
+                ))
+            }
         };
         Ok(SocketExpect {
             line,
@@ -166,16 +193,28 @@ impl SocketExpect {
             && self.local.matches(&r.local)
             && self.peer.matches(&r.peer)
             && self.timer.is_none_or(|(kind, w)| {
-                r.timer.as_ref().is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
+                r.timer
+                    .as_ref()
+                    .is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
             })
     }
 }
 
 fn timer_kind(s: &str) -> Result<TimerKind, Bad> {
-    [TimerKind::On, TimerKind::Keepalive, TimerKind::TimeWait, TimerKind::Persist]
-        .into_iter()
-        .find(|k| k.ss_name() == s)
-        .ok_or_else(|| bad(format!("unknown timer `{s}`"), "timers are ss's: on, keepalive, timewait, persist"))
+    [
+        TimerKind::On,
+        TimerKind::Keepalive,
+        TimerKind::TimeWait,
+        TimerKind::Persist,
+    ]
+    .into_iter()
+    .find(|k| k.ss_name() == s)
+    .ok_or_else(|| {
+        bad(
+            format!("unknown timer `{s}`"),
+            "timers are ss's: on, keepalive, timewait, persist",
+        )
+    })
 }
 
 impl fmt::Display for SocketExpect {
@@ -224,17 +263,30 @@ impl FdExpect {
             }
             [] => return Err(bad("empty fd row", FD_HINT)),
         };
-        let fd: i32 = fd.parse().map_err(|_| bad(format!("bad descriptor number `{fd}`"), FD_HINT))?;
+        let fd: i32 = fd
+            .parse()
+            .map_err(|_| bad(format!("bad descriptor number `{fd}`"), FD_HINT))?;
         let [family, proto, name, state] = rest else {
-            return Err(bad("an fd row has a descriptor, a type, TCP, the addresses and (STATE)", FD_HINT));
+            return Err(bad(
+                "an fd row has a descriptor, a type, TCP, the addresses and (STATE)",
+                FD_HINT,
+            ));
         };
         let family = match *family {
             "IPv4" => Family::Ipv4,
             "IPv6" => Family::Ipv6,
-            other => return Err(bad(format!("unknown type `{other}`"), "the type is IPv4 or IPv6, as lsof prints it")),
+            other => {
+                return Err(bad(
+                    format!("unknown type `{other}`"),
+                    "the type is IPv4 or IPv6, as lsof prints it",
+                ))
+            }
         };
         if *proto != "TCP" {
-            return Err(bad(format!("unknown protocol `{proto}`"), "only TCP sockets are observed"));
+            return Err(bad(
+                format!("unknown protocol `{proto}`"),
+                "only TCP sockets are observed",
+            ));
         }
         let (local, peer) = match name.split_once("->") {
             Some((l, p)) => (AddrPattern::parse(l)?, Some(AddrPattern::parse(p)?)),
@@ -243,16 +295,31 @@ impl FdExpect {
         let state = state
             .strip_prefix('(')
             .and_then(|s| s.strip_suffix(')'))
-            .ok_or_else(|| bad(format!("the state goes in parentheses: `({state})`"), FD_HINT))?
+            .ok_or_else(|| {
+                bad(
+                    format!("the state goes in parentheses: `({state})`"),
+                    FD_HINT,
+                )
+            })?
             .parse()
             .map_err(|m: String| bad(m, FD_HINT))?;
-        Ok(FdExpect { line, fd, mode, family, local, peer, state })
+        Ok(FdExpect {
+            line,
+            fd,
+            mode,
+            family,
+            local,
+            peer,
+            state,
+        })
     }
 
     pub fn matches(&self, r: &FdRow) -> bool {
         // lsof writes the unspecified address as `*`; so may the case.
         let local_ok = self.local.matches(&r.local)
-            || (self.local.ip.is_none() && r.local.ip().is_unspecified() && self.local.port.is_none_or(|p| p == r.local.port()));
+            || (self.local.ip.is_none()
+                && r.local.ip().is_unspecified()
+                && self.local.port.is_none_or(|p| p == r.local.port()));
         self.fd == r.fd
             && self.mode.is_none_or(|m| m == r.mode)
             && self.family == r.family
@@ -281,7 +348,11 @@ impl fmt::Display for FdExpect {
 /// matching, so `*` patterns cannot steal each other's rows). Returns the
 /// expected rows left without a partner and the observed rows nobody
 /// claimed; both empty means the block holds.
-pub fn match_set<E, O>(expected: &[E], observed: &[O], fits: impl Fn(&E, &O) -> bool) -> (Vec<usize>, Vec<usize>) {
+pub fn match_set<E, O>(
+    expected: &[E],
+    observed: &[O],
+    fits: impl Fn(&E, &O) -> bool,
+) -> (Vec<usize>, Vec<usize>) {
     let mut owner: Vec<Option<usize>> = vec![None; observed.len()];
     fn augment<E, O>(
         e: usize,
@@ -294,7 +365,8 @@ pub fn match_set<E, O>(expected: &[E], observed: &[O], fits: impl Fn(&E, &O) -> 
         for o in 0..observed.len() {
             if !seen[o] && fits(&expected[e], &observed[o]) {
                 seen[o] = true;
-                if owner[o].is_none_or(|prev| augment(prev, expected, observed, fits, owner, seen)) {
+                if owner[o].is_none_or(|prev| augment(prev, expected, observed, fits, owner, seen))
+                {
                     owner[o] = Some(e);
                     return true;
                 }
@@ -309,6 +381,11 @@ pub fn match_set<E, O>(expected: &[E], observed: &[O], fits: impl Fn(&E, &O) -> 
             missing.push(e);
         }
     }
-    let extra = owner.iter().enumerate().filter(|(_, o)| o.is_none()).map(|(i, _)| i).collect();
+    let extra = owner
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is_none())
+        .map(|(i, _)| i)
+        .collect();
     (missing, extra)
 }

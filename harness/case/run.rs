@@ -10,8 +10,8 @@ use super::calls::CallExpect;
 use super::expect::{compare, PacketExpect, Seen};
 use super::rows::{match_set, SocketExpect, Window};
 use super::{Case, Interrupt, Item, ItemKind};
-use crate::fds::{self, FdRow};
 use crate::capture::Capture;
+use crate::fds::{self, FdRow};
 use crate::host::{Process, Spawn};
 use crate::lab::{Lab, Side};
 use crate::packet::Packet;
@@ -43,7 +43,10 @@ pub struct Outcome {
 impl Outcome {
     /// The packets in the case notation, one per line.
     pub fn packet_lines(&self) -> Vec<String> {
-        Seen::all(&self.packets).iter().map(|s| s.to_string()).collect()
+        Seen::all(&self.packets)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 }
 
@@ -68,8 +71,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         &pcap,
     )
     .map_err(|e| Failure(format!("{}: capture: {e}", at(1))))?;
-    let diag = [Side::Client, Side::Server]
-        .map(|s| SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1)))));
+    let diag = [Side::Client, Side::Server].map(|s| {
+        SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1))))
+    });
     let [dc, ds] = diag;
     let mut s = Session {
         case,
@@ -88,7 +92,11 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         _lab: lab,
     };
     let result = s.play();
-    let packets = s.capture.as_ref().map(|c| c.packets().to_vec()).unwrap_or_default();
+    let packets = s
+        .capture
+        .as_ref()
+        .map(|c| c.packets().to_vec())
+        .unwrap_or_default();
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
     let mut text = match result {
@@ -125,10 +133,20 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     for (side, p) in &s.procs {
         let err = p.stderr();
         if !err.trim().is_empty() {
-            let _ = writeln!(text, "  stderr of `{}` on {side}: {}", p.label(), err.trim_end());
+            let _ = writeln!(
+                text,
+                "  stderr of `{}` on {side}: {}",
+                p.label(),
+                err.trim_end()
+            );
         }
     }
-    let _ = writeln!(text, "  capture: {}  (read it with: tcpdump -nn -r {})", s.pcap.display(), s.pcap.display());
+    let _ = writeln!(
+        text,
+        "  capture: {}  (read it with: tcpdump -nn -r {})",
+        s.pcap.display(),
+        s.pcap.display()
+    );
     Err(Failure(text))
 }
 
@@ -162,11 +180,19 @@ impl Session<'_> {
     fn play(&mut self) -> Result<(), StepError> {
         let items = &self.case.items;
         for item in items {
-            self.log.push(format!("{:>7.3}s  {}: {}", self.start.elapsed().as_secs_f64(), item.line, item.kind));
+            self.log.push(format!(
+                "{:>7.3}s  {}: {}",
+                self.start.elapsed().as_secs_f64(),
+                item.line,
+                item.kind
+            ));
             if item.kind.is_action() {
                 self.last_action = Instant::now();
                 if let Some((side, text)) = ladder_step(&item.kind) {
-                    self.events.push(Timed { at: now(), event: Event::Step { side, text } });
+                    self.events.push(Timed {
+                        at: now(),
+                        event: Event::Step { side, text },
+                    });
                 }
             }
             self.step(item)?;
@@ -202,18 +228,26 @@ impl Session<'_> {
         let line = item.line;
         match &item.kind {
             ItemKind::Start { host, argv } => {
-                let program = if argv[0] == "nc" { self.opts.nc.clone() } else { PathBuf::from(&argv[0]) };
+                let program = if argv[0] == "nc" {
+                    self.opts.nc.clone()
+                } else {
+                    PathBuf::from(&argv[0])
+                };
                 let spawn = Spawn {
                     program,
                     args: argv[1..].iter().map(Into::into).collect(),
                     label: argv.join(" "),
+                    trace: false,
                 };
-                let p = Process::spawn(self._lab.netns(*host), &spawn).map_err(|e| (line, e.to_string()))?;
+                let p = Process::spawn(self._lab.netns(*host), &spawn)
+                    .map_err(|e| (line, e.to_string()))?;
                 self.procs.push((*host, p));
                 self.settle(line)
             }
             ItemKind::Type { host, text } => {
-                self.latest(*host, line)?.type_line(text).map_err(|e| (line, e.to_string()))?;
+                self.latest(*host, line)?
+                    .type_line(text)
+                    .map_err(|e| (line, e.to_string()))?;
                 self.settle(line)
             }
             ItemKind::Eof { host } => {
@@ -223,15 +257,17 @@ impl Session<'_> {
             ItemKind::Signal { host, signal } => {
                 let deadline = self.deadline();
                 let p = self.latest(*host, line)?;
-                p.signal(signal.signal()).map_err(|e| (line, e.to_string()))?;
+                p.signal(signal.signal())
+                    .map_err(|e| (line, e.to_string()))?;
                 match signal {
                     Interrupt::Int | Interrupt::Quit => {
-                        p.wait_exit(deadline).map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                        p.wait_exit(deadline)
+                            .map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
                     }
-                    Interrupt::Stop => wait_state(p, true, deadline).map_err(|e| (line, format!("after ^Z: {e}")))?,
-                    Interrupt::Continue => {
-                        wait_state(p, false, deadline).map_err(|e| (line, format!("after fg: {e}")))?
-                    }
+                    Interrupt::Stop => wait_state(p, true, deadline)
+                        .map_err(|e| (line, format!("after ^Z: {e}")))?,
+                    Interrupt::Continue => wait_state(p, false, deadline)
+                        .map_err(|e| (line, format!("after fg: {e}")))?,
                 }
                 self.settle(line)
             }
@@ -241,7 +277,13 @@ impl Session<'_> {
                 let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
                 if let Some(want) = code {
                     if status.code() != Some(*want) {
-                        return Err((line, format!("`{}` ended with {status}, expected exit status {want}", p.label())));
+                        return Err((
+                            line,
+                            format!(
+                                "`{}` ended with {status}, expected exit status {want}",
+                                p.label()
+                            ),
+                        ));
                     }
                 }
                 self.settle(line)
@@ -252,7 +294,11 @@ impl Session<'_> {
                 if !p.wait_stdout_line(text, deadline) {
                     return Err((
                         line,
-                        format!("`{}` did not print the line {text:?}; its stdout: {:?}", p.label(), p.stdout()),
+                        format!(
+                            "`{}` did not print the line {text:?}; its stdout: {:?}",
+                            p.label(),
+                            p.stdout()
+                        ),
                     ));
                 }
                 Ok(())
@@ -265,28 +311,47 @@ impl Session<'_> {
             ItemKind::Sockets { host, rows } => self.sockets(line, *host, rows),
             ItemKind::Fds { host, rows } => self.fds(line, *host, rows),
             ItemKind::Syscalls { host, calls } => self.syscalls(line, *host, calls),
-            ItemKind::Wait { host, row, gone, at } => self.wait(line, *host, row, *gone, *at),
+            ItemKind::Wait {
+                host,
+                row,
+                gone,
+                at,
+            } => self.wait(line, *host, row, *gone, *at),
         }
     }
 
     fn rows_of(&self, line: usize, host: Side) -> Result<Vec<SocketRow>, StepError> {
-        let i = Side::ALL.iter().position(|s| *s == host).expect("two sides");
+        let i = Side::ALL
+            .iter()
+            .position(|s| *s == host)
+            .expect("two sides");
         self.diag[i].dump().map_err(|e| (line, e.to_string()))
     }
 
-    fn sockets(&mut self, line: usize, host: Side, expected: &[SocketExpect]) -> Result<(), StepError> {
+    fn sockets(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[SocketExpect],
+    ) -> Result<(), StepError> {
         self.settle(line)?;
         let observed = self.rows_of(line, host)?;
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
-            for r in observed.iter().filter(|r| r.state != crate::sockets::TcpState::Listen) {
+            for r in observed
+                .iter()
+                .filter(|r| r.state != crate::sockets::TcpState::Listen)
+            {
                 let text = match &r.timer {
                     Some(t) if r.state == crate::sockets::TcpState::TimeWait => {
                         format!("{} {}s", r.state, t.left.as_secs())
                     }
                     _ => r.state.to_string(),
                 };
-                self.events.push(Timed { at: now(), event: Event::State { side: host, text } });
+                self.events.push(Timed {
+                    at: now(),
+                    event: Event::State { side: host, text },
+                });
             }
             return Ok(());
         }
@@ -302,12 +367,18 @@ impl Session<'_> {
         ))
     }
 
-    fn fds(&mut self, line: usize, host: Side, expected: &[super::rows::FdExpect]) -> Result<(), StepError> {
+    fn fds(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[super::rows::FdExpect],
+    ) -> Result<(), StepError> {
         self.settle(line)?;
         let rows = self.rows_of(line, host)?;
         let p = self.latest(host, line)?;
         let (pid, label) = (p.pid(), p.label().to_string());
-        let observed: Vec<FdRow> = fds::socket_fds(pid, &rows).map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+        let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
+            .map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
             return Ok(());
@@ -324,24 +395,39 @@ impl Session<'_> {
     }
 
     #[cfg(not(tcplab_syscalls))]
-    fn syscalls(&mut self, line: usize, _host: Side, _expected: &[CallExpect]) -> Result<(), StepError> {
+    fn syscalls(
+        &mut self,
+        line: usize,
+        _host: Side,
+        _expected: &[CallExpect],
+    ) -> Result<(), StepError> {
         Err((line, "TEMPORARY: syscalls observer not merged yet".into()))
     }
 
     #[cfg(tcplab_syscalls)]
-    fn syscalls(&mut self, line: usize, host: Side, expected: &[CallExpect]) -> Result<(), StepError> {
+    fn syscalls(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[CallExpect],
+    ) -> Result<(), StepError> {
         self.settle(line)?;
         let p = self.latest(host, line)?;
         let label = p.label().to_string();
         let records = p.syscalls();
         if !p.traced() {
-            return Err((line, format!("`{label}` on {host} is not traced: write `trace {host}` before starting it")));
+            return Err((
+                line,
+                format!(
+                    "`{label}` on {host} is not traced: write `trace {host}` before starting it"
+                ),
+            ));
         }
         let mut next = 0;
         for (i, e) in expected.iter().enumerate() {
-            let found = records[next..]
-                .iter()
-                .position(|r| e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret)));
+            let found = records[next..].iter().position(|r| {
+                e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))
+            });
             match found {
                 Some(k) => next += k + 1,
                 None => {
@@ -352,7 +438,10 @@ impl Session<'_> {
                     for (j, e) in expected.iter().enumerate() {
                         let _ = writeln!(t, "  {} {e}", if i == j { ">>" } else { "  " });
                     }
-                    let _ = writeln!(t, "  observed (ptrace; the first {next} matched up to the `<<` mark):");
+                    let _ = writeln!(
+                        t,
+                        "  observed (ptrace; the first {next} matched up to the `<<` mark):"
+                    );
                     for (j, r) in records.iter().enumerate() {
                         let _ = writeln!(t, "  {} {r}", if j + 1 == next { "<<" } else { "  " });
                     }
@@ -363,13 +452,23 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn wait(&mut self, line: usize, host: Side, row: &SocketExpect, gone: bool, at: Option<Window>) -> Result<(), StepError> {
+    fn wait(
+        &mut self,
+        line: usize,
+        host: Side,
+        row: &SocketExpect,
+        gone: bool,
+        at: Option<Window>,
+    ) -> Result<(), StepError> {
         let since = self.last_action;
         let deadline = match at {
             Some(w) => since + w.hi + Duration::from_secs(1),
             None => self.deadline(),
         };
-        let what = format!("{} socket `{row}` on {host}", if gone { "the end of the" } else { "a" });
+        let what = format!(
+            "{} socket `{row}` on {host}",
+            if gone { "the end of the" } else { "a" }
+        );
         loop {
             let rows = self.rows_of(line, host)?;
             let present = rows.iter().any(|r| row.matches(r));
@@ -380,11 +479,18 @@ impl Session<'_> {
                         return Err((line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
                     }
                 }
-                self.log.push(format!("{:>7.3}s  {line}: seen after {:.3}s", self.start.elapsed().as_secs_f64(), after.as_secs_f64()));
+                self.log.push(format!(
+                    "{:>7.3}s  {line}: seen after {:.3}s",
+                    self.start.elapsed().as_secs_f64(),
+                    after.as_secs_f64()
+                ));
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                let mut t = format!("timed out after {:.1}s waiting for {what}; sockets now:", since.elapsed().as_secs_f64());
+                let mut t = format!(
+                    "timed out after {:.1}s waiting for {what}; sockets now:",
+                    since.elapsed().as_secs_f64()
+                );
                 for r in &rows {
                     let _ = write!(t, "\n    {r}");
                 }
@@ -418,7 +524,13 @@ impl Session<'_> {
                     }
                 }
                 for (side, p) in &self.procs {
-                    let _ = write!(why, "\n    {side}: `{}` pid {} state {}", p.label(), p.pid(), p.state());
+                    let _ = write!(
+                        why,
+                        "\n    {side}: `{}` pid {} state {}",
+                        p.label(),
+                        p.pid(),
+                        p.state()
+                    );
                 }
                 return Err((line, why));
             }
@@ -436,12 +548,21 @@ impl Session<'_> {
         [Side::Client, Side::Server]
             .iter()
             .zip(&self.diag)
-            .map(|(side, d)| d.dump().map(|r| (*side, r)).map_err(|e| (line, e.to_string())))
+            .map(|(side, d)| {
+                d.dump()
+                    .map(|r| (*side, r))
+                    .map_err(|e| (line, e.to_string()))
+            })
             .collect()
     }
 
     fn seen(&self) -> Vec<Seen> {
-        Seen::all(self.capture.as_ref().expect("capture lives until the end").packets())
+        Seen::all(
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .packets(),
+        )
     }
 
     fn packets(&mut self, line: usize, alts: &[Vec<PacketExpect>]) -> Result<(), StepError> {
@@ -457,7 +578,10 @@ impl Session<'_> {
             if have >= wanted || left.is_zero() {
                 break;
             }
-            self.capture.as_ref().expect("capture lives until the end").wait_readable(left);
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .wait_readable(left);
         }
         let seen = self.seen();
         let block = &seen[self.claimed..];
@@ -493,9 +617,17 @@ impl Session<'_> {
         };
         let expected = expected.as_slice();
         let at_line = expected.get(d.index).map_or(line, |e| e.line);
-        let mut t = format!("packets differ at packet {} of the block: {}\n", d.index + 1, d.reason);
+        let mut t = format!(
+            "packets differ at packet {} of the block: {}\n",
+            d.index + 1,
+            d.reason
+        );
         if alts.len() > 1 {
-            let _ = writeln!(t, "  none of the block's {} alternatives matched; the closest is shown", alts.len());
+            let _ = writeln!(
+                t,
+                "  none of the block's {} alternatives matched; the closest is shown",
+                alts.len()
+            );
         }
         let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
         for (i, e) in expected.iter().enumerate() {
@@ -517,7 +649,9 @@ impl Session<'_> {
 
 /// Wall-clock time, on the same clock as libpcap's time stamps.
 fn now() -> Duration {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// What the ladder writes beside a host for an action: the command, or the
@@ -565,9 +699,17 @@ fn set_failure(
     extra: &[usize],
 ) -> StepError {
     let line = missing.first().map_or(block_line, |i| expected[*i].0);
-    let mut t = format!("{what} differ: {} expected row(s) unmatched, {} observed row(s) unexpected\n  expected:\n", missing.len(), extra.len());
+    let mut t = format!(
+        "{what} differ: {} expected row(s) unmatched, {} observed row(s) unexpected\n  expected:\n",
+        missing.len(),
+        extra.len()
+    );
     for (i, (_, e)) in expected.iter().enumerate() {
-        let _ = writeln!(t, "  {} {e}", if missing.contains(&i) { ">>" } else { "  " });
+        let _ = writeln!(
+            t,
+            "  {} {e}",
+            if missing.contains(&i) { ">>" } else { "  " }
+        );
     }
     if expected.is_empty() {
         let _ = writeln!(t, "     (none)");
@@ -585,8 +727,12 @@ fn set_failure(
 /// Files written as root under sudo go back to the user who ran sudo, so
 /// `cargo clean` works without root afterwards.
 fn hand_back(path: &std::path::Path) {
-    let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) else { return };
-    let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else { return };
+    let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) else {
+        return;
+    };
+    let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else {
+        return;
+    };
     for p in [Some(path), path.parent()].into_iter().flatten() {
         let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
     }

@@ -9,12 +9,14 @@ use super::calls::CallExpect;
 use super::expect::{compare, PacketExpect, Seen};
 use super::parse::parse;
 use super::rows::{match_set, AddrPattern, Window};
-use super::{ItemKind, Interrupt};
+use super::{Interrupt, ItemKind};
 use crate::lab::Side;
 use crate::packet::{TcpFlags, TcpOption};
 
 fn parse_err(text: &str) -> String {
-    parse(Path::new("cases/x.case"), text).unwrap_err().to_string()
+    parse(Path::new("cases/x.case"), text)
+        .unwrap_err()
+        .to_string()
 }
 
 fn packets_of(text: &str) -> Vec<PacketExpect> {
@@ -28,35 +30,104 @@ fn packets_of(text: &str) -> Vec<PacketExpect> {
 #[rstest]
 #[case::empty_file("", "cases/x.case:1: the case has no steps")]
 #[case::only_comments("# nothing\n\n", "cases/x.case:1: the case has no steps")]
-#[case::unknown_step("server $ nc -kl 11111\nfrobnicate\n", "cases/x.case:2: unknown step `frobnicate`")]
+#[case::unknown_step(
+    "server $ nc -kl 11111\nfrobnicate\n",
+    "cases/x.case:2: unknown step `frobnicate`"
+)]
 #[case::unknown_host("router $ nc -kl 11111\n", "cases/x.case:1: unknown host `router`")]
 #[case::unknown_verb("client jumps\n", "cases/x.case:1: unknown step `client jumps`")]
-#[case::bad_flag_letter("packets\n  client > server  [SX]  seq 0\n", "cases/x.case:2: bad flags `[SX]`: `X` is not a TCP flag letter")]
-#[case::flag_twice("packets\n  client > server  [SS]\n", "cases/x.case:2: bad flags `[SS]`: flag `S` given twice")]
-#[case::packet_to_itself("packets\n  client > client  [S]\n", "cases/x.case:2: `client > client`")]
-#[case::unclosed_flags("packets\n  client > server  [S  seq 0\n", "cases/x.case:2: flags bracket not closed")]
-#[case::unknown_field("packets\n  client > server  [S]  sequence 0\n", "cases/x.case:2: unknown packet field `sequence`")]
-#[case::bad_number("packets\n  client > server  [S]  seq zero\n", "cases/x.case:2: `seq` needs a number, got `zero`")]
-#[case::unterminated_block("server $ nc -kl 11111\npackets\n", "cases/x.case:2: `packets` block has no lines")]
-#[case::block_then_step_only("packets\nclient ^C\n", "cases/x.case:1: `packets` block has no lines")]
-#[case::stray_indent("  client > server [S]\n", "cases/x.case:1: indented line outside a block")]
-#[case::bad_address("sockets client\n  ESTAB 192.168.2.305:* 192.168.2.100:11111\n", "cases/x.case:2: bad IP address `192.168.2.305`")]
-#[case::bad_port("sockets client\n  ESTAB 192.168.2.105:99999 192.168.2.100:11111\n", "cases/x.case:2: bad port `99999`")]
-#[case::bad_state("sockets client\n  ESTABLISHING 192.168.2.105:* 192.168.2.100:11111\n", "cases/x.case:2: ")]
-#[case::bad_window("sockets client\n  TIME-WAIT *:* *:* timer 60s..58s\n", "cases/x.case:2: time window `60s..58s` ends before it starts")]
-#[case::window_without_unit("sockets client\n  TIME-WAIT *:* *:* timer 58..60\n", "cases/x.case:2: `58` has no unit")]
+#[case::bad_flag_letter(
+    "packets\n  client > server  [SX]  seq 0\n",
+    "cases/x.case:2: bad flags `[SX]`: `X` is not a TCP flag letter"
+)]
+#[case::flag_twice(
+    "packets\n  client > server  [SS]\n",
+    "cases/x.case:2: bad flags `[SS]`: flag `S` given twice"
+)]
+#[case::packet_to_itself(
+    "packets\n  client > client  [S]\n",
+    "cases/x.case:2: `client > client`"
+)]
+#[case::unclosed_flags(
+    "packets\n  client > server  [S  seq 0\n",
+    "cases/x.case:2: flags bracket not closed"
+)]
+#[case::unknown_field(
+    "packets\n  client > server  [S]  sequence 0\n",
+    "cases/x.case:2: unknown packet field `sequence`"
+)]
+#[case::bad_number(
+    "packets\n  client > server  [S]  seq zero\n",
+    "cases/x.case:2: `seq` needs a number, got `zero`"
+)]
+#[case::unterminated_block(
+    "server $ nc -kl 11111\npackets\n",
+    "cases/x.case:2: `packets` block has no lines"
+)]
+#[case::block_then_step_only(
+    "packets\nclient ^C\n",
+    "cases/x.case:1: `packets` block has no lines"
+)]
+#[case::stray_indent(
+    "  client > server [S]\n",
+    "cases/x.case:1: indented line outside a block"
+)]
+#[case::bad_address(
+    "sockets client\n  ESTAB 192.168.2.305:* 192.168.2.100:11111\n",
+    "cases/x.case:2: bad IP address `192.168.2.305`"
+)]
+#[case::bad_port(
+    "sockets client\n  ESTAB 192.168.2.105:99999 192.168.2.100:11111\n",
+    "cases/x.case:2: bad port `99999`"
+)]
+#[case::bad_state(
+    "sockets client\n  ESTABLISHING 192.168.2.105:* 192.168.2.100:11111\n",
+    "cases/x.case:2: "
+)]
+#[case::bad_window(
+    "sockets client\n  TIME-WAIT *:* *:* timer 60s..58s\n",
+    "cases/x.case:2: time window `60s..58s` ends before it starts"
+)]
+#[case::window_without_unit(
+    "sockets client\n  TIME-WAIT *:* *:* timer 58..60\n",
+    "cases/x.case:2: `58` has no unit"
+)]
 #[case::sockets_without_host("sockets\n  none\n", "cases/x.case:1: `sockets`: missing host")]
-#[case::bad_fd("fds server\n  fiveu IPv4 TCP *:11111 (LISTEN)\n", "cases/x.case:2: bad descriptor")]
-#[case::fd_state_unbracketed("fds server\n  4u IPv4 TCP *:11111 LISTEN\n", "cases/x.case:2: the state goes in parentheses")]
-#[case::bad_call("syscalls server\n  accept 4 = 5\n", "cases/x.case:2: `accept 4 = 5` is not a call")]
-#[case::call_without_result("syscalls server\n  accept(4, ...)\n", "cases/x.case:2: missing `= result`")]
+#[case::bad_fd(
+    "fds server\n  fiveu IPv4 TCP *:11111 (LISTEN)\n",
+    "cases/x.case:2: bad descriptor"
+)]
+#[case::fd_state_unbracketed(
+    "fds server\n  4u IPv4 TCP *:11111 LISTEN\n",
+    "cases/x.case:2: the state goes in parentheses"
+)]
+#[case::bad_call(
+    "syscalls server\n  accept 4 = 5\n",
+    "cases/x.case:2: `accept 4 = 5` is not a call"
+)]
+#[case::call_without_result(
+    "syscalls server\n  accept(4, ...)\n",
+    "cases/x.case:2: missing `= result`"
+)]
 #[case::unterminated_quote("server $ nc -kl '11111\n", "cases/x.case:1: unterminated ' quote")]
 #[case::bad_exit("client exits zero\n", "cases/x.case:1: bad exit status `zero`")]
-#[case::port_after_step("server $ nc -kl 1\nport 2\n", "cases/x.case:2: `port` after the first step")]
+#[case::port_after_step(
+    "server $ nc -kl 1\nport 2\n",
+    "cases/x.case:2: `port` after the first step"
+)]
 #[case::bad_port_directive("port 0\n", "cases/x.case:1: bad port `0`")]
-#[case::or_first("packets\n  or\n  client > server  [S]\n", "cases/x.case:2: `or` must stand between two lists of packets")]
-#[case::or_last("packets\n  client > server  [S]\n  or\n", "cases/x.case:3: `or` must stand between two lists of packets")]
-#[case::wait_bad_window("wait client TIME-WAIT *:* *:* gone at 61s\n", "cases/x.case:1: bad time window `61s`")]
+#[case::or_first(
+    "packets\n  or\n  client > server  [S]\n",
+    "cases/x.case:2: `or` must stand between two lists of packets"
+)]
+#[case::or_last(
+    "packets\n  client > server  [S]\n  or\n",
+    "cases/x.case:3: `or` must stand between two lists of packets"
+)]
+#[case::wait_bad_window(
+    "wait client TIME-WAIT *:* *:* gone at 61s\n",
+    "cases/x.case:1: bad time window `61s`"
+)]
 fn malformed_case_names_file_line_and_what(#[case] text: &str, #[case] start: &str) {
     let err = parse_err(text);
     assert!(err.starts_with(start), "error was: {err}");
@@ -78,20 +149,43 @@ fn seed_teardown_parses_into_its_steps() {
     assert_eq!(case.port, 11111);
     assert_eq!(
         case.items[0].kind,
-        ItemKind::Start { host: Side::Server, argv: vec!["nc".into(), "-kl".into(), "11111".into()] }
+        ItemKind::Start {
+            host: Side::Server,
+            argv: vec!["nc".into(), "-kl".into(), "11111".into()]
+        }
     );
-    assert_eq!(case.items[2].kind, ItemKind::Signal { host: Side::Client, signal: Interrupt::Int });
-    let ItemKind::Packets(alts) = &case.items[3].kind else { panic!() };
+    assert_eq!(
+        case.items[2].kind,
+        ItemKind::Signal {
+            host: Side::Client,
+            signal: Interrupt::Int
+        }
+    );
+    let ItemKind::Packets(alts) = &case.items[3].kind else {
+        panic!()
+    };
     let p = &alts[0];
     assert_eq!(p.len(), 3);
-    assert_eq!((p[1].from, p[1].to, p[1].flags), (Side::Server, Side::Client, TcpFlags::FIN | TcpFlags::ACK));
-    assert_eq!((p[1].seq, p[1].ack, p[1].line), (Some((1, None)), Some(2), 6));
+    assert_eq!(
+        (p[1].from, p[1].to, p[1].flags),
+        (Side::Server, Side::Client, TcpFlags::FIN | TcpFlags::ACK)
+    );
+    assert_eq!(
+        (p[1].seq, p[1].ack, p[1].line),
+        (Some((1, None)), Some(2), 6)
+    );
 }
 
 #[test]
 fn or_separates_exact_alternatives() {
-    let case = parse(Path::new("cases/x.case"), "packets\n  client > server  [F.]\n  or\n  client > server  [F.]\n  server > client  [.]\n").unwrap();
-    let ItemKind::Packets(alts) = &case.items[0].kind else { panic!() };
+    let case = parse(
+        Path::new("cases/x.case"),
+        "packets\n  client > server  [F.]\n  or\n  client > server  [F.]\n  server > client  [.]\n",
+    )
+    .unwrap();
+    let ItemKind::Packets(alts) = &case.items[0].kind else {
+        panic!()
+    };
     assert_eq!(alts.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(alts[1][1].line, 5);
 }
@@ -115,7 +209,11 @@ fn seen(from: Side, flags: TcpFlags, seq: u32, ack: u32, len: u32) -> Seen {
         ack,
         win: 502,
         len,
-        options: vec![TcpOption::Nop, TcpOption::Nop, TcpOption::Ts { val: 1, ecr: 2 }],
+        options: vec![
+            TcpOption::Nop,
+            TcpOption::Nop,
+            TcpOption::Ts { val: 1, ecr: 2 },
+        ],
     }
 }
 
@@ -155,7 +253,11 @@ fn seed_close_matches_the_seed_block() {
 #[case::wrong_ack(SEED_CLOSE.replace("seq 1, ack 2", "seq 1, ack 3"), 1, "ack: expected 3, saw 2")]
 #[case::wrong_window(SEED_CLOSE.replace("  client > server  [.]   ack 2", "  client > server  [.]   ack 2, win 29200"), 2, "win: expected 29200, saw 502")]
 #[case::wrong_options(SEED_CLOSE.replace("seq 1, ack 1", "seq 1, ack 1, options [nop,nop,TS val 9 ecr 2]"), 0, "options: expected [nop,nop,TS val 9 ecr 2], saw [nop,nop,TS val 1 ecr 2]")]
-fn a_wrong_block_diverges_at_the_first_difference(#[case] block: String, #[case] index: usize, #[case] reason: &str) {
+fn a_wrong_block_diverges_at_the_first_difference(
+    #[case] block: String,
+    #[case] index: usize,
+    #[case] reason: &str,
+) {
     let d = compare(&packets_of(&block), &seed_close()).expect("must diverge");
     assert_eq!((d.index, d.reason.as_str()), (index, reason));
 }
@@ -195,7 +297,11 @@ fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) 
 #[case("*:11111", "[::]:11111", true)]
 #[case("[::]:11111", "0.0.0.0:11111", false)]
 #[case("*:*", "10.0.0.1:1", true)]
-fn address_patterns_take_star_for_what_varies(#[case] pattern: &str, #[case] addr: &str, #[case] ok: bool) {
+fn address_patterns_take_star_for_what_varies(
+    #[case] pattern: &str,
+    #[case] addr: &str,
+    #[case] ok: bool,
+) {
     let p = AddrPattern::parse(pattern).ok().unwrap();
     assert_eq!(p.matches(&addr.parse().unwrap()), ok);
 }
@@ -207,7 +313,13 @@ fn address_patterns_take_star_for_what_varies(#[case] pattern: &str, #[case] add
 #[case("0ms..200ms", 150, true)]
 #[case("1min..2min", 61_000, true)]
 fn time_windows_are_closed_intervals(#[case] w: &str, #[case] ms: u64, #[case] inside: bool) {
-    assert_eq!(Window::parse(w).ok().unwrap().contains(Duration::from_millis(ms)), inside);
+    assert_eq!(
+        Window::parse(w)
+            .ok()
+            .unwrap()
+            .contains(Duration::from_millis(ms)),
+        inside
+    );
 }
 
 #[test]
@@ -237,7 +349,13 @@ fn args(list: &[&str]) -> Vec<String> {
 #[case::quoted_comma("sendto(3, \"a, b\\n\", 5, ...) = 5", "sendto", &["3", "\"a, b\\n\"", "5", "0", "NULL", "0"], 5, true)]
 #[case::errno("connect(3, ...) = -1 ECONNREFUSED", "connect", &["3", "{}", "16"], -111, true)]
 #[case::too_few_args("listen(3) = 0", "listen", &["3", "10"], 0, false)]
-fn calls_match_strace_lines(#[case] line: &str, #[case] name: &str, #[case] a: &[&str], #[case] ret: i64, #[case] ok: bool) {
+fn calls_match_strace_lines(
+    #[case] line: &str,
+    #[case] name: &str,
+    #[case] a: &[&str],
+    #[case] ret: i64,
+    #[case] ok: bool,
+) {
     let e = CallExpect::parse(1, line).ok().unwrap();
     let errno = if ret == -111 { "ECONNREFUSED" } else { "" };
     assert_eq!(e.matches(name, &args(a), ret, errno), ok);
