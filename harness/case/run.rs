@@ -16,6 +16,7 @@ use crate::host::{Process, Spawn};
 use crate::lab::{Lab, Side};
 use crate::packet::Packet;
 use crate::report::ladder::{Event, Timed};
+use crate::report::sidebyside::{self, Arrow};
 use crate::sockets::{self, SockDiag, SocketRow};
 
 /// How cases are run: which nc, where files go, how long a wait may take.
@@ -139,6 +140,12 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
                 p.label(),
                 err.trim_end()
             );
+        }
+    }
+    if !packets.is_empty() {
+        let _ = writeln!(text, "  the whole capture, as tcpdump -nn -r prints it:");
+        for l in crate::report::tcpdump::lines(&packets) {
+            let _ = writeln!(text, "    {l}");
         }
     }
     let _ = writeln!(
@@ -629,6 +636,14 @@ impl Session<'_> {
                 alts.len()
             );
         }
+        let arrows_e: Vec<Arrow> = expected
+            .iter()
+            .map(|e| Arrow { from: e.from, flags: e.flags, len: e.length })
+            .collect();
+        let arrows_o: Vec<Arrow> =
+            seen.iter().map(|s| Arrow { from: s.from, flags: s.flags, len: Some(s.len) }).collect();
+        let title = format!("{}:{line}", self.case.path.display());
+        t += &sidebyside::render(&title, &arrows_e, &arrows_o, d.index);
         let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
         for (i, e) in expected.iter().enumerate() {
             let _ = writeln!(t, "  {} {e}", if i == d.index { ">>" } else { "  " });

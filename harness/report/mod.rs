@@ -3,4 +3,5 @@
 //! conversation with the steps that caused it (`ladder`).
 
 pub mod ladder;
+pub mod sidebyside;
 pub mod tcpdump;

@@ -1,0 +1,86 @@
+//! Expected and observed packets as two small ladders side by side, the
+//! first divergence marked: how a failing `packets` block is shown.
+
+use crate::lab::Side;
+use crate::packet::TcpFlags;
+
+/// One arrow of a small ladder: who sent it, and its label.
+pub struct Arrow {
+    pub from: Side,
+    pub flags: TcpFlags,
+    pub len: Option<u32>,
+}
+
+/// Width of one ladder, between and including its two lines.
+const WIDTH: usize = 30;
+
+fn arrow(a: &Arrow) -> String {
+    let mut label = a.flags.names();
+    if let Some(n) = a.len.filter(|n| *n > 0) {
+        label += &format!(" len {n}");
+    }
+    let inner = WIDTH - 2;
+    let text = format!(" {label} ");
+    let dashes = inner.saturating_sub(text.chars().count() + 1);
+    let (l, r) = (dashes / 2, dashes - dashes / 2);
+    match a.from {
+        Side::Client => format!("|{}{text}{}>|", "-".repeat(l), "-".repeat(r)),
+        Side::Server => format!("|<{}{text}{}|", "-".repeat(l), "-".repeat(r)),
+    }
+}
+
+/// Both ladders, row by row; `>>` marks the row `mark` (the divergence).
+/// A missing side of a row is left blank.
+pub fn render(expected_title: &str, expected: &[Arrow], observed: &[Arrow], mark: usize) -> String {
+    let blank = " ".repeat(WIDTH);
+    let pad = |s: &str| format!("{s:<width$}", width = WIDTH);
+    let mut out = format!(
+        "     {}    {}\n",
+        pad(&format!("expected ({expected_title})")),
+        "observed"
+    );
+    out += &format!("     {}    {}\n", pad("client                  server"), "client                  server");
+    for i in 0..expected.len().max(observed.len()) {
+        let e = expected.get(i).map_or(blank.clone(), arrow);
+        let o = observed.get(i).map_or(blank.clone(), arrow);
+        let m = if i == mark { ">> " } else { "   " };
+        out += &format!("  {m}{e}    {o}\n").trim_end().to_string();
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(from: Side, flags: TcpFlags) -> Arrow {
+        Arrow { from, flags, len: None }
+    }
+
+    #[test]
+    fn divergence_is_marked_on_both_ladders() {
+        let fa = TcpFlags::FIN | TcpFlags::ACK;
+        let ra = TcpFlags::RST | TcpFlags::ACK;
+        let expected = [a(Side::Client, fa), a(Side::Server, ra), a(Side::Client, TcpFlags::ACK)];
+        let observed = [a(Side::Client, fa), a(Side::Server, fa), a(Side::Client, TcpFlags::ACK)];
+        let text = render("cases/x.case:12", &expected, &observed, 1);
+        assert_eq!(
+            text,
+            concat!(
+                "     expected (cases/x.case:12)        observed\n",
+                "     client                  server    client                  server\n",
+                "     |--------- FIN+ACK --------->|    |--------- FIN+ACK --------->|\n",
+                "  >> |<--------- RST+ACK ---------|    |<--------- FIN+ACK ---------|\n",
+                "     |----------- ACK ----------->|    |----------- ACK ----------->|\n",
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_packet_leaves_its_side_blank() {
+        let text = render("x", &[a(Side::Client, TcpFlags::SYN)], &[], 0);
+        assert!(text.lines().nth(2).unwrap().starts_with("  >> |----------- SYN ----------->|"));
+        assert!(text.lines().all(|l| l.chars().count() <= 80));
+    }
+}
