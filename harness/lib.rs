@@ -13,3 +13,4 @@ pub mod netns;
 pub mod packet;
 pub mod report;
 pub mod sockets;
+pub mod syscalls;

@@ -244,7 +244,7 @@ impl Session<'_> {
                     program,
                     args: argv[1..].iter().map(Into::into).collect(),
                     label: argv.join(" "),
-                    trace: false,
+                    trace: self.traced.contains(host),
                 };
                 let p = Process::spawn(self._lab.netns(*host), &spawn)
                     .map_err(|e| (line, e.to_string()))?;
@@ -401,17 +401,6 @@ impl Session<'_> {
         ))
     }
 
-    #[cfg(not(tcplab_syscalls))]
-    fn syscalls(
-        &mut self,
-        line: usize,
-        _host: Side,
-        _expected: &[CallExpect],
-    ) -> Result<(), StepError> {
-        Err((line, "TEMPORARY: syscalls observer not merged yet".into()))
-    }
-
-    #[cfg(tcplab_syscalls)]
     fn syscalls(
         &mut self,
         line: usize,

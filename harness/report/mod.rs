@@ -2,6 +2,8 @@
 //! prints them (`tcpdump`), and the seed's ladder diagram of the
 //! conversation with the steps that caused it (`ladder`).
 
+pub mod html;
 pub mod ladder;
+pub mod summary;
 pub mod sidebyside;
 pub mod tcpdump;
