@@ -275,6 +275,12 @@ pre.failure .diverge { background: var(--mark); font-weight: 700; }
 details { margin-top: 1.1rem; }
 details > summary { cursor: pointer; color: var(--muted); font-weight: 600; font-size: .95rem; margin-bottom: .35rem; }
 footer { color: var(--muted); font-size: .85rem; margin-top: 3rem; }
+/* Narrow windows: an 80-column ladder still fits at 700 px. */
+@media (max-width: 760px) {
+  main { padding: 1rem .6rem 3rem; }
+  section.case { padding-left: .6rem; }
+  pre { font-size: 12px; padding: .6rem .7rem; }
+}
 "#;
 
 /// The report page for a run.
@@ -348,10 +354,10 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
              <th class=\"num\">Seconds</th></tr></thead>\n<tbody>\n",
         );
         for (c, id) in ordered.iter().zip(&ids) {
-            let _ = write!(
+            let _ = writeln!(
                 h,
                 "<tr class=\"{}\"><td><a href=\"#{id}\">{}</a></td><td>{}</td>\
-                 <td class=\"num\">{}</td></tr>\n",
+                 <td class=\"num\">{}</td></tr>",
                 verdict_class(c),
                 escape(&c.name),
                 badge(c),

@@ -44,7 +44,7 @@ pub fn render(expected_title: &str, expected: &[Arrow], observed: &[Arrow], mark
         let e = expected.get(i).map_or(blank.clone(), arrow);
         let o = observed.get(i).map_or(blank.clone(), arrow);
         let m = if i == mark { ">> " } else { "   " };
-        out += &format!("  {m}{e}    {o}\n").trim_end().to_string();
+        out += format!("  {m}{e}    {o}").trim_end();
         out.push('\n');
     }
     out
