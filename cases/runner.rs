@@ -8,12 +8,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use tcplab::case::parse;
 use tcplab::case::run::{self, Options};
-use tcplab::report::{ladder, tcpdump};
+use tcplab::report::html::{self, CaseReport, RunInfo};
+use tcplab::report::{ladder, summary, tcpdump};
 
 mod selftest;
 
@@ -166,7 +168,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let started = format!("{} UTC", utc_now());
+    let clock = std::time::Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
+    write_run_report(&opts, &started, clock.elapsed().as_secs_f64());
     match tcplab::hostnet::snapshot() {
         Ok(after) => {
             let changed = tcplab::hostnet::diff(&before, &after);
@@ -188,11 +193,68 @@ fn main() -> ExitCode {
     conclusion.exit_code()
 }
 
+/// Every case's report, for the run's HTML page and Markdown summary.
+static REPORTS: Mutex<Vec<CaseReport>> = Mutex::new(Vec::new());
+
 fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
     let started = std::time::Instant::now();
-    let result = play_case(file, opts, show);
+    let mut report = CaseReport {
+        name: file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned(),
+        file: shown(file).display().to_string(),
+        ..Default::default()
+    };
+    let result = play_case(file, opts, show, &mut report);
     record_timing(file, started.elapsed(), result.is_ok());
-    result
+    report.passed = result.is_ok();
+    report.seconds = started.elapsed().as_secs_f64();
+    report.failure = result.as_ref().err().map(|e| e.to_string());
+    REPORTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(report);
+    result.map_err(Failed::from)
+}
+
+/// Writes index.html and summary.md beside the captures (target/tcplab/),
+/// so the page links each .pcap by its name.
+fn write_run_report(opts: &Options, started: &str, seconds: f64) {
+    let mut cases = std::mem::take(&mut *REPORTS.lock().unwrap_or_else(|e| e.into_inner()));
+    // The self-tests' child runners (TCPLAB_CASES) must not overwrite the
+    // report of the run that started them.
+    if cases.is_empty() || std::env::var_os("TCPLAB_CASES").is_some() {
+        return;
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    let run = RunInfo {
+        started: started.to_string(),
+        nc: opts.nc.display().to_string(),
+        kernel: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        seconds,
+    };
+    match (
+        html::write_html(&opts.out_dir, &run, &cases),
+        summary::write_markdown(&opts.out_dir, &run, &cases),
+    ) {
+        (Ok(page), Ok(md)) => {
+            run::hand_back(&page);
+            run::hand_back(&md);
+            eprintln!(
+                "tcplab: report {} (summary {})",
+                shown(&page).display(),
+                shown(&md).display()
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => eprintln!(
+            "tcplab: cannot write the run report in {}: {e}",
+            opts.out_dir.display()
+        ),
+    }
 }
 
 /// With TCPLAB_TIMINGS=FILE, appends `case<TAB>seconds<TAB>ok|FAILED` for
@@ -214,11 +276,24 @@ fn record_timing(file: &Path, took: Duration, ok: bool) {
         .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
 }
 
-fn play_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
+fn play_case(
+    file: &Path,
+    opts: &Options,
+    show: bool,
+    report: &mut CaseReport,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
+    report.pcap = Some(format!("{}.pcap", case.name));
     let outcome = run::run(&case, opts).map_err(|f| f.0)?;
+    report.ladder = ladder::draw(
+        &outcome.packets,
+        &outcome.events,
+        &ladder::LadderOptions::default(),
+    );
+    report.packets = tcpdump::lines(&outcome.packets);
+    report.log = outcome.log.clone();
     // Our packet lines must be tcpdump's, to the character.
     let same = tcpdump::cross_check(&outcome.pcap, &outcome.packets).map_err(|e| {
         format!(
@@ -250,4 +325,23 @@ fn render(name: &str, o: &run::Outcome, same: usize) -> String {
         t += &format!("  {l}\n");
     }
     t
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, for the report's header.
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    // SAFETY: gmtime_r fills the tm we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::gmtime_r(&secs, &mut tm) };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
 }

@@ -359,7 +359,9 @@ mod tests {
             assert_eq!(ours.len(), expected, "{side}: {ours:?}");
             assert!(ours.iter().all(|r| r.mode == 'u'));
             let Some(theirs) = lsof_rows(diag.netns(), Some(me)) else {
-                panic!("lsof not available: install it (apt-get install lsof; ci/install-deps does)");
+                panic!(
+                    "lsof not available: install it (apt-get install lsof; ci/install-deps does)"
+                );
             };
             eprintln!("{side}:");
             for (r, (line, node)) in ours.iter().zip(&theirs) {

@@ -627,10 +627,20 @@ impl Session<'_> {
         }
         let arrows_e: Vec<Arrow> = expected
             .iter()
-            .map(|e| Arrow { from: e.from, flags: e.flags, len: e.length })
+            .map(|e| Arrow {
+                from: e.from,
+                flags: e.flags,
+                len: e.length,
+            })
             .collect();
-        let arrows_o: Vec<Arrow> =
-            seen.iter().map(|s| Arrow { from: s.from, flags: s.flags, len: Some(s.len) }).collect();
+        let arrows_o: Vec<Arrow> = seen
+            .iter()
+            .map(|s| Arrow {
+                from: s.from,
+                flags: s.flags,
+                len: Some(s.len),
+            })
+            .collect();
         let title = format!("{}:{line}", self.case.path.display());
         t += &sidebyside::render(&title, &arrows_e, &arrows_o, d.index);
         let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
@@ -730,7 +740,7 @@ fn set_failure(
 
 /// Files written as root under sudo go back to the user who ran sudo, so
 /// `cargo clean` works without root afterwards.
-fn hand_back(path: &std::path::Path) {
+pub fn hand_back(path: &std::path::Path) {
     let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) else {
         return;
     };

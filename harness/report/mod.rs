@@ -4,6 +4,6 @@
 
 pub mod html;
 pub mod ladder;
-pub mod summary;
 pub mod sidebyside;
+pub mod summary;
 pub mod tcpdump;

@@ -39,7 +39,11 @@ pub fn render(expected_title: &str, expected: &[Arrow], observed: &[Arrow], mark
         pad(&format!("expected ({expected_title})")),
         "observed"
     );
-    out += &format!("     {}    {}\n", pad("client                  server"), "client                  server");
+    out += &format!(
+        "     {}    {}\n",
+        pad("client                  server"),
+        "client                  server"
+    );
     for i in 0..expected.len().max(observed.len()) {
         let e = expected.get(i).map_or(blank.clone(), arrow);
         let o = observed.get(i).map_or(blank.clone(), arrow);
@@ -55,15 +59,27 @@ mod tests {
     use super::*;
 
     fn a(from: Side, flags: TcpFlags) -> Arrow {
-        Arrow { from, flags, len: None }
+        Arrow {
+            from,
+            flags,
+            len: None,
+        }
     }
 
     #[test]
     fn divergence_is_marked_on_both_ladders() {
         let fa = TcpFlags::FIN | TcpFlags::ACK;
         let ra = TcpFlags::RST | TcpFlags::ACK;
-        let expected = [a(Side::Client, fa), a(Side::Server, ra), a(Side::Client, TcpFlags::ACK)];
-        let observed = [a(Side::Client, fa), a(Side::Server, fa), a(Side::Client, TcpFlags::ACK)];
+        let expected = [
+            a(Side::Client, fa),
+            a(Side::Server, ra),
+            a(Side::Client, TcpFlags::ACK),
+        ];
+        let observed = [
+            a(Side::Client, fa),
+            a(Side::Server, fa),
+            a(Side::Client, TcpFlags::ACK),
+        ];
         let text = render("cases/x.case:12", &expected, &observed, 1);
         assert_eq!(
             text,
@@ -80,7 +96,11 @@ mod tests {
     #[test]
     fn a_missing_packet_leaves_its_side_blank() {
         let text = render("x", &[a(Side::Client, TcpFlags::SYN)], &[], 0);
-        assert!(text.lines().nth(2).unwrap().starts_with("  >> |----------- SYN ----------->|"));
+        assert!(text
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("  >> |----------- SYN ----------->|"));
         assert!(text.lines().all(|l| l.chars().count() <= 80));
     }
 }
