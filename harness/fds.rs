@@ -294,7 +294,7 @@ mod tests {
                 "{what}: timed out; rows:\n{}",
                 table(&rows)
             );
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(5)); // poll interval of this wait
         }
     }
 

@@ -1195,7 +1195,7 @@ LISTEN    0      10              [::]:11111          [::]:*
                 "{what}: timed out; rows:\n{}",
                 table(&rows)
             );
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(5)); // poll interval of this wait
         }
     }
 

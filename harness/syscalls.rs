@@ -1873,7 +1873,7 @@ mod live {
     fn until(deadline: Instant, what: &str, mut done: impl FnMut() -> bool) {
         while !done() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
         }
     }
 
@@ -2090,7 +2090,7 @@ mod live {
                     if client.try_exit().is_none() {
                         break;
                     }
-                    std::thread::sleep(Duration::from_millis(1));
+                    std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
                 }
                 client.type_line("11111").expect("type");
                 assert!(server.wait_stdout_line("11111", deadline));
