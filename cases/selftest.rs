@@ -57,6 +57,14 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
             move || interrupted_run_leaves_nothing(sig),
         ));
     }
+    trials.push(Trial::test(
+        "selftest::sweep_leaves_live_runs_and_foreign_namespaces_alone",
+        sweep_leaves_others_alone,
+    ));
+    trials.push(Trial::test(
+        "selftest::not_root_fails_at_once_with_one_line",
+        not_root_fails_with_one_line,
+    ));
     let o = opts.clone();
     trials.push(Trial::test(
         "selftest::teardown_ladder_is_the_seeds",
@@ -364,4 +372,45 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
         return Ok(());
     }
     Err(format!("five runs never took the seed's three-packet release ({seen_forms:?})").into())
+}
+
+/// The sweep removes only our names whose owner is dead: a namespace named
+/// like ours but owned by a live pid (1), and one that is not ours at all,
+/// survive it.
+fn sweep_leaves_others_alone() -> Result<(), Failed> {
+    let live_owner = netns::Netns::create(&format!("{}1-0-selftest-live-owner", tcplab::lab::NAME_PREFIX))
+        .map_err(|e| e.to_string())?;
+    let foreign = netns::Netns::create(&format!("not-tcplab-selftest-{}", std::process::id()))
+        .map_err(|e| e.to_string())?;
+    let swept = tcplab::lab::sweep_stale();
+    let names = netns::list();
+    for ns in [&live_owner, &foreign] {
+        if !names.iter().any(|n| n == ns.name()) {
+            return Err(format!("the sweep removed {} (swept: {swept:?})", ns.name()).into());
+        }
+    }
+    Ok(())
+}
+
+/// Run as `nobody`, the runner stops before any case with exactly one line
+/// saying what it needs and how to run, and a failing status.
+fn not_root_fails_with_one_line() -> Result<(), Failed> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"])
+        .arg(&exe)
+        .args(["--exact", "handshake"])
+        .output()
+        .map_err(|e| format!("setpriv (util-linux) is needed for this self-test: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    if out.status.success() || lines.len() != 1 || !lines[0].starts_with("tcplab: needs root") {
+        return Err(format!(
+            "as nobody: exit {}, stderr {} line(s):\n{stderr}",
+            out.status,
+            lines.len()
+        )
+        .into());
+    }
+    Ok(())
 }
