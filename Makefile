@@ -3,11 +3,12 @@
 CARGO ?= cargo
 CASES := $(sort $(basename $(notdir $(wildcard cases/*.case))))
 
-.PHONY: help deps test case list build clean-check soak
+.PHONY: help deps test case record list build clean-check soak
 
 help:
 	@echo "make test              build and run the whole suite (needs root or sudo)"
 	@echo "make case NAME=teardown  run one case and print what it observed"
+	@echo "make record NAME=teardown  run one case and rewrite its expectations from what it observed"
 	@echo "make list              list the cases"
 	@echo "make soak [N=100 M=20] the fast cases N times, then M times under CPU load"
 
@@ -28,6 +29,13 @@ case: deps
 	@if [ -z "$(NAME)" ]; then echo "usage: make case NAME=<case>; cases: $(CASES)"; exit 2; fi
 	@if [ ! -f cases/$(NAME).case ]; then echo "no case named '$(NAME)' (no cases/$(NAME).case); cases: $(CASES)"; exit 2; fi
 	TCPLAB_SHOW=1 $(CARGO) test -q --test cases -- --exact $(NAME)
+
+# Record mode: rewrite cases/NAME.case's packets, sockets and fds blocks
+# from what the run observed (README, "Recording"); `git diff` shows it.
+record: deps
+	@if [ -z "$(NAME)" ]; then echo "usage: make record NAME=<case>; cases: $(CASES)"; exit 2; fi
+	@if [ ! -f cases/$(NAME).case ]; then echo "no case named '$(NAME)' (no cases/$(NAME).case); cases: $(CASES)"; exit 2; fi
+	TCPLAB_RECORD=1 $(CARGO) test -q --test cases -- --exact $(NAME)
 
 # The host namespace before and after the suite must be identical.
 clean-check: deps

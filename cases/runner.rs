@@ -4,7 +4,8 @@
 //!
 //! `cargo test` runs everything; `cargo test -- teardown` filters;
 //! `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
-//! observed (what `make case` shows).
+//! observed (what `make case` shows). TCPLAB_RECORD=1 rewrites each case
+//! run from what it observed instead of judging it (`make record`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use tcplab::case::parse;
 use tcplab::case::run::{self, Options};
+use tcplab::case::{parse, record};
 use tcplab::report::html::{self, CaseReport, RunInfo};
 use tcplab::report::{ladder, summary, tcpdump};
 
@@ -60,6 +61,7 @@ fn options() -> Result<Options, String> {
         .ok()
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(5), Duration::from_millis);
+    let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
     Ok(Options {
         nc,
         out_dir: Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -67,6 +69,7 @@ fn options() -> Result<Options, String> {
             .expect("target dir")
             .join("tcplab"),
         deadline,
+        record,
     })
 }
 
@@ -153,7 +156,8 @@ fn main() -> ExitCode {
         let opts = opts.clone();
         trials.push(Trial::test(name, move || run_case(&file, &opts, show)));
     }
-    if std::env::var_os("TCPLAB_CASES").is_none() {
+    // The self-tests pin failures: recording has nothing to do with them.
+    if std::env::var_os("TCPLAB_CASES").is_none() && !opts.record {
         trials.extend(selftest::trials(&opts));
     }
     selftest::quiet_deliberate_panic();
@@ -286,7 +290,16 @@ fn play_case(
         .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     report.pcap = Some(format!("{}.pcap", case.name));
-    let outcome = run::run(&case, opts).map_err(|f| f.0)?;
+    let outcome = run::run(&case, opts).map_err(|f| {
+        if opts.record {
+            return f.0;
+        }
+        format!(
+            "{}\n  to record this run as the new expectation: TCPLAB_RECORD=1 cargo test -- --exact {name}   (or: make record NAME={name})",
+            f.0.trim_end(),
+            name = case.name
+        )
+    })?;
     report.ladder = ladder::draw(
         &outcome.packets,
         &outcome.events,
@@ -294,6 +307,9 @@ fn play_case(
     );
     report.packets = tcpdump::lines(&outcome.packets);
     report.log = outcome.log.clone();
+    if opts.record {
+        return write_recorded(file, &case, &text, &outcome);
+    }
     // Our packet lines must be tcpdump's, to the character.
     let same = tcpdump::cross_check(&outcome.pcap, &outcome.packets).map_err(|e| {
         format!(
@@ -304,6 +320,32 @@ fn play_case(
     if show {
         print!("{}", render(&case.name, &outcome, same));
     }
+    Ok(())
+}
+
+/// Record mode: rewrites the case file from what the run observed, and
+/// says what changed. The trial passes once the file is written.
+fn write_recorded(
+    file: &Path,
+    case: &tcplab::case::Case,
+    text: &str,
+    outcome: &run::Outcome,
+) -> Result<(), String> {
+    let rec = record::record(case, text, &outcome.observed);
+    if rec.text != text {
+        std::fs::write(file, &rec.text)
+            .map_err(|e| format!("{}: cannot write: {e}", shown(file).display()))?;
+    }
+    let mut t = String::new();
+    for w in &rec.warnings {
+        t += &format!("warning: {w}\n");
+    }
+    t += &format!(
+        "recorded {} ({} blocks changed)\n",
+        shown(file).display(),
+        rec.changed
+    );
+    print!("{t}");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod expect;
 pub mod parse;
+pub mod record;
 pub mod rows;
 pub mod run;
 

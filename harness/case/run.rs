@@ -28,6 +28,32 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// The deadline of every wait.
     pub deadline: Duration,
+    /// Record mode (TCPLAB_RECORD=1): a block that does not hold is not a
+    /// failure; what it observed is kept in `Outcome::observed` and the run
+    /// goes on, so `record` can rewrite the case from it.
+    pub record: bool,
+}
+
+/// What one expectation block saw when it was judged, by the line of its
+/// header: what `record` rewrites the block from.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub line: usize,
+    pub what: Observation,
+}
+
+#[derive(Clone, Debug)]
+pub enum Observation {
+    /// The packets the block was held against (for a block that ends the
+    /// case, every packet after the previous block).
+    Packets(Vec<Seen>),
+    /// The host's TCP sockets (ss).
+    Sockets(Vec<SocketRow>),
+    /// The TCP descriptors of the host's latest command (lsof).
+    Fds(Vec<FdRow>),
+    /// A syscalls block: None when it held, else the failure text (only in
+    /// record mode does a run go on after one).
+    Syscalls(Option<String>),
 }
 
 /// What a passing run saw.
@@ -39,6 +65,8 @@ pub struct Outcome {
     pub log: Vec<String>,
     /// Steps and socket states on the capture's clock, for the ladder.
     pub events: Vec<Timed>,
+    /// What each expectation block observed, in the order they ran.
+    pub observed: Vec<Observed>,
 }
 
 impl Outcome {
@@ -89,6 +117,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         traced: Vec::new(),
         log: Vec::new(),
         events: Vec::new(),
+        observed: Vec::new(),
         pcap,
         _lab: lab,
     };
@@ -125,6 +154,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
             pcap: s.pcap.clone(),
             log: std::mem::take(&mut s.log),
             events: std::mem::take(&mut s.events),
+            observed: std::mem::take(&mut s.observed),
         });
     }
     let _ = writeln!(text, "  steps run:");
@@ -179,6 +209,8 @@ struct Session<'a> {
     traced: Vec<Side>,
     log: Vec<String>,
     events: Vec<Timed>,
+    /// What each block observed (see `Outcome::observed`).
+    observed: Vec<Observed>,
     pcap: PathBuf,
     _lab: Lab,
 }
@@ -212,10 +244,29 @@ impl Session<'_> {
             let seen = self.seen();
             if seen.len() > self.claimed {
                 let block = &seen[self.block_start..];
-                return Err(self.block_failure(alts, block, last.line));
+                self.observe(last.line, Observation::Packets(block.to_vec()));
+                let failure = self.block_failure(alts, block, last.line);
+                return self.judged(failure);
             }
         }
         Ok(())
+    }
+
+    /// Keeps what the block at `line` observed, replacing an earlier
+    /// observation of the same block.
+    fn observe(&mut self, line: usize, what: Observation) {
+        self.observed.retain(|o| o.line != line);
+        self.observed.push(Observed { line, what });
+    }
+
+    /// A block that does not hold: the case fails, except in record mode,
+    /// where its observation is what counts and the run goes on.
+    fn judged(&self, failure: StepError) -> Result<(), StepError> {
+        if self.opts.record {
+            Ok(())
+        } else {
+            Err(failure)
+        }
     }
 
     fn deadline(&self) -> Instant {
@@ -343,6 +394,7 @@ impl Session<'_> {
     ) -> Result<(), StepError> {
         self.settle(line)?;
         let observed = self.rows_of(line, host)?;
+        self.observe(line, Observation::Sockets(observed.clone()));
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
             for r in observed
@@ -363,7 +415,7 @@ impl Session<'_> {
             return Ok(());
         }
         let shown: Vec<String> = observed.iter().map(|r| r.to_string()).collect();
-        Err(set_failure(
+        self.judged(set_failure(
             &format!("sockets on {host}"),
             line,
             expected.iter().map(|e| (e.line, e.to_string())).collect(),
@@ -386,11 +438,12 @@ impl Session<'_> {
         let (pid, label) = (p.pid(), p.label().to_string());
         let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
             .map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+        self.observe(line, Observation::Fds(observed.clone()));
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
             return Ok(());
         }
-        Err(set_failure(
+        self.judged(set_failure(
             &format!("descriptors of `{label}` on {host}"),
             line,
             expected.iter().map(|e| (e.line, e.to_string())).collect(),
@@ -408,6 +461,26 @@ impl Session<'_> {
         expected: &[CallExpect],
     ) -> Result<(), StepError> {
         self.settle(line)?;
+        self.latest(host, line)?;
+        let result = self.calls_hold(line, host, expected);
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|(l, msg)| format!("{}:{l}: {msg}", self.case.path.display()));
+        self.observe(line, Observation::Syscalls(failure));
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => self.judged(e),
+        }
+    }
+
+    /// Whether the calls of the host's latest command hold the block.
+    fn calls_hold(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[CallExpect],
+    ) -> Result<(), StepError> {
         let p = self.latest(host, line)?;
         let label = p.label().to_string();
         let records = p.syscalls();
@@ -583,6 +656,7 @@ impl Session<'_> {
         let block = &seen[self.claimed..];
         self.block_start = self.claimed;
         self.claimed = seen.len();
+        self.observe(line, Observation::Packets(block.to_vec()));
         match alts.iter().position(|alt| compare(alt, block).is_none()) {
             Some(k) if alts.len() > 1 => {
                 let first = alts[k].first().map_or(line, |p| p.line);
@@ -595,7 +669,10 @@ impl Session<'_> {
                 Ok(())
             }
             Some(_) => Ok(()),
-            None => Err(self.block_failure(alts, block, line)),
+            None => {
+                let failure = self.block_failure(alts, block, line);
+                self.judged(failure)
+            }
         }
     }
 
