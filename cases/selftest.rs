@@ -378,8 +378,11 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
 /// like ours but owned by a live pid (1), and one that is not ours at all,
 /// survive it.
 fn sweep_leaves_others_alone() -> Result<(), Failed> {
-    let live_owner = netns::Netns::create(&format!("{}1-0-selftest-live-owner", tcplab::lab::NAME_PREFIX))
-        .map_err(|e| e.to_string())?;
+    let live_owner = netns::Netns::create(&format!(
+        "{}1-0-selftest-live-owner",
+        tcplab::lab::NAME_PREFIX
+    ))
+    .map_err(|e| e.to_string())?;
     let foreign = netns::Netns::create(&format!("not-tcplab-selftest-{}", std::process::id()))
         .map_err(|e| e.to_string())?;
     let swept = tcplab::lab::sweep_stale();
@@ -397,7 +400,12 @@ fn sweep_leaves_others_alone() -> Result<(), Failed> {
 fn not_root_fails_with_one_line() -> Result<(), Failed> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new("setpriv")
-        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(&exe)
         .args(["--exact", "handshake"])
         .output()

@@ -179,7 +179,9 @@ fn packets_body(
 
 /// One packet in the case notation: `FROM > TO  [FLAGS]  ` then seq (when
 /// tcpdump shows it), ack (when ACK is set), options (only where the
-/// original line named them) and length (when not 0). Never the window.
+/// original line named them) and length (when not 0, or when the original
+/// line said `length 0`: on a bare ACK it is what says "no data"). Never
+/// the window.
 pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
     let flags = format!("[{}]", s.flags);
     let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
@@ -204,7 +206,7 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
     if let Some(named) = model.and_then(|m| m.options.as_ref()) {
         fields.push(format!("options [{}]", options(&s.options, named)));
     }
-    if s.len > 0 {
+    if s.len > 0 || model.is_some_and(|m| m.length.is_some()) {
         fields.push(format!("length {}", s.len));
     }
     t.push_str(&fields.join(", "));
@@ -689,7 +691,7 @@ sockets server
 server $ nc -kl 11111
 client $ nc 192.168.2.100 11111
 packets
-  client > server  [S]   seq 0, options [mss 1460,sackOK,TS ecr 0,nop,wscale 10]
+  client > server  [S]   seq 0, options [mss 1460,sackOK,TS ecr 0,nop,wscale 10], length 0
   server > client  [S.]  seq 0, ack 1
   # the third packet
   client > server  [.]   ack 1
