@@ -220,7 +220,32 @@ fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(report);
-    result.map_err(Failed::from)
+    result.map_err(|text| Failed::from(colour(&text)))
+}
+
+/// The failure text with its first line in bold and the `>>` divergence
+/// lines in red, when the output is a terminal and NO_COLOR is not set;
+/// unchanged otherwise (pipes, CI logs, files).
+fn colour(text: &str) -> String {
+    use std::io::IsTerminal;
+    let wanted = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stdout().is_terminal();
+    if !wanted {
+        return text.to_string();
+    }
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("\x1b[1m{l}\x1b[0m")
+            } else if l.trim_start().starts_with(">>") {
+                format!("\x1b[31m{l}\x1b[0m")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Writes index.html and summary.md beside the captures (target/tcplab/),
