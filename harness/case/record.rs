@@ -257,41 +257,6 @@ fn opt_name(o: &OptExpect) -> &'static str {
     }
 }
 
-/// Which expected row each observed row is paired with (a maximum
-/// matching, as `match_set` makes it), or None.
-fn pairing<E, O>(
-    expected: &[E],
-    observed: &[O],
-    fits: impl Fn(&E, &O) -> bool,
-) -> Vec<Option<usize>> {
-    fn augment<E, O>(
-        e: usize,
-        expected: &[E],
-        observed: &[O],
-        fits: &dyn Fn(&E, &O) -> bool,
-        owner: &mut [Option<usize>],
-        seen: &mut [bool],
-    ) -> bool {
-        for o in 0..observed.len() {
-            if !seen[o] && fits(&expected[e], &observed[o]) {
-                seen[o] = true;
-                if owner[o].is_none_or(|prev| augment(prev, expected, observed, fits, owner, seen))
-                {
-                    owner[o] = Some(e);
-                    return true;
-                }
-            }
-        }
-        false
-    }
-    let mut owner = vec![None; observed.len()];
-    for e in 0..expected.len() {
-        let mut seen = vec![false; observed.len()];
-        augment(e, expected, observed, &fits, &mut owner, &mut seen);
-    }
-    owner
-}
-
 /// Rows in the order to write them, each with the expected row whose style
 /// it takes: the rows still matched in their old order, then the new ones
 /// (styled after an unmatched old row that `like` picks, if any).
@@ -301,7 +266,7 @@ fn ordered<'a, E, O>(
     fits: impl Fn(&E, &O) -> bool,
     like: impl Fn(&E, &O) -> bool,
 ) -> Vec<(&'a O, Option<&'a E>)> {
-    let owner = pairing(expected, observed, fits);
+    let owner = super::rows::pairing(expected, observed, fits);
     let mut out = Vec::new();
     for (ei, e) in expected.iter().enumerate() {
         if let Some(oi) = owner.iter().position(|o| *o == Some(ei)) {

@@ -353,7 +353,27 @@ pub fn match_set<E, O>(
     observed: &[O],
     fits: impl Fn(&E, &O) -> bool,
 ) -> (Vec<usize>, Vec<usize>) {
-    let mut owner: Vec<Option<usize>> = vec![None; observed.len()];
+    let owner = pairing(expected, observed, fits);
+    let missing = (0..expected.len())
+        .filter(|e| !owner.contains(&Some(*e)))
+        .collect();
+    let extra = owner
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    (missing, extra)
+}
+
+/// For each observed row, the expected row it is paired with in a maximum
+/// matching (Kuhn's augmenting paths; blocks are a handful of rows), or
+/// None.
+pub fn pairing<E, O>(
+    expected: &[E],
+    observed: &[O],
+    fits: impl Fn(&E, &O) -> bool,
+) -> Vec<Option<usize>> {
     fn augment<E, O>(
         e: usize,
         expected: &[E],
@@ -374,18 +394,10 @@ pub fn match_set<E, O>(
         }
         false
     }
-    let mut missing = Vec::new();
+    let mut owner = vec![None; observed.len()];
     for e in 0..expected.len() {
         let mut seen = vec![false; observed.len()];
-        if !augment(e, expected, observed, &fits, &mut owner, &mut seen) {
-            missing.push(e);
-        }
+        augment(e, expected, observed, &fits, &mut owner, &mut seen);
     }
-    let extra = owner
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.is_none())
-        .map(|(i, _)| i)
-        .collect();
-    (missing, extra)
+    owner
 }
