@@ -139,12 +139,11 @@ impl fmt::Display for CallExpect {
     }
 }
 
-/// Index of the `)` that closes the call, skipping quoted strings and
-/// nested brackets.
-fn closing_paren(s: &str) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quoted = false;
-    let mut escaped = false;
+/// Visits each character outside double-quoted strings (escapes honoured)
+/// with the bracket depth in front of it; stops at, and returns, the first
+/// index where `f` says so.
+fn scan(s: &str, mut f: impl FnMut(usize, char, i32) -> bool) -> Option<usize> {
+    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
     for (i, c) in s.char_indices() {
         if quoted {
             match (escaped, c) {
@@ -155,53 +154,46 @@ fn closing_paren(s: &str) -> Option<usize> {
             }
             continue;
         }
+        if c == '"' {
+            quoted = true;
+            continue;
+        }
+        if f(i, c, depth) {
+            return Some(i);
+        }
         match c {
-            '"' => quoted = true,
             '(' | '{' | '[' => depth += 1,
-            '}' | ']' => depth -= 1,
-            ')' if depth == 0 => return Some(i),
-            ')' => depth -= 1,
+            ')' | '}' | ']' => depth -= 1,
             _ => {}
         }
     }
     None
 }
 
+/// Index of the `)` that closes the call, skipping quoted strings and
+/// nested brackets.
+fn closing_paren(s: &str) -> Option<usize> {
+    scan(s, |_, c, depth| c == ')' && depth == 0)
+}
+
 /// Splits at the commas outside quotes and brackets.
 fn split_args(s: &str) -> Vec<String> {
+    if s.trim().is_empty() {
+        return Vec::new();
+    }
+    let mut cuts = Vec::new();
+    scan(s, |i, c, depth| {
+        if c == ',' && depth == 0 {
+            cuts.push(i);
+        }
+        false
+    });
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut depth, mut quoted, mut escaped) = (0i32, false, false);
-    for c in s.chars() {
-        if quoted {
-            cur.push(c);
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => quoted = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                quoted = true;
-                cur.push(c);
-            }
-            '(' | '{' | '[' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' | '}' | ']' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            ',' if depth == 0 => out.push(std::mem::take(&mut cur).trim().to_string()),
-            c => cur.push(c),
-        }
+    let mut start = 0;
+    for cut in cuts {
+        out.push(s[start..cut].trim().to_string());
+        start = cut + 1;
     }
-    if !cur.trim().is_empty() || !out.is_empty() {
-        out.push(cur.trim().to_string());
-    }
+    out.push(s[start..].trim().to_string());
     out
 }
