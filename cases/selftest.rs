@@ -134,12 +134,7 @@ fn wait_child(
 /// Whether `pid` is a live process: a zombie (killed, not yet reaped by
 /// whoever inherited it) holds no socket or namespace any more.
 fn running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, r)| r.trim_start().chars().next())
-        })
+    tcplab::host::stat_state(Path::new(&format!("/proc/{pid}/stat")))
         .is_some_and(|state| state != 'Z' && state != 'X')
 }
 

@@ -281,26 +281,18 @@ impl Process {
             return true;
         };
         let traced = self.traced();
-        tasks.flatten().all(|t| {
-            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
-            // The state letter follows the ")" that ends the command name.
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, r)| r.trim_start().chars().next());
-            match state {
+        tasks
+            .flatten()
+            .all(|t| match stat_state(&t.path().join("stat")) {
                 None | Some('S') | Some('Z') | Some('X') | Some('T') => true,
                 Some('t') => !traced,
                 _ => false,
-            }
-        })
+            })
     }
 
     /// One-letter state of the main thread, for messages.
     pub fn state(&self) -> String {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        stat.rsplit_once(')')
-            .and_then(|(_, r)| r.trim_start().chars().next())
+        stat_state(Path::new(&format!("/proc/{}/stat", self.pid())))
             .map_or("gone".into(), |c| c.to_string())
     }
 
@@ -564,4 +556,13 @@ impl Drop for Process {
             }
         }
     }
+}
+
+/// The state letter (R, S, D, T, t, Z, ...) of a /proc/PID[/task/TID]/stat
+/// file, or None when the task is gone. It follows the ")" that ends the
+/// command name, which may itself hold spaces and parentheses.
+pub fn stat_state(stat: &Path) -> Option<char> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    text.rsplit_once(')')
+        .and_then(|(_, r)| r.trim_start().chars().next())
 }

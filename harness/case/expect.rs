@@ -109,6 +109,24 @@ impl Seen {
         packets.iter().filter_map(|p| Seen::new(p, &isns)).collect()
     }
 
+    /// `seq A[:B]` where tcpdump shows a seq, and `ack N` where the ACK
+    /// flag is set: how both an observed line and a recorded expectation
+    /// begin.
+    pub fn seq_ack_fields(&self) -> Vec<String> {
+        let mut fields = Vec::new();
+        if self.shows_seq() {
+            fields.push(if self.len > 0 {
+                format!("seq {}:{}", self.seq, self.seq.wrapping_add(self.len))
+            } else {
+                format!("seq {}", self.seq)
+            });
+        }
+        if self.flags.contains(TcpFlags::ACK) {
+            fields.push(format!("ack {}", self.ack));
+        }
+        fields
+    }
+
     /// tcpdump prints seq only for segments that take sequence space or
     /// carry RST.
     fn shows_seq(&self) -> bool {
@@ -127,17 +145,7 @@ fn head(f: &mut fmt::Formatter<'_>, from: Side, to: Side, flags: TcpFlags) -> fm
 impl fmt::Display for Seen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         head(f, self.from, self.to, self.flags)?;
-        let mut fields = Vec::new();
-        if self.shows_seq() {
-            fields.push(if self.len > 0 {
-                format!("seq {}:{}", self.seq, self.seq.wrapping_add(self.len))
-            } else {
-                format!("seq {}", self.seq)
-            });
-        }
-        if self.flags.contains(TcpFlags::ACK) {
-            fields.push(format!("ack {}", self.ack));
-        }
+        let mut fields = self.seq_ack_fields();
         fields.push(format!("win {}", self.win));
         if !self.options.is_empty() {
             fields.push(format!("options {}", OptionList(&self.options)));

@@ -20,7 +20,7 @@ use super::run::{Observation, Observed};
 use super::{Case, ItemKind};
 use crate::fds::FdRow;
 use crate::lab::Side;
-use crate::packet::{TcpFlags, TcpOption};
+use crate::packet::TcpOption;
 use crate::sockets::{SocketRow, TcpState, TimerKind};
 
 /// A case file rewritten from a run.
@@ -188,21 +188,7 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
     if !t.ends_with(' ') {
         t.push(' ');
     }
-    let mut fields = Vec::new();
-    let shows_seq = s.len > 0
-        || s.flags.contains(TcpFlags::SYN)
-        || s.flags.contains(TcpFlags::FIN)
-        || s.flags.contains(TcpFlags::RST);
-    if shows_seq {
-        fields.push(if s.len > 0 {
-            format!("seq {}:{}", s.seq, s.seq.wrapping_add(s.len))
-        } else {
-            format!("seq {}", s.seq)
-        });
-    }
-    if s.flags.contains(TcpFlags::ACK) {
-        fields.push(format!("ack {}", s.ack));
-    }
+    let mut fields = s.seq_ack_fields();
     if let Some(named) = model.and_then(|m| m.options.as_ref()) {
         fields.push(format!("options [{}]", options(&s.options, named)));
     }
