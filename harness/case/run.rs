@@ -119,7 +119,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         events: Vec::new(),
         observed: Vec::new(),
         pcap,
-        _lab: lab,
+        lab,
     };
     let result = s.play();
     let packets = s
@@ -212,7 +212,7 @@ struct Session<'a> {
     /// What each block observed (see `Outcome::observed`).
     observed: Vec<Observed>,
     pcap: PathBuf,
-    _lab: Lab,
+    lab: Lab,
 }
 
 impl Session<'_> {
@@ -297,7 +297,7 @@ impl Session<'_> {
                     label: argv.join(" "),
                     trace: self.traced.contains(host),
                 };
-                let p = Process::spawn(self._lab.netns(*host), &spawn)
+                let p = Process::spawn(self.lab.netns(*host), &spawn)
                     .map_err(|e| (line, e.to_string()))?;
                 self.procs.push((*host, p));
                 self.settle(line)
