@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::parse::{bad, Bad};
+use super::error::{bad, Bad};
 
 /// One argument of an expected call.
 #[derive(Clone, Debug, PartialEq, Eq)]

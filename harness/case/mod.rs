@@ -3,6 +3,7 @@
 //! a lab (`run`).
 
 pub mod calls;
+pub mod error;
 pub mod expect;
 pub mod parse;
 pub mod record;

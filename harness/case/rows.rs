@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::parse::{bad, Bad};
+use super::error::{bad, Bad};
 use crate::fds::FdRow;
 use crate::sockets::{Family, SocketRow, TcpState, TimerKind};
 

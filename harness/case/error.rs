@@ -1,0 +1,41 @@
+//! The case file's error: [`ParseError`] names `file:line:`; [`Bad`] is the
+//! same before it knows its file, what every line parser (steps, blocks,
+//! expectation rows) returns. Its own module so that the expectation types
+//! (`calls`, `rows`) need nothing from the parser.
+
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParseError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.msg)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// An error before it knows its file.
+pub struct Bad {
+    pub(super) msg: String,
+    pub(super) hint: Option<String>,
+}
+
+/// `msg` with `hint` (none when empty).
+pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
+    Bad {
+        msg: msg.into(),
+        hint: (!hint.is_empty()).then(|| hint.to_string()),
+    }
+}

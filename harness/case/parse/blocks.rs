@@ -1,0 +1,114 @@
+//! Blocks: a header (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`)
+//! and the indented lines under it, each parsed by its expectation type.
+
+use super::super::calls::CallExpect;
+use super::super::error::{bad, Bad};
+use super::super::rows::{FdExpect, SocketExpect};
+use super::super::ItemKind;
+use super::packets::packet_line;
+use super::words::{host, split_word};
+
+const BLOCKS: [&str; 4] = ["packets", "sockets", "fds", "syscalls"];
+
+pub(super) fn is_block(head: &str) -> bool {
+    head.split_whitespace()
+        .next()
+        .is_some_and(|w| BLOCKS.contains(&w))
+}
+
+type BlockErr = (Option<usize>, Bad);
+
+pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
+    let (kw, rest) = split_word(head);
+    let example = match kw {
+        "packets" => "`  client > server  [S]  seq 0`",
+        "sockets" => "`  LISTEN 0.0.0.0:11111 0.0.0.0:*`",
+        "fds" => "`  4u IPv4 TCP *:11111 (LISTEN)`",
+        _ => "`  accept(4, ...) = 5`",
+    };
+    let host = match kw {
+        "packets" if !rest.is_empty() => {
+            return Err((
+                None,
+                bad(
+                    format!("`packets` takes nothing after it, got `{rest}`"),
+                    "the packets go on the indented lines below",
+                ),
+            ))
+        }
+        "packets" => None,
+        _ => Some(host(rest).map_err(|b| {
+            (
+                None,
+                Bad {
+                    msg: format!("`{kw}`: {}", b.msg),
+                    hint: Some(format!("write `{kw} client` or `{kw} server`")),
+                },
+            )
+        })?),
+    };
+    if body.is_empty() {
+        return Err((
+            None,
+            bad(
+                format!("`{head}` block has no lines"),
+                &format!("indent its lines under it, e.g. {example}, or write `  none`"),
+            ),
+        ));
+    }
+    let none = body.len() == 1 && body[0].1 == "none";
+    fn lines<T>(
+        body: &[(usize, &str)],
+        none: bool,
+        f: impl Fn(usize, &str) -> Result<T, Bad>,
+    ) -> Result<Vec<T>, BlockErr> {
+        if none {
+            return Ok(Vec::new());
+        }
+        body.iter()
+            .map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b)))
+            .collect()
+    }
+    Ok(match (kw, host) {
+        ("packets", _) => {
+            let mut alts = Vec::new();
+            for alt in body.split(|(_, l)| *l == "or") {
+                if alt.is_empty() {
+                    let at = body.iter().find(|(_, l)| *l == "or").map(|(n, _)| *n);
+                    return Err((
+                        at,
+                        bad(
+                            "`or` must stand between two lists of packets",
+                            "write the alternatives above and below the `or` line",
+                        ),
+                    ));
+                }
+                let none = alt.len() == 1 && alt[0].1 == "none";
+                alts.push(lines(alt, none, packet_line)?);
+            }
+            ItemKind::Packets(alts)
+        }
+        ("sockets", Some(host)) => ItemKind::Sockets {
+            host,
+            rows: lines(body, none, SocketExpect::parse)?,
+        },
+        ("fds", Some(host)) => ItemKind::Fds {
+            host,
+            rows: lines(body, none, FdExpect::parse)?,
+        },
+        ("syscalls", Some(_)) if none => {
+            return Err((
+                Some(body[0].0),
+                bad(
+                    "a `syscalls` block needs calls",
+                    "list the calls expected, in order",
+                ),
+            ))
+        }
+        (_, Some(host)) => ItemKind::Syscalls {
+            host,
+            calls: lines(body, none, CallExpect::parse)?,
+        },
+        _ => unreachable!("is_block admits only known blocks"),
+    })
+}

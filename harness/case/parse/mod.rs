@@ -1,0 +1,159 @@
+//! Reading a case file. Every error names `file:line:` and gives a hint, so a
+//! typo never turns into a panic or a silently skipped step.
+//!
+//! The shape: unindented lines are steps or block headers; a block's body is
+//! the indented lines under its header. Blank lines and `#` lines are
+//! ignored. New step kinds and blocks slot into `item` and `block`.
+//!
+//! Where things go: [`step`] is the one dispatcher of steps (a new step is
+//! one arm there and a function in its own module: `steps`, `wait`);
+//! blocks are in `blocks`, packet lines in `packets`, words and hosts in
+//! `words`.
+
+mod blocks;
+mod packets;
+mod steps;
+mod wait;
+mod words;
+
+use std::path::Path;
+
+pub use super::error::ParseError;
+use super::error::{bad, Bad};
+use super::{Case, Item, ItemKind};
+use blocks::{block, is_block};
+use words::{port, split_word};
+
+const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+
+pub fn load(path: &Path) -> Result<Case, ParseError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
+        path: path.to_path_buf(),
+        line: 0,
+        msg: format!("cannot read: {e}"),
+        hint: None,
+    })?;
+    parse(path, &text)
+}
+
+/// A header line and the indented lines under it: (line number, header,
+/// body lines with their numbers).
+type Group<'a> = (usize, &'a str, Vec<(usize, &'a str)>);
+
+pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
+    let err = |line: usize, b: Bad| ParseError {
+        path: path.to_path_buf(),
+        line,
+        msg: b.msg,
+        hint: b.hint,
+    };
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("case")
+        .to_string();
+    let mut case = Case {
+        name,
+        path: path.to_path_buf(),
+        port: 11111,
+        ours_only: None,
+        items: Vec::new(),
+    };
+
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            match groups.last_mut() {
+                Some((_, head, body)) if is_block(head) => body.push((n, trimmed)),
+                _ => {
+                    return Err(err(
+                        n,
+                        bad(
+                            "indented line outside a block",
+                            "indent only the lines of a `packets` block; steps start at column 1",
+                        ),
+                    ))
+                }
+            }
+        } else {
+            groups.push((n, trimmed, Vec::new()));
+        }
+    }
+
+    for (n, head, body) in groups {
+        if let Some(rest) = head.strip_prefix("port") {
+            if !rest.is_empty() && !rest.starts_with(' ') {
+                return Err(err(n, bad(format!("unknown step `{head}`"), STEP_HINT)));
+            }
+            if !case.items.is_empty() {
+                return Err(err(
+                    n,
+                    bad(
+                        "`port` after the first step",
+                        "put `port N` at the top of the file",
+                    ),
+                ));
+            }
+            case.port = port(rest.trim()).map_err(|b| err(n, b))?;
+            continue;
+        }
+        if let Some(rest) = head.strip_prefix("ours-only") {
+            if rest.trim().is_empty() || !rest.starts_with(' ') {
+                return Err(err(
+                    n,
+                    bad(
+                        "`ours-only` needs a reason",
+                        "write `ours-only ncat's client keeps running after EOF`",
+                    ),
+                ));
+            }
+            case.ours_only = Some(rest.trim().to_string());
+            continue;
+        }
+        let kind = if is_block(head) {
+            block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+        } else {
+            step(head).map_err(|b| err(n, b))?
+        };
+        case.items.push(Item { line: n, kind });
+    }
+    if case.items.is_empty() {
+        return Err(err(
+            1,
+            bad(
+                "the case has no steps",
+                "start with a command, e.g. `server $ nc -kl 11111`",
+            ),
+        ));
+    }
+    Ok(case)
+}
+
+/// The step dispatcher: a step's first words choose its parser.
+fn step(head: &str) -> Result<ItemKind, Bad> {
+    let (first, rest) = split_word(head);
+    match first {
+        "trace" => return steps::trace(rest),
+        "wait" => return wait::wait(rest),
+        _ => {}
+    }
+    let host = steps::host_word(first, rest)?;
+    let (verb, arg) = split_word(rest);
+    match verb {
+        "$" => steps::start(host, arg),
+        "types" => Ok(steps::types(host, arg)),
+        "prints" => steps::prints(host, arg),
+        "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
+        "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
+        "exits" => steps::exits(host, arg),
+        "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
+        other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
+    }
+}

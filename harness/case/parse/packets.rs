@@ -1,0 +1,183 @@
+//! Lines of a `packets` block: `client > server  [P.]  seq 1:7, ack 1, length 6`.
+
+use super::super::error::{bad, Bad};
+use super::super::expect::{OptExpect, PacketExpect};
+use super::words::split_word;
+use crate::lab::Side;
+use crate::packet::TcpFlags;
+
+const PACKET_HINT: &str =
+    "a packet line is `client > server  [FLAGS]  seq A[:B], ack N, win N, options [...], length N`";
+
+/// `client > server  [P.]  seq 1:7, ack 1, length 6`
+pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
+    let (from, rest) = split_word(text);
+    let (arrow, rest) = split_word(rest);
+    let (to, rest) = split_word(rest);
+    let from: Side = from.parse().map_err(|m: String| bad(m, PACKET_HINT))?;
+    if arrow != ">" {
+        return Err(bad(
+            format!("expected `>` after `{from}`, got `{arrow}`"),
+            PACKET_HINT,
+        ));
+    }
+    let to: Side = to.parse().map_err(|m: String| bad(m, PACKET_HINT))?;
+    if from == to {
+        return Err(bad(
+            format!("`{from} > {to}`: a packet goes from one host to the other"),
+            PACKET_HINT,
+        ));
+    }
+    let rest = rest.trim_start();
+    let Some(inner) = rest.strip_prefix('[') else {
+        return Err(bad("expected flags in brackets, e.g. `[S.]`", PACKET_HINT));
+    };
+    let Some((flags, fields)) = inner.split_once(']') else {
+        return Err(bad("flags bracket not closed", "write flags as `[S.]`"));
+    };
+    let flags: TcpFlags = flags.parse().map_err(|m: String| {
+        bad(
+            format!("bad flags `[{flags}]`: {m}"),
+            "write flags as tcpdump does: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R.]`, `[.]`",
+        )
+    })?;
+    let mut p = PacketExpect {
+        line,
+        from,
+        to,
+        flags,
+        seq: None,
+        ack: None,
+        win: None,
+        length: None,
+        options: None,
+    };
+    for field in split_fields(fields.trim())? {
+        let (key, val) = split_word(field);
+        let dup = |set: bool| {
+            if set {
+                Err(bad(format!("`{key}` given twice"), ""))
+            } else {
+                Ok(())
+            }
+        };
+        match key {
+            "seq" => {
+                dup(p.seq.is_some())?;
+                p.seq = Some(match val.split_once(':') {
+                    Some((a, b)) => (number(key, a)?, Some(number(key, b)?)),
+                    None => (number(key, val)?, None),
+                });
+            }
+            "ack" => {
+                dup(p.ack.is_some())?;
+                p.ack = Some(number(key, val)?);
+            }
+            "win" => {
+                dup(p.win.is_some())?;
+                p.win = Some(
+                    number(key, val)?
+                        .try_into()
+                        .map_err(|_| bad(format!("win {val} exceeds 65535"), ""))?,
+                );
+            }
+            "length" => {
+                dup(p.length.is_some())?;
+                p.length = Some(number(key, val)?);
+            }
+            "options" => {
+                dup(p.options.is_some())?;
+                p.options = Some(options(val)?);
+            }
+            other => return Err(bad(format!("unknown packet field `{other}`"), PACKET_HINT)),
+        }
+    }
+    Ok(p)
+}
+
+fn number(key: &str, s: &str) -> Result<u32, Bad> {
+    s.trim()
+        .parse()
+        .map_err(|_| bad(format!("`{key}` needs a number, got `{s}`"), PACKET_HINT))
+}
+
+/// Splits `a, b, options [x,y], c` at the commas outside brackets.
+fn split_fields(s: &str) -> Result<Vec<&str>, Bad> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(s[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(bad(
+            "unbalanced brackets",
+            "write options as `options [mss 1460,sackOK]`",
+        ));
+    }
+    out.push(s[start..].trim());
+    Ok(out.into_iter().filter(|f| !f.is_empty()).collect())
+}
+
+const OPTIONS_HINT: &str = "options are tcpdump's: `options [mss 1460,sackOK,TS,nop,wscale 7]`; a name alone matches any value";
+
+fn options(val: &str) -> Result<Vec<OptExpect>, Bad> {
+    let inner = val
+        .trim()
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .ok_or_else(|| bad("options go in brackets", OPTIONS_HINT))?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let words: Vec<&str> = o.split_whitespace().collect();
+            let num = |s: &str| {
+                s.parse::<u32>()
+                    .map_err(|_| bad(format!("bad option value in `{o}`"), OPTIONS_HINT))
+            };
+            Ok(match words.as_slice() {
+                ["nop"] => OptExpect::Nop,
+                ["sackOK"] => OptExpect::SackOk,
+                ["sack", ..] => OptExpect::Sack,
+                ["mss"] => OptExpect::Mss(None),
+                ["mss", v] => OptExpect::Mss(Some(
+                    num(v)?
+                        .try_into()
+                        .map_err(|_| bad("mss exceeds 65535", ""))?,
+                )),
+                ["wscale"] => OptExpect::Wscale(None),
+                ["wscale", v] => OptExpect::Wscale(Some(
+                    num(v)?
+                        .try_into()
+                        .map_err(|_| bad("wscale exceeds 255", ""))?,
+                )),
+                ["TS", rest @ ..] => {
+                    let (mut val, mut ecr) = (None, None);
+                    for pair in rest.chunks(2) {
+                        match pair {
+                            ["val", v] => val = Some(num(v)?),
+                            ["ecr", v] => ecr = Some(num(v)?),
+                            _ => {
+                                return Err(bad(
+                                    format!("bad TS option `{o}`"),
+                                    "write `TS`, `TS ecr 0` or `TS val N ecr N`",
+                                ))
+                            }
+                        }
+                    }
+                    OptExpect::Ts { val, ecr }
+                }
+                _ => return Err(bad(format!("unknown option `{o}`"), OPTIONS_HINT)),
+            })
+        })
+        .collect()
+}

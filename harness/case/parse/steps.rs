@@ -1,0 +1,85 @@
+//! The steps a host takes (`$`, `types`, `prints`, `^C`, `^\`, `^Z`, `fg`,
+//! `exits`) and `trace`; one function per step, chosen by `super::step`.
+
+use super::super::error::{bad, Bad};
+use super::super::{Interrupt, ItemKind};
+use super::words::{host, shell_words};
+use super::STEP_HINT;
+use crate::lab::Side;
+
+/// `trace HOST`.
+pub(super) fn trace(rest: &str) -> Result<ItemKind, Bad> {
+    Ok(ItemKind::Trace { host: host(rest)? })
+}
+
+/// The host a step starts with; an unknown first word is an unknown step.
+pub(super) fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
+    first.parse().map_err(|m: String| {
+        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
+        if looks_like_host {
+            bad(m, "")
+        } else {
+            bad(format!("unknown step `{first}`"), STEP_HINT)
+        }
+    })
+}
+
+/// `HOST $ COMMAND`.
+pub(super) fn start(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    let argv = shell_words(arg)?;
+    if argv.is_empty() {
+        return Err(bad(
+            "`$` without a command",
+            "write e.g. `server $ nc -kl 11111`",
+        ));
+    }
+    Ok(ItemKind::Start { host, argv })
+}
+
+/// `HOST types TEXT`.
+pub(super) fn types(host: Side, arg: &str) -> ItemKind {
+    ItemKind::Type {
+        host,
+        text: arg.to_string(),
+    }
+}
+
+/// `HOST prints TEXT`.
+pub(super) fn prints(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    if arg.is_empty() {
+        return Err(bad(
+            "`prints` without text",
+            "write the line the command prints",
+        ));
+    }
+    Ok(ItemKind::Prints {
+        host,
+        text: arg.to_string(),
+    })
+}
+
+/// `HOST ^C`, `HOST ^\\`, `HOST ^Z`, `HOST fg`.
+pub(super) fn signal(host: Side, verb: &str) -> ItemKind {
+    let signal = match verb {
+        "^C" => Interrupt::Int,
+        "^\\" => Interrupt::Quit,
+        "^Z" => Interrupt::Stop,
+        _ => Interrupt::Continue,
+    };
+    ItemKind::Signal { host, signal }
+}
+
+/// `HOST exits [CODE]`.
+pub(super) fn exits(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    let code = if arg.is_empty() {
+        None
+    } else {
+        Some(arg.parse().map_err(|_| {
+            bad(
+                format!("bad exit status `{arg}`"),
+                "an exit status is a number, e.g. `client exits 0`",
+            )
+        })?)
+    };
+    Ok(ItemKind::Exits { host, code })
+}

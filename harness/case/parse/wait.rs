@@ -1,0 +1,35 @@
+//! `wait HOST ROW [gone] [at WINDOW]`.
+
+use super::super::error::{bad, Bad};
+use super::super::rows::{SocketExpect, Window};
+use super::super::ItemKind;
+use super::words::split_word;
+use crate::lab::Side;
+
+const WAIT_HINT: &str = "write `wait HOST STATE LOCAL PEER [gone] [at LOW..HIGH]`, \
+     e.g. `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`";
+
+/// `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`
+pub(super) fn wait(rest: &str) -> Result<ItemKind, Bad> {
+    let (h, mut row) = split_word(rest);
+    let host: Side = h.parse().map_err(|m: String| bad(m, WAIT_HINT))?;
+    let mut at = None;
+    if let Some((r, w)) = row.rsplit_once(" at ") {
+        at = Some(Window::parse(w.trim())?);
+        row = r.trim_end();
+    }
+    let mut gone = false;
+    if let Some(r) = row.strip_suffix(" gone") {
+        gone = true;
+        row = r.trim_end();
+    }
+    if row.is_empty() {
+        return Err(bad("`wait` needs a socket row", WAIT_HINT));
+    }
+    Ok(ItemKind::Wait {
+        host,
+        row: SocketExpect::parse(0, row)?,
+        gone,
+        at,
+    })
+}

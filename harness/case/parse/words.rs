@@ -1,0 +1,72 @@
+//! Words of a line: the first word and the rest, shell-style words, a
+//! host, a port.
+
+use super::super::error::{bad, Bad};
+use crate::lab::Side;
+
+pub(super) fn port(s: &str) -> Result<u16, Bad> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(bad(
+            format!("bad port `{s}`"),
+            "a TCP port is a number from 1 to 65535",
+        )),
+    }
+}
+
+/// `client` or `server`, alone.
+pub(super) fn host(s: &str) -> Result<Side, Bad> {
+    let (word, rest) = split_word(s);
+    if word.is_empty() {
+        return Err(bad("missing host", "name the host: `client` or `server`"));
+    }
+    if !rest.is_empty() {
+        return Err(bad(
+            format!("unexpected `{rest}` after the host"),
+            "write just `client` or `server`",
+        ));
+    }
+    word.parse().map_err(|m: String| bad(m, ""))
+}
+
+pub(super) fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
+}
+
+/// Words as a shell splits them: whitespace, '...' and "..." quoting.
+pub(super) fn shell_words(s: &str) -> Result<Vec<String>, Bad> {
+    let mut words = Vec::new();
+    let mut cur: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = cur.take() {
+                    words.push(w);
+                }
+            }
+            '\'' | '"' => {
+                let w = cur.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some(x) => w.push(x),
+                        None => {
+                            return Err(bad(
+                                format!("unterminated {c} quote"),
+                                "close the quote on the same line",
+                            ))
+                        }
+                    }
+                }
+            }
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(cur);
+    Ok(words)
+}
