@@ -1,0 +1,159 @@
+//! The set blocks: `sockets`, `fds`, `syscalls` checked against what the
+//! kernel shows.
+
+use std::fmt::Write as _;
+
+use super::super::calls::CallExpect;
+use super::super::rows::{match_set, SocketExpect};
+use super::failure::set_failure;
+use super::session::{Session, StepError};
+use super::{now, Observation};
+use crate::fds::{self, FdRow};
+use crate::lab::Side;
+use crate::report::ladder::{Event, Timed};
+use crate::sockets::SocketRow;
+
+impl Session<'_> {
+    pub(super) fn rows_of(&self, line: usize, host: Side) -> Result<Vec<SocketRow>, StepError> {
+        let i = Side::ALL
+            .iter()
+            .position(|s| *s == host)
+            .expect("two sides");
+        self.diag[i].dump().map_err(|e| (line, e.to_string()))
+    }
+
+    pub(super) fn sockets(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[SocketExpect],
+    ) -> Result<(), StepError> {
+        self.settle(line)?;
+        let observed = self.rows_of(line, host)?;
+        self.observe(line, Observation::Sockets(observed.clone()));
+        let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
+        if missing.is_empty() && extra.is_empty() {
+            for r in observed
+                .iter()
+                .filter(|r| r.state != crate::sockets::TcpState::Listen)
+            {
+                let text = match &r.timer {
+                    Some(t) if r.state == crate::sockets::TcpState::TimeWait => {
+                        format!("{} {}s", r.state, t.left.as_secs())
+                    }
+                    _ => r.state.to_string(),
+                };
+                self.events.push(Timed {
+                    at: now(),
+                    event: Event::State { side: host, text },
+                });
+            }
+            return Ok(());
+        }
+        let shown: Vec<String> = observed.iter().map(|r| r.to_string()).collect();
+        self.judged(set_failure(
+            &format!("sockets on {host}"),
+            line,
+            expected.iter().map(|e| (e.line, e.to_string())).collect(),
+            &missing,
+            &format!("observed (ss -tan -o in the {host} namespace)"),
+            shown,
+            &extra,
+        ))
+    }
+
+    pub(super) fn fds(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[super::super::rows::FdExpect],
+    ) -> Result<(), StepError> {
+        self.settle(line)?;
+        let rows = self.rows_of(line, host)?;
+        let p = self.latest(host, line)?;
+        let (pid, label) = (p.pid(), p.label().to_string());
+        let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
+            .map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+        self.observe(line, Observation::Fds(observed.clone()));
+        let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
+        if missing.is_empty() && extra.is_empty() {
+            return Ok(());
+        }
+        self.judged(set_failure(
+            &format!("descriptors of `{label}` on {host}"),
+            line,
+            expected.iter().map(|e| (e.line, e.to_string())).collect(),
+            &missing,
+            &format!("observed (lsof -nP -i -p {pid}, from /proc and sock_diag)"),
+            observed.iter().map(|r| r.to_string()).collect(),
+            &extra,
+        ))
+    }
+
+    pub(super) fn syscalls(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[CallExpect],
+    ) -> Result<(), StepError> {
+        self.settle(line)?;
+        self.latest(host, line)?;
+        let result = self.calls_hold(line, host, expected);
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|(l, msg)| format!("{}:{l}: {msg}", self.case.path.display()));
+        self.observe(line, Observation::Syscalls(failure));
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => self.judged(e),
+        }
+    }
+
+    /// Whether the calls of the host's latest command hold the block.
+    pub(super) fn calls_hold(
+        &mut self,
+        line: usize,
+        host: Side,
+        expected: &[CallExpect],
+    ) -> Result<(), StepError> {
+        let p = self.latest(host, line)?;
+        let label = p.label().to_string();
+        let records = p.syscalls();
+        if !p.traced() {
+            return Err((
+                line,
+                format!(
+                    "`{label}` on {host} is not traced: write `trace {host}` before starting it"
+                ),
+            ));
+        }
+        let mut next = 0;
+        for (i, e) in expected.iter().enumerate() {
+            let found = records[next..].iter().position(|r| {
+                e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))
+            });
+            match found {
+                Some(k) => next += k + 1,
+                None => {
+                    let mut t = format!(
+                        "system calls of `{label}` on {host}: no `{e}` after the calls matched so far (line {} of the block)\n  expected, in order:\n",
+                        i + 1
+                    );
+                    for (j, e) in expected.iter().enumerate() {
+                        let _ = writeln!(t, "  {} {e}", if i == j { ">>" } else { "  " });
+                    }
+                    let _ = writeln!(
+                        t,
+                        "  observed (ptrace; the first {next} matched up to the `<<` mark):"
+                    );
+                    for (j, r) in records.iter().enumerate() {
+                        let _ = writeln!(t, "  {} {r}", if j + 1 == next { "<<" } else { "  " });
+                    }
+                    return Err((e.line, t.trim_end().to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+}

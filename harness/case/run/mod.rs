@@ -1,0 +1,219 @@
+//! Playing a case in a fresh lab: each step, then the waits that make it
+//! deterministic (the lab settled, the capture read to the end), then the
+//! expectations held against what the kernel showed.
+//!
+//! Where things go: `session` holds the lab and what was seen; `steps` runs
+//! each step (one arm per step kind); `blocks` checks the sockets, fds and
+//! syscalls blocks, `packets` the packets blocks; `settle` is every wait
+//! for the lab to go quiet; `failure` writes a set block's failure.
+
+mod blocks;
+mod failure;
+mod packets;
+mod session;
+mod settle;
+mod steps;
+
+use session::Session;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::expect::Seen;
+use super::Case;
+use crate::capture::Capture;
+use crate::fds::FdRow;
+use crate::lab::{Lab, Side};
+use crate::packet::Packet;
+use crate::report::ladder::Timed;
+use crate::sockets::{SockDiag, SocketRow};
+
+/// How cases are run: which nc, where files go, how long a wait may take.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
+    pub nc: PathBuf,
+    /// Where `<case>.pcap` is written.
+    pub out_dir: PathBuf,
+    /// The deadline of every wait.
+    pub deadline: Duration,
+    /// Record mode (TCPLAB_RECORD=1): a block that does not hold is not a
+    /// failure; what it observed is kept in `Outcome::observed` and the run
+    /// goes on, so `record` can rewrite the case from it.
+    pub record: bool,
+}
+
+/// What one expectation block saw when it was judged, by the line of its
+/// header: what `record` rewrites the block from.
+#[derive(Clone, Debug)]
+pub struct Observed {
+    pub line: usize,
+    pub what: Observation,
+}
+
+#[derive(Clone, Debug)]
+pub enum Observation {
+    /// The packets the block was held against (for a block that ends the
+    /// case, every packet after the previous block).
+    Packets(Vec<Seen>),
+    /// The host's TCP sockets (ss).
+    Sockets(Vec<SocketRow>),
+    /// The TCP descriptors of the host's latest command (lsof).
+    Fds(Vec<FdRow>),
+    /// A syscalls block: None when it held, else the failure text (only in
+    /// record mode does a run go on after one).
+    Syscalls(Option<String>),
+}
+
+/// What a passing run saw.
+#[derive(Debug)]
+pub struct Outcome {
+    pub packets: Vec<Packet>,
+    pub pcap: PathBuf,
+    /// Steps as they ran, with their time since the start.
+    pub log: Vec<String>,
+    /// Steps and socket states on the capture's clock, for the ladder.
+    pub events: Vec<Timed>,
+    /// What each expectation block observed, in the order they ran.
+    pub observed: Vec<Observed>,
+}
+
+impl Outcome {
+    /// The packets in the case notation, one per line.
+    pub fn packet_lines(&self) -> Vec<String> {
+        Seen::all(&self.packets)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+}
+
+/// Why a case failed: the whole text a person reads, `file:line:` first.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
+    let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    let lab = Lab::new(&case.name).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
+    let capture = Capture::open(
+        lab.netns(Side::Server),
+        Side::Server.iface(),
+        &format!("tcp port {}", case.port),
+        &pcap,
+    )
+    .map_err(|e| Failure(format!("{}: capture: {e}", at(1))))?;
+    let diag = [Side::Client, Side::Server].map(|s| {
+        SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1))))
+    });
+    let [dc, ds] = diag;
+    let mut s = Session {
+        case,
+        opts,
+        procs: Vec::new(),
+        capture: Some(capture),
+        diag: [dc?, ds?],
+        claimed: 0,
+        block_start: 0,
+        start: Instant::now(),
+        last_action: Instant::now(),
+        traced: Vec::new(),
+        log: Vec::new(),
+        events: Vec::new(),
+        observed: Vec::new(),
+        pcap,
+        lab,
+    };
+    let result = s.play();
+    let packets = s
+        .capture
+        .as_ref()
+        .map(|c| c.packets().to_vec())
+        .unwrap_or_default();
+    let finished = s.capture.take().map(|c| c.finish());
+    hand_back(&s.pcap);
+    let mut text = match result {
+        Ok(()) => String::new(),
+        Err((line, msg)) => format!("{}: {msg}\n", at(line)),
+    };
+    match finished {
+        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
+            let _ = writeln!(
+                text,
+                "{}: the capture is incomplete: libpcap dropped {} packets ({} by the interface); the trace cannot be trusted",
+                at(1),
+                sum.dropped,
+                sum.if_dropped
+            );
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(text, "{}: capture: {e}", at(1));
+        }
+        _ => {}
+    }
+    if text.is_empty() {
+        return Ok(Outcome {
+            packets,
+            pcap: s.pcap.clone(),
+            log: std::mem::take(&mut s.log),
+            events: std::mem::take(&mut s.events),
+            observed: std::mem::take(&mut s.observed),
+        });
+    }
+    let _ = writeln!(text, "  steps run:");
+    for l in &s.log {
+        let _ = writeln!(text, "    {l}");
+    }
+    for (side, p) in &s.procs {
+        let err = p.stderr();
+        if !err.trim().is_empty() {
+            let _ = writeln!(
+                text,
+                "  stderr of `{}` on {side}: {}",
+                p.label(),
+                err.trim_end()
+            );
+        }
+    }
+    if !packets.is_empty() {
+        let _ = writeln!(text, "  the whole capture, as tcpdump -nn -r prints it:");
+        for l in crate::report::tcpdump::lines(&packets) {
+            let _ = writeln!(text, "    {l}");
+        }
+    }
+    let _ = writeln!(
+        text,
+        "  capture: {}  (read it with: tcpdump -nn -r {})",
+        s.pcap.display(),
+        s.pcap.display()
+    );
+    Err(Failure(text))
+}
+
+/// Wall-clock time, on the same clock as libpcap's time stamps.
+fn now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// Files written as root under sudo go back to the user who ran sudo, so
+/// `cargo clean` works without root afterwards.
+pub fn hand_back(path: &std::path::Path) {
+    let (Ok(uid), Ok(gid)) = (std::env::var("SUDO_UID"), std::env::var("SUDO_GID")) else {
+        return;
+    };
+    let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else {
+        return;
+    };
+    for p in [Some(path), path.parent()].into_iter().flatten() {
+        let _ = std::os::unix::fs::chown(p, Some(uid), Some(gid));
+    }
+}

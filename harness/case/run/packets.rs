@@ -1,0 +1,133 @@
+//! `packets` blocks: the capture's segments since the last block, held
+//! against the expected lists.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use super::super::expect::{compare, PacketExpect, Seen};
+use super::session::{Session, StepError};
+use super::Observation;
+use crate::report::sidebyside::{self, Arrow};
+
+impl Session<'_> {
+    pub(super) fn seen(&self) -> Vec<Seen> {
+        Seen::all(
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .packets(),
+        )
+    }
+
+    pub(super) fn packets(
+        &mut self,
+        line: usize,
+        alts: &[Vec<PacketExpect>],
+    ) -> Result<(), StepError> {
+        let deadline = self.deadline();
+        let wanted = alts.iter().map(Vec::len).min().unwrap_or(0);
+        // Settled means nothing is in flight; a block that wants more than
+        // has come may be waiting on a timer (a retransmission), so keep
+        // reading until the deadline.
+        loop {
+            self.settle(line)?;
+            let have = self.seen().len().saturating_sub(self.claimed);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if have >= wanted || left.is_zero() {
+                break;
+            }
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .wait_readable(left);
+        }
+        let seen = self.seen();
+        let block = &seen[self.claimed..];
+        self.block_start = self.claimed;
+        self.claimed = seen.len();
+        self.observe(line, Observation::Packets(block.to_vec()));
+        match alts.iter().position(|alt| compare(alt, block).is_none()) {
+            Some(k) if alts.len() > 1 => {
+                let first = alts[k].first().map_or(line, |p| p.line);
+                self.log.push(format!(
+                    "{:>7.3}s  {line}: matched alternative {} of {} (from line {first})",
+                    self.start.elapsed().as_secs_f64(),
+                    k + 1,
+                    alts.len()
+                ));
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => {
+                let failure = self.block_failure(alts, block, line);
+                self.judged(failure)
+            }
+        }
+    }
+
+    /// The failure of a block, attributed to the line of the first packet
+    /// that differs (the block's line when a packet is missing or extra).
+    pub(super) fn block_failure(
+        &self,
+        alts: &[Vec<PacketExpect>],
+        seen: &[Seen],
+        line: usize,
+    ) -> StepError {
+        // Of several alternatives, show the one that agrees the longest.
+        let Some((expected, d)) = alts
+            .iter()
+            .filter_map(|alt| compare(alt, seen).map(|d| (alt, d)))
+            .rev()
+            .max_by_key(|(_, d)| d.index)
+        else {
+            return (line, "packets agree".into());
+        };
+        let expected = expected.as_slice();
+        let at_line = expected.get(d.index).map_or(line, |e| e.line);
+        let mut t = format!(
+            "packets differ at packet {} of the block: {}\n",
+            d.index + 1,
+            d.reason
+        );
+        if alts.len() > 1 {
+            let _ = writeln!(
+                t,
+                "  none of the block's {} alternatives matched; the closest is shown",
+                alts.len()
+            );
+        }
+        let arrows_e: Vec<Arrow> = expected
+            .iter()
+            .map(|e| Arrow {
+                from: e.from,
+                flags: e.flags,
+                len: e.length,
+            })
+            .collect();
+        let arrows_o: Vec<Arrow> = seen
+            .iter()
+            .map(|s| Arrow {
+                from: s.from,
+                flags: s.flags,
+                len: Some(s.len),
+            })
+            .collect();
+        let title = format!("{}:{line}", self.case.path.display());
+        t += &sidebyside::render(&title, &arrows_e, &arrows_o, d.index);
+        let _ = writeln!(t, "  expected ({}:{line}):", self.case.path.display());
+        for (i, e) in expected.iter().enumerate() {
+            let _ = writeln!(t, "  {} {e}", if i == d.index { ">>" } else { "  " });
+        }
+        if expected.is_empty() {
+            let _ = writeln!(t, "     (no packets)");
+        }
+        let _ = writeln!(t, "  observed:");
+        for (i, s) in seen.iter().enumerate() {
+            let _ = writeln!(t, "  {} {s}", if i == d.index { ">>" } else { "  " });
+        }
+        if seen.is_empty() {
+            let _ = writeln!(t, "     (no packets)");
+        }
+        (at_line, t.trim_end().to_string())
+    }
+}

@@ -1,0 +1,110 @@
+//! The state of one case being played: the lab, its processes, the
+//! capture, the observers, what was seen; and the loop over the steps.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::super::{Case, ItemKind};
+use super::steps::ladder_step;
+use super::{now, Observation, Observed, Options};
+use crate::capture::Capture;
+use crate::host::Process;
+use crate::lab::{Lab, Side};
+use crate::report::ladder::{Event, Timed};
+use crate::sockets::SockDiag;
+
+/// A step's failure: the line it is attributed to and what went wrong.
+pub(super) type StepError = (usize, String);
+
+pub(super) struct Session<'a> {
+    pub(super) case: &'a Case,
+    pub(super) opts: &'a Options,
+    // Field order is drop order: processes die before the lab goes.
+    pub(super) procs: Vec<(Side, Process)>,
+    pub(super) capture: Option<Capture>,
+    pub(super) diag: [SockDiag; 2],
+    /// Packets already claimed by earlier `packets` blocks.
+    pub(super) claimed: usize,
+    /// Where the latest block's packets began.
+    pub(super) block_start: usize,
+    pub(super) start: Instant,
+    /// When the latest action (start, type, signal, ^D) began: time
+    /// windows count from here.
+    pub(super) last_action: Instant,
+    /// Hosts whose commands run under ptrace (`trace HOST`).
+    pub(super) traced: Vec<Side>,
+    pub(super) log: Vec<String>,
+    pub(super) events: Vec<Timed>,
+    /// What each block observed (see `Outcome::observed`).
+    pub(super) observed: Vec<Observed>,
+    pub(super) pcap: PathBuf,
+    pub(super) lab: Lab,
+}
+
+impl Session<'_> {
+    pub(super) fn play(&mut self) -> Result<(), StepError> {
+        let items = &self.case.items;
+        for item in items {
+            self.log.push(format!(
+                "{:>7.3}s  {}: {}",
+                self.start.elapsed().as_secs_f64(),
+                item.line,
+                item.kind
+            ));
+            if item.kind.is_action() {
+                self.last_action = Instant::now();
+                if let Some((side, text)) = ladder_step(&item.kind) {
+                    self.events.push(Timed {
+                        at: now(),
+                        event: Event::Step { side, text },
+                    });
+                }
+            }
+            self.step(item)?;
+        }
+        // The case is over when the lab settles; only then is "no more
+        // packets" judged for a block that ends the case.
+        let last = items.last().expect("a parsed case has items");
+        self.settle(last.line)?;
+        if let ItemKind::Packets(alts) = &last.kind {
+            let seen = self.seen();
+            if seen.len() > self.claimed {
+                let block = &seen[self.block_start..];
+                self.observe(last.line, Observation::Packets(block.to_vec()));
+                let failure = self.block_failure(alts, block, last.line);
+                return self.judged(failure);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps what the block at `line` observed, replacing an earlier
+    /// observation of the same block.
+    pub(super) fn observe(&mut self, line: usize, what: Observation) {
+        self.observed.retain(|o| o.line != line);
+        self.observed.push(Observed { line, what });
+    }
+
+    /// A block that does not hold: the case fails, except in record mode,
+    /// where its observation is what counts and the run goes on.
+    pub(super) fn judged(&self, failure: StepError) -> Result<(), StepError> {
+        if self.opts.record {
+            Ok(())
+        } else {
+            Err(failure)
+        }
+    }
+
+    pub(super) fn deadline(&self) -> Instant {
+        Instant::now() + self.opts.deadline
+    }
+
+    pub(super) fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {
+        self.procs
+            .iter_mut()
+            .rev()
+            .find(|(s, _)| *s == host)
+            .map(|(_, p)| p)
+            .ok_or((line, format!("no command was started on {host}")))
+    }
+}

@@ -1,0 +1,116 @@
+//! Waiting for the lab to go quiet: `wait` steps, and the settle before a
+//! block is judged.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use super::super::rows::{SocketExpect, Window};
+use super::session::{Session, StepError};
+use crate::lab::Side;
+use crate::sockets::{self, SocketRow};
+
+impl Session<'_> {
+    pub(super) fn wait(
+        &mut self,
+        line: usize,
+        host: Side,
+        row: &SocketExpect,
+        gone: bool,
+        at: Option<Window>,
+    ) -> Result<(), StepError> {
+        let since = self.last_action;
+        let deadline = match at {
+            Some(w) => since + w.hi + Duration::from_secs(1),
+            None => self.deadline(),
+        };
+        let what = format!(
+            "{} socket `{row}` on {host}",
+            if gone { "the end of the" } else { "a" }
+        );
+        loop {
+            let rows = self.rows_of(line, host)?;
+            let present = rows.iter().any(|r| row.matches(r));
+            if present != gone {
+                let after = since.elapsed();
+                if let Some(w) = at {
+                    if !w.contains(after) {
+                        return Err((line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
+                    }
+                }
+                self.log.push(format!(
+                    "{:>7.3}s  {line}: seen after {:.3}s",
+                    self.start.elapsed().as_secs_f64(),
+                    after.as_secs_f64()
+                ));
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let mut t = format!(
+                    "timed out after {:.1}s waiting for {what}; sockets now:",
+                    since.elapsed().as_secs_f64()
+                );
+                for r in &rows {
+                    let _ = write!(t, "\n    {r}");
+                }
+                return Err((line, t));
+            }
+            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+        }
+    }
+
+    /// Waits until no socket of either host is in a state the kernel leaves
+    /// by itself, no data is unacknowledged, and every command sleeps in a
+    /// system call or is gone; then reads the capture to its end. Polls
+    /// sock_diag and /proc every millisecond under the deadline.
+    pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
+        let deadline = self.deadline();
+        loop {
+            let rows = self.dump(line)?;
+            let quiet_sockets = rows.iter().all(|(_, r)| sockets::settled(r));
+            let quiet_procs = self.procs.iter_mut().all(|(_, p)| p.is_idle());
+            if quiet_sockets && quiet_procs {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let mut why = format!(
+                    "timed out after {:?} waiting for the lab to settle (sockets in stable states, commands asleep)",
+                    self.opts.deadline
+                );
+                for (side, r) in &rows {
+                    for row in r {
+                        let _ = write!(why, "\n    {side}: {row}");
+                    }
+                }
+                for (side, p) in &self.procs {
+                    let _ = write!(
+                        why,
+                        "\n    {side}: `{}` pid {} state {}",
+                        p.label(),
+                        p.pid(),
+                        p.state()
+                    );
+                }
+                return Err((line, why));
+            }
+            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+        }
+        self.capture
+            .as_mut()
+            .expect("capture lives until the end")
+            .poll()
+            .map_err(|e| (line, e.to_string()))?;
+        Ok(())
+    }
+
+    pub(super) fn dump(&self, line: usize) -> Result<Vec<(Side, Vec<SocketRow>)>, StepError> {
+        [Side::Client, Side::Server]
+            .iter()
+            .zip(&self.diag)
+            .map(|(side, d)| {
+                d.dump()
+                    .map(|r| (*side, r))
+                    .map_err(|e| (line, e.to_string()))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,140 @@
+//! Running one step: start, type, signal, ^D, prints, exits, trace, wait,
+//! and the blocks, each dispatched to where it is checked.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::super::{Interrupt, Item, ItemKind};
+use super::session::{Session, StepError};
+use crate::host::{Process, Spawn};
+use crate::lab::Side;
+
+impl Session<'_> {
+    pub(super) fn step(&mut self, item: &Item) -> Result<(), StepError> {
+        let line = item.line;
+        match &item.kind {
+            ItemKind::Start { host, argv } => {
+                let program = if argv[0] == "nc" {
+                    self.opts.nc.clone()
+                } else {
+                    PathBuf::from(&argv[0])
+                };
+                let spawn = Spawn {
+                    program,
+                    args: argv[1..].iter().map(Into::into).collect(),
+                    label: argv.join(" "),
+                    trace: self.traced.contains(host),
+                };
+                let p = Process::spawn(self.lab.netns(*host), &spawn)
+                    .map_err(|e| (line, e.to_string()))?;
+                self.procs.push((*host, p));
+                self.settle(line)
+            }
+            ItemKind::Type { host, text } => {
+                self.latest(*host, line)?
+                    .type_line(text)
+                    .map_err(|e| (line, e.to_string()))?;
+                self.settle(line)
+            }
+            ItemKind::Eof { host } => {
+                self.latest(*host, line)?.close_stdin();
+                self.settle(line)
+            }
+            ItemKind::Signal { host, signal } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                p.signal(signal.signal())
+                    .map_err(|e| (line, e.to_string()))?;
+                match signal {
+                    Interrupt::Int | Interrupt::Quit => {
+                        p.wait_exit(deadline)
+                            .map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                    }
+                    Interrupt::Stop => wait_state(p, true, deadline)
+                        .map_err(|e| (line, format!("after ^Z: {e}")))?,
+                    Interrupt::Continue => wait_state(p, false, deadline)
+                        .map_err(|e| (line, format!("after fg: {e}")))?,
+                }
+                self.settle(line)
+            }
+            ItemKind::Exits { host, code } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
+                if let Some(want) = code {
+                    if status.code() != Some(*want) {
+                        return Err((
+                            line,
+                            format!(
+                                "`{}` ended with {status}, expected exit status {want}",
+                                p.label()
+                            ),
+                        ));
+                    }
+                }
+                self.settle(line)
+            }
+            ItemKind::Prints { host, text } => {
+                let deadline = self.deadline();
+                let p = self.latest(*host, line)?;
+                if !p.wait_stdout_line(text, deadline) {
+                    return Err((
+                        line,
+                        format!(
+                            "`{}` did not print the line {text:?}; its stdout: {:?}",
+                            p.label(),
+                            p.stdout()
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            ItemKind::Packets(alts) => self.packets(line, alts),
+            ItemKind::Trace { host } => {
+                self.traced.push(*host);
+                Ok(())
+            }
+            ItemKind::Sockets { host, rows } => self.sockets(line, *host, rows),
+            ItemKind::Fds { host, rows } => self.fds(line, *host, rows),
+            ItemKind::Syscalls { host, calls } => self.syscalls(line, *host, calls),
+            ItemKind::Wait {
+                host,
+                row,
+                gone,
+                at,
+            } => self.wait(line, *host, row, *gone, *at),
+        }
+    }
+}
+
+/// What the ladder writes beside a host for an action: the command, or the
+/// key pressed.
+pub(super) fn ladder_step(kind: &ItemKind) -> Option<(Side, String)> {
+    match kind {
+        ItemKind::Start { host, argv } => Some((*host, argv.join(" "))),
+        ItemKind::Type { host, text } => Some((*host, format!("types {text}"))),
+        ItemKind::Signal { host, signal } => Some((*host, signal.key().to_string())),
+        ItemKind::Eof { host } => Some((*host, "^D".into())),
+        _ => None,
+    }
+}
+
+/// Waits until the process is stopped (state T), or no longer stopped,
+/// polling /proc under the deadline.
+pub(super) fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Result<(), String> {
+    loop {
+        let state = p.state();
+        if (state == "T") == stopped {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "`{}` (pid {}) did not {} (state {state})",
+                p.label(),
+                p.pid(),
+                if stopped { "stop" } else { "resume" }
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+    }
+}
