@@ -1,0 +1,457 @@
+//! Record mode: a case file's expectations rewritten from what a run
+//! observed (`TCPLAB_RECORD=1`), so `git diff` shows what changed.
+//!
+//! Only block bodies change: comments, blank lines, steps and directives
+//! are copied byte for byte. `packets`, `sockets HOST` and `fds HOST`
+//! blocks are written from their observations by rules that leave out what
+//! differs between runs and kernels (ephemeral ports, windows, timestamp
+//! and window-scale values), so a recorded case passes when run again and
+//! recording it again changes nothing. `syscalls` blocks are never
+//! recorded (a whole strace is too noisy to be an expectation): one that
+//! failed is left as written and reported.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use super::expect::{compare, OptExpect, PacketExpect, Seen};
+use super::parse;
+use super::rows::{match_set, FdExpect, SocketExpect, Window};
+use super::run::{Observation, Observed};
+use super::{Case, ItemKind};
+use crate::fds::FdRow;
+use crate::lab::Side;
+use crate::packet::TcpOption;
+use crate::sockets::{SocketRow, TcpState, TimerKind};
+
+/// A case file rewritten from a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    /// The new text of the file.
+    pub text: String,
+    /// How many blocks' bodies differ from the old text.
+    pub changed: usize,
+    /// What a person must know: alternatives dropped, syscalls blocks that
+    /// failed (left as written), a block the notation could not record.
+    pub warnings: Vec<String>,
+}
+
+/// The window written for a TIME-WAIT socket recorded without one: the
+/// timer is 60 s and the blocks are judged within moments of the close.
+const TIME_WAIT_WINDOW: &str = "timer timewait 58s..60s";
+
+/// Rewrites `text` (the file `case` was parsed from) with each block's body
+/// replaced by what `observed` says it saw.
+pub fn record(case: &Case, text: &str, observed: &[Observed]) -> Recorded {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let mut warnings = Vec::new();
+    let mut changed = 0;
+    // From the last block up, so the line numbers of those above hold.
+    for item in case.items.iter().rev() {
+        let Some(seen) = observed.iter().rev().find(|o| o.line == item.line) else {
+            continue;
+        };
+        let at = format!("{}:{}", case.path.display(), item.line);
+        let body = match (&item.kind, &seen.what) {
+            (ItemKind::Packets(alts), Observation::Packets(s)) => {
+                packets_body(alts, s, &at, &mut warnings)
+            }
+            (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
+                Some(sockets_body(rows, s, case.port, &lines))
+            }
+            (ItemKind::Fds { rows, .. }, Observation::Fds(s)) => Some(fds_body(rows, s, case.port)),
+            (ItemKind::Syscalls { .. }, Observation::Syscalls(Some(failure))) => {
+                warnings.push(format!(
+                    "{failure}\n  (syscalls blocks are not recorded: {at} is left as written)"
+                ));
+                None
+            }
+            _ => None,
+        };
+        let Some(body) = body else { continue };
+        if let Some(why) = holds(case, &item.kind, &seen.what, &body) {
+            warnings.push(format!(
+                "{at}: the recorded block does not hold against what was observed ({why}); it is written anyway, look at it"
+            ));
+        }
+        if replace_body(&mut lines, item.line, &body) {
+            changed += 1;
+        }
+    }
+    warnings.reverse();
+    Recorded {
+        text: lines.join("\n"),
+        changed,
+        warnings,
+    }
+}
+
+/// The 0-based indexes of a block's body: from the line after its header
+/// (1-based `header`) to its last indented line; comments and blank lines
+/// between them belong to it, those after its last line do not.
+fn body_range(lines: &[String], header: usize) -> std::ops::Range<usize> {
+    let mut end = header;
+    for (i, raw) in lines.iter().enumerate().skip(header) {
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            end = i + 1;
+        } else {
+            break;
+        }
+    }
+    header..end
+}
+
+/// Puts `body` in place of the block's body lines, keeping its comments and
+/// blank lines where they stand. Whether anything changed.
+fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool {
+    let range = body_range(lines, header);
+    let is_body = |l: &str| !l.trim().is_empty() && !l.trim().starts_with('#');
+    let old: Vec<&str> = lines[range.clone()]
+        .iter()
+        .map(String::as_str)
+        .filter(|l| is_body(l))
+        .map(str::trim)
+        .collect();
+    if old == body.iter().map(String::as_str).collect::<Vec<_>>() {
+        return false;
+    }
+    let cr = if lines[header - 1].ends_with('\r') {
+        "\r"
+    } else {
+        ""
+    };
+    let mut new = body.iter().map(|b| format!("  {b}{cr}"));
+    let mut out = Vec::new();
+    for l in &lines[range.clone()] {
+        if is_body(l) {
+            out.extend(new.next());
+        } else {
+            out.push(l.clone());
+        }
+    }
+    out.extend(new);
+    lines.splice(range, out);
+    true
+}
+
+/// A packets block's new body, or None to keep it as written: a block of
+/// alternatives one of which matched encodes a race and stays whole.
+fn packets_body(
+    alts: &[Vec<PacketExpect>],
+    seen: &[Seen],
+    at: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    let matched = alts.iter().position(|a| compare(a, seen).is_none());
+    if alts.len() > 1 {
+        if matched.is_some() {
+            return None;
+        }
+        warnings.push(format!(
+            "{at}: none of the block's {} alternatives matched; recorded the {} packets observed as its only form (the alternatives were dropped: if the kernel's timing decides between forms, write them back with `or`)",
+            alts.len(),
+            seen.len()
+        ));
+    }
+    // The lines that say which fields to keep: the matching alternative,
+    // else the one that agrees the longest.
+    let model = match matched {
+        Some(k) => &alts[k],
+        None => alts
+            .iter()
+            .rev()
+            .max_by_key(|a| compare(a, seen).map_or(usize::MAX, |d| d.index))
+            .expect("a block has an alternative"),
+    };
+    if seen.is_empty() {
+        return Some(vec!["none".into()]);
+    }
+    Some(
+        seen.iter()
+            .enumerate()
+            .map(|(i, s)| packet_line(s, model.get(i)))
+            .collect(),
+    )
+}
+
+/// One packet in the case notation: `FROM > TO  [FLAGS]  ` then seq (when
+/// tcpdump shows it), ack (when ACK is set), options (only where the
+/// original line named them) and length (when not 0, or when the original
+/// line said `length 0`: on a bare ACK it is what says "no data"). Never
+/// the window.
+pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
+    let flags = format!("[{}]", s.flags);
+    let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
+    if !t.ends_with(' ') {
+        t.push(' ');
+    }
+    let mut fields = s.seq_ack_fields();
+    if let Some(named) = model.and_then(|m| m.options.as_ref()) {
+        fields.push(format!("options [{}]", options(&s.options, named)));
+    }
+    if s.len > 0 || model.is_some_and(|m| m.length.is_some()) {
+        fields.push(format!("length {}", s.len));
+    }
+    t.push_str(&fields.join(", "));
+    t.trim_end().to_string()
+}
+
+/// Option names in order; values only for mss (1460 on the lab's veth,
+/// whatever the kernel) and where the original line pinned one.
+fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
+    let items: Vec<String> = observed
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            // The original's option of the same name and occurrence.
+            let nth = observed[..i]
+                .iter()
+                .filter(|p| p.name() == o.name())
+                .count();
+            let pinned = named.iter().filter(|e| opt_name(e) == o.name()).nth(nth);
+            match (o, pinned) {
+                (TcpOption::Mss(v), _) => format!("mss {v}"),
+                (TcpOption::Wscale(v), Some(OptExpect::Wscale(Some(_)))) => format!("wscale {v}"),
+                (TcpOption::Ts { val, ecr }, Some(OptExpect::Ts { val: pv, ecr: pe })) => {
+                    let mut t = "TS".to_string();
+                    if pv.is_some() {
+                        t += &format!(" val {val}");
+                    }
+                    if pe.is_some() {
+                        t += &format!(" ecr {ecr}");
+                    }
+                    t
+                }
+                (o, _) => o.name().to_string(),
+            }
+        })
+        .collect();
+    items.join(",")
+}
+
+fn opt_name(o: &OptExpect) -> &'static str {
+    match o {
+        OptExpect::Nop => "nop",
+        OptExpect::SackOk => "sackOK",
+        OptExpect::Sack => "sack",
+        OptExpect::Mss(_) => "mss",
+        OptExpect::Wscale(_) => "wscale",
+        OptExpect::Ts { .. } => "TS",
+    }
+}
+
+/// Rows in the order to write them, each with the expected row whose style
+/// it takes: the rows still matched in their old order, then the new ones
+/// (styled after an unmatched old row that `like` picks, if any).
+fn ordered<'a, E, O>(
+    expected: &'a [E],
+    observed: &'a [O],
+    fits: impl Fn(&E, &O) -> bool,
+    like: impl Fn(&E, &O) -> bool,
+) -> Vec<(&'a O, Option<&'a E>)> {
+    let owner = super::rows::pairing(expected, observed, fits);
+    let mut out = Vec::new();
+    for (ei, e) in expected.iter().enumerate() {
+        if let Some(oi) = owner.iter().position(|o| *o == Some(ei)) {
+            out.push((&observed[oi], Some(e)));
+        }
+    }
+    let mut unmatched: Vec<usize> = (0..expected.len())
+        .filter(|e| !owner.contains(&Some(*e)))
+        .collect();
+    for (oi, o) in observed.iter().enumerate() {
+        if owner[oi].is_some() {
+            continue;
+        }
+        let style = unmatched
+            .iter()
+            .position(|e| like(&expected[*e], o))
+            .map(|k| &expected[unmatched.remove(k)]);
+        out.push((o, style));
+    }
+    out
+}
+
+/// The client's ephemeral port: any port of the client's address that is
+/// not the case's.
+fn ephemeral(a: &SocketAddr, port: u16) -> bool {
+    let client = IpAddr::V4(Side::Client.addr());
+    let ip = match a.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    ip == client && a.port() != port && a.port() != 0
+}
+
+/// An address as ss prints it, with `*` for port 0 and the ephemeral port.
+fn ss_addr(a: &SocketAddr, v6only: bool, port: u16) -> String {
+    let ip = match a.ip() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) if v6.is_unspecified() && !v6only => "*".into(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    if a.port() == 0 || ephemeral(a, port) {
+        format!("{ip}:*")
+    } else {
+        format!("{ip}:{}", a.port())
+    }
+}
+
+fn sockets_body(
+    expected: &[SocketExpect],
+    observed: &[SocketRow],
+    port: u16,
+    lines: &[String],
+) -> Vec<String> {
+    let all_queues = !expected.is_empty() && expected.iter().all(|e| e.queues.is_some());
+    let rows: Vec<String> = ordered(
+        expected,
+        observed,
+        |e, o| e.matches(o),
+        |e, o| e.state == o.state,
+    )
+    .into_iter()
+    .map(|(o, e)| socket_row(o, e, all_queues, port, lines))
+    .collect();
+    if rows.is_empty() {
+        return vec!["none".into()];
+    }
+    rows
+}
+
+/// `STATE [R S] LOCAL PEER [timer ...]`: queues where the old row had them
+/// (or, for a new row, where every old row did), the old timer window while
+/// it still holds, `timer timewait 58s..60s` for a fresh TIME-WAIT, no
+/// other timer.
+fn socket_row(
+    o: &SocketRow,
+    e: Option<&SocketExpect>,
+    all_queues: bool,
+    port: u16,
+    lines: &[String],
+) -> String {
+    let mut t = o.state.ss_name().to_string();
+    if e.map_or(all_queues, |e| e.queues.is_some()) {
+        t += &format!(" {} {}", o.recv_q, o.send_q);
+    }
+    t += &format!(
+        " {} {}",
+        ss_addr(&o.local, o.v6only, port),
+        ss_addr(&o.peer, o.v6only, port)
+    );
+    let old = e.and_then(|e| Some((e, e.timer?)));
+    let holds = |kind: Option<TimerKind>, w: Window| {
+        o.timer
+            .as_ref()
+            .is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
+    };
+    match old {
+        Some((e, (kind, w))) if holds(kind, w) => {
+            // The old window as it was written (`1min` stays `1min`).
+            let written = lines
+                .get(e.line.wrapping_sub(1))
+                .and_then(|l| l.split_once(" timer "))
+                .map(|(_, w)| format!("timer {}", w.trim()));
+            let shown = match kind {
+                Some(k) => format!("timer {} {w}", k.ss_name()),
+                None => format!("timer {w}"),
+            };
+            t += " ";
+            t += &written.unwrap_or(shown);
+        }
+        _ if o.state == TcpState::TimeWait
+            && holds(
+                Some(TimerKind::TimeWait),
+                Window {
+                    lo: Duration::from_secs(58),
+                    hi: Duration::from_secs(60),
+                },
+            ) =>
+        {
+            t += " ";
+            t += TIME_WAIT_WINDOW;
+        }
+        _ => {}
+    }
+    t
+}
+
+fn fds_body(expected: &[FdExpect], observed: &[FdRow], port: u16) -> Vec<String> {
+    let rows: Vec<String> = ordered(expected, observed, |e, o| e.matches(o), |e, o| e.fd == o.fd)
+        .into_iter()
+        .map(|(o, e)| fd_row(o, e, port))
+        .collect();
+    if rows.is_empty() {
+        return vec!["none".into()];
+    }
+    rows
+}
+
+/// lsof's notation (FdRow's Display) with the ephemeral port as `*`, in the
+/// old row's `fd N` or `Nu` style.
+fn fd_row(o: &FdRow, e: Option<&FdExpect>, port: u16) -> String {
+    let mut r = o.clone();
+    for a in [&mut r.local, &mut r.peer] {
+        if ephemeral(a, port) {
+            a.set_port(0);
+        }
+    }
+    let t = r.to_string();
+    match e {
+        Some(e) if e.mode.is_none() => {
+            let prefix = format!("{}{}", r.fd, r.mode);
+            format!("fd {} {}", r.fd, t[prefix.len()..].trim_start())
+        }
+        _ => t,
+    }
+}
+
+/// Why the recorded body would not hold against the observation, or None.
+fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> Option<String> {
+    let head = match kind {
+        ItemKind::Packets(_) => "packets".to_string(),
+        ItemKind::Sockets { host, .. } => format!("sockets {host}"),
+        ItemKind::Fds { host, .. } => format!("fds {host}"),
+        _ => return None,
+    };
+    let mut text = format!("{head}\n");
+    for b in body {
+        text += &format!("  {b}\n");
+    }
+    let parsed = match parse::parse(&case.path, &text) {
+        Ok(c) => c,
+        Err(e) => return Some(e.to_string()),
+    };
+    match (&parsed.items[0].kind, seen) {
+        (ItemKind::Packets(alts), Observation::Packets(s)) => {
+            compare(&alts[0], s).map(|d| d.reason)
+        }
+        (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
+            let (missing, extra) = match_set(rows, s, |e, o| e.matches(o));
+            (!missing.is_empty() || !extra.is_empty()).then(|| {
+                format!(
+                    "{} row(s) unmatched, {} unexpected",
+                    missing.len(),
+                    extra.len()
+                )
+            })
+        }
+        (ItemKind::Fds { rows, .. }, Observation::Fds(s)) => {
+            let (missing, extra) = match_set(rows, s, |e, o| e.matches(o));
+            (!missing.is_empty() || !extra.is_empty()).then(|| {
+                format!(
+                    "{} row(s) unmatched, {} unexpected",
+                    missing.len(),
+                    extra.len()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
