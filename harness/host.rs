@@ -376,116 +376,146 @@ fn fork_traced(
     ns_fd: RawFd,
     what: &str,
 ) -> Result<(i32, Started)> {
-    use nix::fcntl::OFlag;
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     use nix::unistd::ForkResult;
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
 
     // Everything the child needs is made before the fork: it may not allocate.
-    let cstring = |s: &std::ffi::OsStr| {
-        CString::new(s.as_bytes())
-            .map_err(|_| Error::msg(format!("{what}: NUL byte in `{}`", s.to_string_lossy())))
-    };
-    let argv_owned: Vec<CString> = std::iter::once(program.as_os_str())
-        .chain(args.iter().map(|a| a.as_os_str()))
-        .map(cstring)
-        .collect::<Result<_>>()?;
+    let argv_owned = exec_argv(program, args, what)?;
     let mut argv: Vec<*const libc::c_char> = argv_owned.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     let filter = syscalls::seccomp_filter();
-    // Pipes above fd 2 (dup2 onto 0-2 must not hit one of its own).
-    let pipe = || -> Result<(OwnedFd, OwnedFd)> {
-        let high = |fd: OwnedFd| {
-            if fd.as_raw_fd() > 2 {
-                Ok(fd)
-            } else {
-                fd.try_clone()
-            }
-        };
-        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe2", e))?;
-        let io = |e| Error::io("dup pipe above fd 2", e);
-        Ok((high(r).map_err(io)?, high(w).map_err(io)?))
-    };
-    let (in_r, in_w) = pipe()?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
-    let (report_r, report_w) = pipe()?;
-
-    /// In the child: errno and step to the parent, then _exit.
-    unsafe fn fail(fd: RawFd, step: u32, errno: i32) -> ! {
-        let msg: [u32; 2] = [errno as u32, step];
-        let iov = libc::iovec {
-            iov_base: msg.as_ptr() as *mut libc::c_void,
-            iov_len: 8,
-        };
-        // SAFETY: iov points at 8 readable bytes.
-        unsafe {
-            libc::writev(fd, &iov, 1);
-            libc::_exit(127)
-        }
-    }
+    let (in_r, in_w) = high_pipe()?;
+    let (out_r, out_w) = high_pipe()?;
+    let (err_r, err_w) = high_pipe()?;
+    let (report_r, report_w) = high_pipe()?;
 
     // SAFETY: between fork and exec the child makes async-signal-safe calls
     // only, on data made before the fork.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys(format!("{what}: fork"), e))? {
         ForkResult::Child => unsafe {
-            let report = report_w.as_raw_fd();
-            for (fd, target) in [(&in_r, 0), (&out_w, 1), (&err_w, 2)] {
-                if libc::dup2(fd.as_raw_fd(), target) < 0 {
-                    fail(report, 0, nix::errno::Errno::last_raw());
-                }
-            }
-            if let Err(e) = prepare_child(ns_fd) {
-                fail(report, 1, e.raw_os_error().unwrap_or(0));
-            }
-            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-                fail(report, 2, nix::errno::Errno::last_raw());
-            }
-            if let Err(e) = syscalls::install_filter(&filter) {
-                fail(report, 3, e.raw_os_error().unwrap_or(0));
-            }
-            libc::execvp(argv[0], argv.as_ptr());
-            fail(report, 4, nix::errno::Errno::last_raw())
+            let stdio = [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()];
+            exec_traced_child(stdio, report_w.as_raw_fd(), ns_fd, &filter, &argv)
         },
         ForkResult::Parent { child } => {
             drop((in_r, out_w, err_w, report_w));
-            loop {
-                match waitpid(child, Some(WaitPidFlag::__WALL)) {
-                    Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => break,
-                    // A signal before exec: deliver it.
-                    Ok(WaitStatus::Stopped(_, sig)) => {
-                        let _ = nix::sys::ptrace::cont(child, sig);
-                    }
-                    Ok(ws) => {
-                        let mut msg = [0u8; 8];
-                        let n = File::from(report_r).read(&mut msg).unwrap_or(0);
-                        if n != 8 {
-                            return Err(Error::msg(format!(
-                                "{what}: the child ended before exec ({ws:?})"
-                            )));
-                        }
-                        let errno = u32::from_ne_bytes(msg[..4].try_into().unwrap()) as i32;
-                        let step = u32::from_ne_bytes(msg[4..].try_into().unwrap()) as usize;
-                        let errno = nix::errno::Errno::from_raw(errno);
-                        // A failed exec reads as it does untraced.
-                        return Err(match CHILD_STEPS.get(step) {
-                            Some(step) if *step != "exec" => {
-                                Error::sys(format!("{what}: {step}"), errno)
-                            }
-                            _ => Error::sys(what, errno),
-                        });
-                    }
-                    Err(nix::errno::Errno::EINTR) => {}
-                    Err(e) => return Err(Error::sys(format!("{what}: waitpid({child})"), e)),
-                }
-            }
+            wait_for_exec(child, report_r, what)?;
             let started = Started {
                 stdin: File::from(in_w),
                 stdout: File::from(out_r),
                 stderr: File::from(err_r),
             };
             Ok((child.as_raw(), started))
+        }
+    }
+}
+
+/// The program and its arguments as C strings, for execvp.
+fn exec_argv(program: &Path, args: &[OsString], what: &str) -> Result<Vec<std::ffi::CString>> {
+    use std::os::unix::ffi::OsStrExt;
+    let cstring = |s: &std::ffi::OsStr| {
+        std::ffi::CString::new(s.as_bytes())
+            .map_err(|_| Error::msg(format!("{what}: NUL byte in `{}`", s.to_string_lossy())))
+    };
+    std::iter::once(program.as_os_str())
+        .chain(args.iter().map(|a| a.as_os_str()))
+        .map(cstring)
+        .collect()
+}
+
+/// A close-on-exec pipe with both ends above fd 2 (dup2 onto 0-2 must not
+/// hit one of its own).
+fn high_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let high = |fd: OwnedFd| {
+        if fd.as_raw_fd() > 2 {
+            Ok(fd)
+        } else {
+            fd.try_clone()
+        }
+    };
+    let (r, w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::sys("pipe2", e))?;
+    let io = |e| Error::io("dup pipe above fd 2", e);
+    Ok((high(r).map_err(io)?, high(w).map_err(io)?))
+}
+
+/// In the child: errno and step to the parent, then _exit.
+unsafe fn fail(fd: RawFd, step: u32, errno: i32) -> ! {
+    let msg: [u32; 2] = [errno as u32, step];
+    let iov = libc::iovec {
+        iov_base: msg.as_ptr() as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: iov points at 8 readable bytes.
+    unsafe {
+        libc::writev(fd, &iov, 1);
+        libc::_exit(127)
+    }
+}
+
+/// The child's side of [`fork_traced`]: stdio from the pipes, the
+/// namespace, PTRACE_TRACEME, the seccomp filter, exec. Each failure goes
+/// to `report` as [`CHILD_STEPS`] index and errno.
+///
+/// # Safety
+/// Only in the child between fork and exec: async-signal-safe calls on data
+/// made before the fork.
+unsafe fn exec_traced_child(
+    stdio: [RawFd; 3],
+    report: RawFd,
+    ns_fd: RawFd,
+    filter: &[libc::sock_filter],
+    argv: &[*const libc::c_char],
+) -> ! {
+    unsafe {
+        for (target, fd) in stdio.into_iter().enumerate() {
+            if libc::dup2(fd, target as i32) < 0 {
+                fail(report, 0, nix::errno::Errno::last_raw());
+            }
+        }
+        if let Err(e) = prepare_child(ns_fd) {
+            fail(report, 1, e.raw_os_error().unwrap_or(0));
+        }
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+            fail(report, 2, nix::errno::Errno::last_raw());
+        }
+        if let Err(e) = syscalls::install_filter(filter) {
+            fail(report, 3, e.raw_os_error().unwrap_or(0));
+        }
+        libc::execvp(argv[0], argv.as_ptr());
+        fail(report, 4, nix::errno::Errno::last_raw())
+    }
+}
+
+/// The parent's side of [`fork_traced`]: waits for the child's stop after
+/// exec, passing on signals that come before it; an error read from
+/// `report` when the child ended instead.
+fn wait_for_exec(child: nix::unistd::Pid, report: OwnedFd, what: &str) -> Result<()> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    loop {
+        match waitpid(child, Some(WaitPidFlag::__WALL)) {
+            Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => return Ok(()),
+            // A signal before exec: deliver it.
+            Ok(WaitStatus::Stopped(_, sig)) => {
+                let _ = nix::sys::ptrace::cont(child, sig);
+            }
+            Ok(ws) => {
+                let mut msg = [0u8; 8];
+                let n = File::from(report).read(&mut msg).unwrap_or(0);
+                if n != 8 {
+                    return Err(Error::msg(format!(
+                        "{what}: the child ended before exec ({ws:?})"
+                    )));
+                }
+                let errno = u32::from_ne_bytes(msg[..4].try_into().unwrap()) as i32;
+                let step = u32::from_ne_bytes(msg[4..].try_into().unwrap()) as usize;
+                let errno = nix::errno::Errno::from_raw(errno);
+                // A failed exec reads as it does untraced.
+                return Err(match CHILD_STEPS.get(step) {
+                    Some(step) if *step != "exec" => Error::sys(format!("{what}: {step}"), errno),
+                    _ => Error::sys(what, errno),
+                });
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys(format!("{what}: waitpid({child})"), e)),
         }
     }
 }

@@ -83,6 +83,33 @@ impl Printer {
             p.flags
         );
 
+        let (seq, ack, rev, base) = self.relative(p);
+
+        let len = p.len();
+        if len > 0 || p.flags.bits() & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST).bits() != 0 {
+            let _ = write!(s, ", seq {seq}");
+            if len > 0 {
+                let _ = write!(s, ":{}", seq.wrapping_add(len));
+            }
+        }
+        if p.flags.contains(TcpFlags::ACK) {
+            let _ = write!(s, ", ack {ack}");
+        }
+        let _ = write!(s, ", win {}", p.win);
+        if p.flags.contains(TcpFlags::URG) {
+            // The urgent pointer is not in `Packet`.
+            s.push_str(", urg ?");
+        }
+        push_options(&mut s, p, rev, base);
+        let _ = write!(s, ", length {len}");
+        s
+    }
+
+    /// seq and ack as tcpdump prints them: relative to the conversation's
+    /// first segments once it has seen them (absolute for a SYN or the
+    /// first packet seen); whether `p` goes against the conversation's
+    /// direction, and the conversation's bases.
+    fn relative(&mut self, p: &Packet) -> (u32, u32, bool, Bases) {
         let (mut seq, mut ack) = (p.seq, p.ack);
         let (mut rev, mut base) = (false, Bases { seq: 0, ack: 0 });
         if p.flags.contains(TcpFlags::ACK) {
@@ -131,46 +158,34 @@ impl Printer {
                 }
             };
         }
+        (seq, ack, rev, base)
+    }
+}
 
-        let len = p.len();
-        if len > 0 || p.flags.bits() & (TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST).bits() != 0 {
-            let _ = write!(s, ", seq {seq}");
-            if len > 0 {
-                let _ = write!(s, ":{}", seq.wrapping_add(len));
+/// `, options [mss 1460,sackOK,...]`; SACK blocks relative to the
+/// receiver's base, as tcpdump prints them.
+fn push_options(s: &mut String, p: &Packet, rev: bool, base: Bases) {
+    if !p.options.is_empty() {
+        s.push_str(", options [");
+        for (i, o) in p.options.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
             }
-        }
-        if p.flags.contains(TcpFlags::ACK) {
-            let _ = write!(s, ", ack {ack}");
-        }
-        let _ = write!(s, ", win {}", p.win);
-        if p.flags.contains(TcpFlags::URG) {
-            // The urgent pointer is not in `Packet`.
-            s.push_str(", urg ?");
-        }
-        if !p.options.is_empty() {
-            s.push_str(", options [");
-            for (i, o) in p.options.iter().enumerate() {
-                if i > 0 {
-                    s.push(',');
-                }
-                match o {
-                    // Blocks relative to the receiver's base, no separator.
-                    TcpOption::Sack(blocks) => {
-                        let _ = write!(s, "sack {} ", blocks.len());
-                        let b = if rev { base.seq } else { base.ack };
-                        for (l, r) in blocks {
-                            let _ = write!(s, "{{{}:{}}}", l.wrapping_sub(b), r.wrapping_sub(b));
-                        }
-                    }
-                    other => {
-                        let _ = write!(s, "{other}");
+            match o {
+                // Blocks relative to the receiver's base, no separator.
+                TcpOption::Sack(blocks) => {
+                    let _ = write!(s, "sack {} ", blocks.len());
+                    let b = if rev { base.seq } else { base.ack };
+                    for (l, r) in blocks {
+                        let _ = write!(s, "{{{}:{}}}", l.wrapping_sub(b), r.wrapping_sub(b));
                     }
                 }
+                other => {
+                    let _ = write!(s, "{other}");
+                }
             }
-            s.push(']');
         }
-        let _ = write!(s, ", length {len}");
-        s
+        s.push(']');
     }
 }
 
