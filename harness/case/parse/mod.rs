@@ -3,12 +3,12 @@
 //!
 //! The shape: unindented lines are steps or block headers; a block's body is
 //! the indented lines under its header. Blank lines and `#` lines are
-//! ignored. New step kinds and blocks slot into `item` and `block`.
+//! ignored.
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
-//! one arm there and a function in its own module: `steps`, `wait`);
-//! blocks are in `blocks`, packet lines in `packets`, words and hosts in
-//! `words`.
+//! one arm there and a function in its own module: `steps`, `wait`); a new
+//! block is one arm in `blocks::block`; packet lines are in `packets`,
+//! words and hosts in `words`.
 
 mod blocks;
 mod packets;
