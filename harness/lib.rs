@@ -15,3 +15,4 @@ pub mod packet;
 pub mod report;
 pub mod sockets;
 pub mod syscalls;
+pub mod sysctl;
