@@ -2,8 +2,9 @@
 //! plus self-tests that pin what a failure looks like and that a panicking
 //! case leaves nothing behind.
 //!
-//! `cargo test` runs everything; `cargo test -- teardown` filters;
-//! `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
+//! `cargo test` runs everything; `cargo test -- handshake teardown` runs
+//! the cases either word matches (libtest's whole command line: see
+//! tcplab::cli); `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
 //! observed (what `make case` shows). TCPLAB_RECORD=1 rewrites each case
 //! run from what it observed instead of judging it (`make record`).
 
@@ -12,13 +13,14 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
 use tcplab::report::html::{self, CaseReport, RunInfo};
 use tcplab::report::{ladder, summary, tcpdump};
 
 mod selftest;
+mod selftest_cli;
 
 /// cases/, or the directory TCPLAB_CASES names (the self-tests run the
 /// runner on their own small cases this way).
@@ -104,7 +106,7 @@ fn precondition() -> Option<String> {
 }
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
+    let (mut args, selection) = tcplab::cli::parse(std::env::args_os());
     if let Err(e) = tcplab::interrupt::install() {
         eprintln!("tcplab: {e}");
         return ExitCode::FAILURE;
@@ -136,31 +138,37 @@ fn main() -> ExitCode {
     let mut trials: Vec<Trial> = Vec::new();
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        if differential {
-            // A case pinning a documented difference from ncat is left out
-            // of a run with another nc, and the run says so.
-            let ours_only = std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                .and_then(|c| c.ours_only);
-            if let Some(why) = ours_only {
-                if !listing {
-                    eprintln!(
-                        "tcplab: {name} not run with NC={}: {why}",
-                        opts.nc.display()
-                    );
-                }
-                continue;
+        // A case pinning a documented difference from ncat is an ignored
+        // trial in a run with another nc (libtest's `--include-ignored`
+        // runs it anyway), and the run says why.
+        let ours_only = differential
+            .then(|| {
+                std::fs::read_to_string(&file)
+                    .ok()
+                    .and_then(|t| parse::parse(&shown(&file), &t).ok())
+                    .and_then(|c| c.ours_only)
+            })
+            .flatten();
+        if let Some(why) = &ours_only {
+            if !listing && !args.ignored && !args.include_ignored && selection.keeps(&name) {
+                eprintln!(
+                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
+                    opts.nc.display()
+                );
             }
         }
         let opts = opts.clone();
-        trials.push(Trial::test(name, move || run_case(&file, &opts, show)));
+        trials.push(
+            Trial::test(name, move || run_case(&file, &opts, show))
+                .with_ignored_flag(ours_only.is_some()),
+        );
     }
     // The self-tests pin failures: recording has nothing to do with them.
     if std::env::var_os("TCPLAB_CASES").is_none() && !opts.record {
         trials.extend(selftest::trials(&opts));
     }
     selftest::quiet_deliberate_panic();
+    tcplab::cli::hand_over(&mut args, &selection, &trials);
     if listing {
         return libtest_mimic::run(&args, trials).exit_code();
     }

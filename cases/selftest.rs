@@ -74,6 +74,10 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         "selftest::SIGKILL_mid_case_is_swept_by_the_next_run",
         killed_run_is_swept,
     ));
+    trials.push(Trial::test(
+        "selftest::command_line_selects_as_libtest_does",
+        super::selftest_cli::command_line_selects_as_libtest_does,
+    ));
     trials
 }
 
