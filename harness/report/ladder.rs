@@ -707,7 +707,7 @@ nc 192.168.2.100 11… -->|                                      |
                 let f: TcpFlags = flags.parse().unwrap();
                 let used =
                     *len as u32 + u32::from(f.contains(TcpFlags::SYN) || f.contains(TcpFlags::FIN));
-                let p = if *from_client {
+                if *from_client {
                     let p = pkt(i as u64, C, S, flags, c_seq, c_ack, *len);
                     c_seq = c_seq.wrapping_add(used);
                     s_ack = c_seq;
@@ -717,8 +717,7 @@ nc 192.168.2.100 11… -->|                                      |
                     s_seq = s_seq.wrapping_add(used);
                     c_ack = s_seq;
                     p
-                };
-                p
+                }
             })
             .collect();
         assert_eq!(labels(&packets), want);
