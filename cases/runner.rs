@@ -4,30 +4,46 @@
 //!
 //! `cargo test` runs everything; `cargo test -- handshake teardown` runs
 //! the cases either word matches (libtest's whole command line: see
-//! tcplab::cli); `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
-//! observed (what `make case` shows). TCPLAB_RECORD=1 rewrites each case
-//! run from what it observed instead of judging it (`make record`).
+//! tcplab::cli); `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what
+//! each passing case observed (what `make case` shows). TCPLAB_RECORD=1
+//! rewrites each case run from what it observed instead of judging it
+//! (`make record`). Each run writes into its own folder (see
+//! `tcplab::report::runs` and the `sink` module).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
-use tcplab::report::html::{self, CaseReport, RunInfo};
-use tcplab::report::{ladder, summary, tcpdump};
+use tcplab::report::results::CaseResult;
+use tcplab::report::{ladder, tcpdump};
 
 mod selftest;
 mod selftest_cli;
+mod sink;
 
-/// cases/, or the directory TCPLAB_CASES names (the self-tests run the
-/// runner on their own small cases this way).
+/// The package's folder: where cargo or nextest says it is at run time
+/// (an archive's tests run on another machine), else where it was built.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// Our nc: nextest names it at run time (NEXTEST_BIN_EXE_nc, right in an
+/// extracted archive), cargo when building.
+fn our_nc() -> PathBuf {
+    std::env::var_os("NEXTEST_BIN_EXE_nc")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nc")), PathBuf::from)
+}
+
+/// cases/, or the directory TCPLAB_CASES names: a user's own cases, or
+/// the self-tests' small cases.
 fn cases_dir() -> PathBuf {
     match std::env::var_os("TCPLAB_CASES") {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
+        None => manifest_dir().join("cases"),
     }
 }
 
@@ -47,7 +63,7 @@ fn case_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Paths shown relative to the repository, as a person would type them.
 fn shown(path: &Path) -> PathBuf {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+    path.strip_prefix(manifest_dir())
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
 }
@@ -57,7 +73,7 @@ fn options() -> Result<Options, String> {
         Ok(name) if !name.is_empty() && name != "nc" => which(&name).ok_or_else(|| {
             format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)")
         })?,
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_nc")),
+        _ => our_nc(),
     };
     let deadline = std::env::var("TCPLAB_DEADLINE_MS")
         .ok()
@@ -66,10 +82,8 @@ fn options() -> Result<Options, String> {
     let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
     Ok(Options {
         nc,
-        out_dir: Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target dir")
-            .join("tcplab"),
+        // The run's own folder, set once the run is opened (sink::open).
+        out_dir: sink::out_root(),
         deadline,
         record,
     })
@@ -126,15 +140,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let opts = match options() {
+    let mut opts = match options() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("tcplab: {e}");
             return ExitCode::FAILURE;
         }
     };
+    let differential = opts.nc != our_nc();
+    // Captures and results go to this run's own folder; listing writes
+    // nothing.
+    let sink = match (!listing).then(|| sink::Sink::open(&opts, differential)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!("tcplab: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => sink::Sink::listing(),
+    };
+    opts.out_dir = sink.dir().to_path_buf();
     let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
-    let differential = opts.nc != Path::new(env!("CARGO_BIN_EXE_nc"));
     let mut trials: Vec<Trial> = Vec::new();
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
@@ -157,9 +182,9 @@ fn main() -> ExitCode {
                 );
             }
         }
-        let opts = opts.clone();
+        let (opts, sink) = (opts.clone(), sink.clone());
         trials.push(
-            Trial::test(name, move || run_case(&file, &opts, show))
+            Trial::test(name, move || run_case(&file, &opts, show, &sink))
                 .with_ignored_flag(ours_only.is_some()),
         );
     }
@@ -180,10 +205,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let started = format!("{} UTC", utc_now());
-    let clock = std::time::Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
-    write_run_report(&opts, &started, clock.elapsed().as_secs_f64());
+    sink.assemble();
+    let _ = std::fs::remove_dir_all(selftest::scratch_out());
     match tcplab::hostnet::snapshot() {
         Ok(after) => {
             let changed = tcplab::hostnet::diff(&before, &after);
@@ -205,29 +229,15 @@ fn main() -> ExitCode {
     conclusion.exit_code()
 }
 
-/// Every case's report, for the run's HTML page and Markdown summary.
-static REPORTS: Mutex<Vec<CaseReport>> = Mutex::new(Vec::new());
-
-fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
+fn run_case(file: &Path, opts: &Options, show: bool, sink: &sink::Sink) -> Result<(), Failed> {
     let started = std::time::Instant::now();
-    let mut report = CaseReport {
-        name: file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
-        file: shown(file).display().to_string(),
-        ..Default::default()
-    };
-    let result = play_case(file, opts, show, &mut report);
+    let mut r = sink.result_for(file, &shown(file).display().to_string());
+    let result = play_case(file, opts, show, &mut r);
     record_timing(file, started.elapsed(), result.is_ok());
-    report.passed = result.is_ok();
-    report.seconds = started.elapsed().as_secs_f64();
-    report.failure = result.as_ref().err().map(|e| e.to_string());
-    REPORTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(report);
+    r.passed = result.is_ok();
+    r.seconds = started.elapsed().as_secs_f64();
+    r.failure = result.as_ref().err().map(|e| e.to_string());
+    sink.write(&r);
     result.map_err(|text| Failed::from(colour(&text)))
 }
 
@@ -256,44 +266,6 @@ fn colour(text: &str) -> String {
         .join("\n")
 }
 
-/// Writes index.html and summary.md beside the captures (target/tcplab/),
-/// so the page links each .pcap by its name.
-fn write_run_report(opts: &Options, started: &str, seconds: f64) {
-    let mut cases = std::mem::take(&mut *REPORTS.lock().unwrap_or_else(|e| e.into_inner()));
-    // The self-tests' child runners (TCPLAB_CASES) must not overwrite the
-    // report of the run that started them.
-    if cases.is_empty() || std::env::var_os("TCPLAB_CASES").is_some() {
-        return;
-    }
-    cases.sort_by(|a, b| a.name.cmp(&b.name));
-    let run = RunInfo {
-        started: started.to_string(),
-        nc: opts.nc.display().to_string(),
-        kernel: nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        seconds,
-    };
-    match (
-        html::write_html(&opts.out_dir, &run, &cases),
-        summary::write_markdown(&opts.out_dir, &run, &cases),
-    ) {
-        (Ok(page), Ok(md)) => {
-            run::hand_back(&page);
-            run::hand_back(&md);
-            eprintln!(
-                "tcplab: report {} (summary {})",
-                shown(&page).display(),
-                shown(&md).display()
-            );
-        }
-        (Err(e), _) | (_, Err(e)) => eprintln!(
-            "tcplab: cannot write the run report in {}: {e}",
-            opts.out_dir.display()
-        ),
-    }
-}
-
 /// With TCPLAB_TIMINGS=FILE, appends `case<TAB>seconds<TAB>ok|FAILED` for
 /// each case run: `make soak` reads it for its table.
 fn record_timing(file: &Path, took: Duration, ok: bool) {
@@ -317,7 +289,7 @@ fn play_case(
     file: &Path,
     opts: &Options,
     show: bool,
-    report: &mut CaseReport,
+    report: &mut CaseResult,
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
@@ -400,23 +372,4 @@ fn render(name: &str, o: &run::Outcome, same: usize) -> String {
         t += &format!("  {l}\n");
     }
     t
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in UTC, for the report's header.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    // SAFETY: gmtime_r fills the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::gmtime_r(&secs, &mut tm) };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }

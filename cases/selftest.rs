@@ -35,6 +35,12 @@ pub fn quiet_deliberate_panic() {
 }
 
 pub fn trials(opts: &run::Options) -> Vec<Trial> {
+    // Self-tests capture into a folder of their own in the run's, so a
+    // self-test running teardown.case never writes the teardown case's
+    // capture while that case reads it.
+    let mut opts = opts.clone();
+    opts.out_dir = opts.out_dir.join("selftest");
+    let opts = &opts;
     let mut trials: Vec<Trial> = case_files(&cases_dir().join("selftest"))
         .into_iter()
         .map(|file| {
@@ -88,11 +94,21 @@ fn child_runner(case: &str) -> Result<std::process::Child, Failed> {
         .args(["--exact", case, "--test-threads", "1"])
         .env("TCPLAB_CASES", cases_dir().join("selftest/signals"))
         .env("TCPLAB_DEADLINE_MS", "60000")
+        // Its own output root: its report is not this run's.
+        .env("TCPLAB_OUT", scratch_out())
+        .env_remove("TCPLAB_RUN_ID")
+        .env_remove("NEXTEST_RUN_ID")
         .env_remove("TCPLAB_TIMINGS")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("start a child runner: {e}").into())
+}
+
+/// The output root of this process's child runners, under target/tmp.
+pub fn scratch_out() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tcplab-selftest-out-{}", std::process::id()))
 }
 
 /// The child's namespaces and the processes in them, once both hosts run a

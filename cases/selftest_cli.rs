@@ -85,6 +85,7 @@ pub fn command_line_selects_as_libtest_does() -> Result<(), Failed> {
             .env_remove("TCPLAB_RECORD")
             .env_remove("TCPLAB_SHOW")
             .env_remove("NEXTEST_RUN_ID")
+            .env_remove("TCPLAB_RUN_ID")
             .output()
             .map_err(|e| format!("run the runner: {e}").into())
     };
