@@ -41,9 +41,29 @@ fn our_nc() -> PathBuf {
 /// cases/, or the directory TCPLAB_CASES names: a user's own cases, or
 /// the self-tests' small cases.
 fn cases_dir() -> PathBuf {
-    match std::env::var_os("TCPLAB_CASES") {
-        Some(dir) => PathBuf::from(dir),
+    match std::env::var_os("TCPLAB_CASES").filter(|v| !v.is_empty()) {
+        Some(dir) => from_where_typed(PathBuf::from(dir)),
         None => manifest_dir().join("cases"),
+    }
+}
+
+/// A relative path as the user meant it: from the folder they typed the
+/// command in ($PWD; cargo runs tests in the package's folder, so
+/// `TCPLAB_CASES=my-cases cargo test --manifest-path ...` from another
+/// repository means that repository's my-cases), unless only the package's
+/// folder has it.
+fn from_where_typed(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        return p;
+    }
+    let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from) else {
+        return p;
+    };
+    let typed = pwd.join(&p);
+    if typed.exists() || !p.exists() {
+        typed
+    } else {
+        p
     }
 }
 
@@ -125,11 +145,19 @@ fn main() -> ExitCode {
         eprintln!("tcplab: {e}");
         return ExitCode::FAILURE;
     }
-    let files = case_files(&cases_dir());
+    let dir = cases_dir();
+    if !dir.is_dir() {
+        eprintln!(
+            "tcplab: the case folder {} is not there (TCPLAB_CASES names a folder of *.case files)",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let files = case_files(&dir);
     if files.is_empty() {
         eprintln!(
             "tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass",
-            cases_dir().display()
+            dir.display()
         );
         return ExitCode::FAILURE;
     }

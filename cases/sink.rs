@@ -14,11 +14,11 @@ use tcplab::report::runs;
 
 use super::{cases_dir, shown};
 
-/// The output root: TCPLAB_OUT, else `tcplab/` in the target folder the
-/// runner was built in.
+/// The output root: TCPLAB_OUT (relative: from where the command was
+/// typed), else `tcplab/` in the target folder the runner was built in.
 pub fn out_root() -> PathBuf {
     match std::env::var_os("TCPLAB_OUT").filter(|v| !v.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
+        Some(dir) => super::from_where_typed(PathBuf::from(dir)),
         None => Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .expect("target dir")

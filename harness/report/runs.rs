@@ -183,7 +183,7 @@ fn run_info(rs: &[CaseResult]) -> RunInfo {
     }
 }
 
-/// The table of runs, put before the page's footer: which runs this page
+/// The table of runs, put under the page's header: which runs this page
 /// holds (`shown`) and, with `link`, each run's own report.
 fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> String {
     let mut s = String::from("<section class=\"runs\" id=\"runs\">\n");
@@ -217,7 +217,7 @@ fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> S
         );
     }
     s += "</tbody>\n</table>\n</section>\n";
-    page.replacen("<footer>", &format!("{s}<footer>"), 1)
+    page.replacen("</header>\n", &format!("</header>\n{s}"), 1)
 }
 
 /// Writes `text` to `path` through a temporary name, so a reader sees the
