@@ -187,35 +187,10 @@ fn main() -> ExitCode {
         None => sink::Sink::listing(),
     };
     opts.out_dir = sink.dir().to_path_buf();
-    let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
-    let mut trials: Vec<Trial> = Vec::new();
-    for file in files {
-        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        // A case pinning a documented difference from ncat is an ignored
-        // trial in a run with another nc (libtest's `--include-ignored`
-        // runs it anyway), and the run says why.
-        let ours_only = differential
-            .then(|| {
-                std::fs::read_to_string(&file)
-                    .ok()
-                    .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                    .and_then(|c| c.ours_only)
-            })
-            .flatten();
-        if let Some(why) = &ours_only {
-            if !listing && !args.ignored && !args.include_ignored && selection.keeps(&name) {
-                eprintln!(
-                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
-                    opts.nc.display()
-                );
-            }
-        }
-        let (opts, sink) = (opts.clone(), sink.clone());
-        trials.push(
-            Trial::test(name, move || run_case(&file, &opts, show, &sink))
-                .with_ignored_flag(ours_only.is_some()),
-        );
-    }
+    let ignore_note = !listing && !args.ignored && !args.include_ignored;
+    let mut trials = case_trials(files, &opts, &sink, differential, |name| {
+        ignore_note && selection.keeps(name)
+    });
     // The self-tests pin failures: recording has nothing to do with them.
     if std::env::var_os("TCPLAB_CASES").is_none() && !opts.record {
         trials.extend(selftest::trials(&opts));
@@ -236,25 +211,70 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&args, trials);
     sink.assemble();
     let _ = std::fs::remove_dir_all(selftest::scratch_out());
+    if !host_unchanged(&before) {
+        return ExitCode::FAILURE;
+    }
+    conclusion.exit_code()
+}
+
+/// One trial per case file. A case pinning a documented difference from
+/// ncat is an ignored trial in a run with another nc (libtest's
+/// `--include-ignored` runs it anyway), and the run says why where `note`
+/// says so (it would be ignored, not left out by a filter).
+fn case_trials(
+    files: Vec<PathBuf>,
+    opts: &Options,
+    sink: &sink::Sink,
+    differential: bool,
+    note: impl Fn(&str) -> bool,
+) -> Vec<Trial> {
+    let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
+    files
+        .into_iter()
+        .map(|file| {
+            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let ours_only = differential
+                .then(|| {
+                    std::fs::read_to_string(&file)
+                        .ok()
+                        .and_then(|t| parse::parse(&shown(&file), &t).ok())
+                        .and_then(|c| c.ours_only)
+                })
+                .flatten();
+            if let Some(why) = ours_only.as_ref().filter(|_| note(&name)) {
+                eprintln!(
+                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
+                    opts.nc.display()
+                );
+            }
+            let (opts, sink) = (opts.clone(), sink.clone());
+            Trial::test(name, move || run_case(&file, &opts, show, &sink))
+                .with_ignored_flag(ours_only.is_some())
+        })
+        .collect()
+}
+
+/// Whether the host namespace came out of the run exactly as it went in;
+/// says what changed when it did not.
+fn host_unchanged(before: &[String]) -> bool {
     match tcplab::hostnet::snapshot() {
         Ok(after) => {
-            let changed = tcplab::hostnet::diff(&before, &after);
+            let changed = tcplab::hostnet::diff(before, &after);
             if !changed.is_empty() {
                 eprintln!("tcplab: the host namespace changed during the run (links, addresses or routes):");
-                for l in changed {
+                for l in &changed {
                     eprintln!("  {l}");
                 }
-                return ExitCode::FAILURE;
             }
+            changed.is_empty()
         }
         Err(e) => {
             eprintln!(
                 "tcplab: cannot read the host's links, addresses and routes after the run: {e}"
             );
-            return ExitCode::FAILURE;
+            false
         }
     }
-    conclusion.exit_code()
 }
 
 fn run_case(file: &Path, opts: &Options, show: bool, sink: &sink::Sink) -> Result<(), Failed> {
