@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod case;
+pub mod cli;
 pub mod error;
 pub mod faults;
 pub mod fds;

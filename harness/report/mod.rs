@@ -4,6 +4,8 @@
 
 pub mod html;
 pub mod ladder;
+pub mod results;
+pub mod runs;
 pub mod sidebyside;
 pub mod summary;
 pub mod tcpdump;
