@@ -11,6 +11,7 @@ pub mod hostnet;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;
+pub mod output;
 pub mod packet;
 pub mod report;
 pub mod sockets;

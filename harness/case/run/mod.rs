@@ -139,6 +139,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         .unwrap_or_default();
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
+    for (_, p) in &s.procs {
+        p.output_files().for_each(hand_back);
+    }
     let mut text = match result {
         Ok(()) => String::new(),
         Err((line, msg)) => format!("{}: {msg}\n", at(line)),
@@ -173,13 +176,8 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     }
     for (side, p) in &s.procs {
         let err = p.stderr();
-        if !err.trim().is_empty() {
-            let _ = writeln!(
-                text,
-                "  stderr of `{}` on {side}: {}",
-                p.label(),
-                err.trim_end()
-            );
+        if !err.is_empty() {
+            let _ = writeln!(text, "  stderr of `{}` on {side}: {err}", p.label());
         }
     }
     if !packets.is_empty() {
