@@ -370,16 +370,21 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
 }
 
 /// The sweep removes only our names whose owner is dead: a namespace named
-/// like ours but owned by a live pid (1), and one that is not ours at all,
-/// survive it.
+/// like ours whose owner lock is held (a live run, here this one), and one
+/// that is not ours at all, survive it. Both names are unique per run (the
+/// held token); if this test is killed, the held lock dies with it and the
+/// next run's sweep removes the first, and this test's next run the second.
 fn sweep_leaves_others_alone() -> Result<(), Failed> {
+    const FOREIGN: &str = "not-tcplab-selftest-";
+    tcplab::lab::sweep_stale_prefixed(FOREIGN);
+    let owner = tcplab::owner::Owner::take().map_err(|e| e.to_string())?;
+    let token = owner.token();
     let live_owner = netns::Netns::create(&format!(
-        "{}1-0-selftest-live-owner",
+        "{}{token}-0-selftest-live-owner",
         tcplab::lab::NAME_PREFIX
     ))
     .map_err(|e| e.to_string())?;
-    let foreign = netns::Netns::create(&format!("not-tcplab-selftest-{}", std::process::id()))
-        .map_err(|e| e.to_string())?;
+    let foreign = netns::Netns::create(&format!("{FOREIGN}{token}")).map_err(|e| e.to_string())?;
     let swept = tcplab::lab::sweep_stale();
     let names = netns::list();
     for ns in [&live_owner, &foreign] {

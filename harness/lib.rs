@@ -12,6 +12,7 @@ pub mod interrupt;
 pub mod lab;
 pub mod netns;
 pub mod output;
+pub mod owner;
 pub mod packet;
 pub mod report;
 pub mod sockets;
