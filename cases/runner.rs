@@ -69,6 +69,7 @@ fn options() -> Result<Options, String> {
             .expect("target dir")
             .join("tcplab"),
         deadline,
+        case_timeout: run::limits::case_timeout_from_env()?,
         record,
     })
 }

@@ -16,13 +16,16 @@ mod steps;
 mod wait;
 mod words;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
 use blocks::{block, is_block};
-use words::{port, split_word};
+use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
@@ -65,6 +68,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
+        plain_text(raw).map_err(|b| err(n, b))?;
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;

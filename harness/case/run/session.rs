@@ -28,6 +28,8 @@ pub(super) struct Session<'a> {
     /// Where the latest block's packets began.
     pub(super) block_start: usize,
     pub(super) start: Instant,
+    /// When the case's time limit runs out: no wait goes past it.
+    pub(super) end: Instant,
     /// When the latest action (start, type, signal, ^D) began: time
     /// windows count from here.
     pub(super) last_action: Instant,
@@ -95,8 +97,10 @@ impl Session<'_> {
         }
     }
 
+    /// The deadline of a wait starting now: the run's deadline, or the
+    /// case's end if that comes first.
     pub(super) fn deadline(&self) -> Instant {
-        Instant::now() + self.opts.deadline
+        super::limits::capped(Instant::now(), self.opts.deadline, self.end)
     }
 
     pub(super) fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {
