@@ -139,8 +139,10 @@ fn main() -> ExitCode {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
         if differential {
             // A case pinning a documented difference from ncat is left out
-            // of a run with another nc, and the run says so.
-            let ours_only = std::fs::read_to_string(&file)
+            // of a run with another nc, and the run says so. The read is
+            // bounded and never blocks; a file that cannot be read or
+            // parsed stays a trial, which fails on its own.
+            let ours_only = parse::read(&file, &shown(&file))
                 .ok()
                 .and_then(|t| parse::parse(&shown(&file), &t).ok())
                 .and_then(|c| c.ours_only);
@@ -312,8 +314,7 @@ fn play_case(
     show: bool,
     report: &mut CaseReport,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
+    let text = parse::read(file, &shown(file)).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     report.pcap = Some(format!("{}.pcap", case.name));
     let outcome = run::run(&case, opts).map_err(|f| {

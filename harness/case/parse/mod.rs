@@ -12,6 +12,7 @@
 
 mod blocks;
 mod packets;
+mod read;
 mod steps;
 mod wait;
 mod words;
@@ -31,14 +32,11 @@ const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
      a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
+pub use read::{read, MAX_CASE_BYTES};
+
+/// Reads ([`read`]) and parses the case file at `path`.
 pub fn load(path: &Path) -> Result<Case, ParseError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
-        path: path.to_path_buf(),
-        line: 0,
-        msg: format!("cannot read: {e}"),
-        hint: None,
-    })?;
-    parse(path, &text)
+    parse(path, &read(path, path)?)
 }
 
 /// A header line and the indented lines under it: (line number, header,
