@@ -63,6 +63,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         items: Vec::new(),
     };
 
+    // Editors on Windows start UTF-8 files with a byte order mark; left in,
+    // it would sit invisibly in the first word (`unknown host `server``).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;

@@ -149,6 +149,19 @@ mod tests {
     }
 
     #[test]
+    fn text_that_is_not_utf8_names_its_line_and_column() {
+        let d = dir();
+        let f = d.join("latin1.case");
+        std::fs::write(&f, b"server $ nc -kl 11111\n# ok\nclient types caf\xe9\n").unwrap();
+        let e = read_err(&f);
+        assert!(
+            e.starts_with("cases/x.case:3: not UTF-8: byte 0xe9 at column 17"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
     fn a_missing_file_says_so() {
         let e = read_err(Path::new("/nonexistent/x.case"));
         assert!(

@@ -50,6 +50,10 @@ const START: &str = "server $ nc -kl 11111\n";
     "cases/x.case:2: control character \\u{0} at column 15"
 )]
 #[case::escape_in_a_comment("# \x1b[31m", "cases/x.case:2: control character \\u{1b} at column 3")]
+#[case::byte_order_mark_inside(
+    "server\u{feff} exits 0",
+    "cases/x.case:2: an invisible byte order mark (U+FEFF) at column 7"
+)]
 #[case::exit_status_above_255("server exits 256", "cases/x.case:2: bad exit status `256`")]
 #[case::negative_exit_status("server exits -1", "cases/x.case:2: bad exit status `-1`")]
 #[case::negative_descriptor(
@@ -86,4 +90,10 @@ fn out_of_range_input_is_a_file_line_error(#[case] line: &str, #[case] start: &s
 #[case::full_segment("packets\n  client > server  [P.]  seq 1:65536, length 65535")]
 fn input_at_the_limits_parses(#[case] line: &str) {
     parse(Path::new("cases/x.case"), &format!("{START}{line}\n")).unwrap();
+}
+
+#[test]
+fn a_leading_byte_order_mark_is_dropped() {
+    let case = parse(Path::new("cases/x.case"), &format!("\u{feff}{START}")).unwrap();
+    assert_eq!(case.items.len(), 1);
 }

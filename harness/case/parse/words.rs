@@ -79,9 +79,13 @@ pub(super) fn plain_text(line: &str) -> Result<(), Bad> {
     match line
         .chars()
         .enumerate()
-        .find(|(_, c)| c.is_control() && *c != '\t')
+        .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{feff}')
     {
         None => Ok(()),
+        Some((col, '\u{feff}')) => Err(bad(
+            format!("an invisible byte order mark (U+FEFF) at column {}", col + 1),
+            "delete it: only the very start of a file may hold one",
+        )),
         Some((col, c)) => Err(bad(
             format!(
                 "control character {} at column {}",

@@ -128,6 +128,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         diag: [dc?, ds?],
         claimed: 0,
         block_start: 0,
+        strays_claimed: 0,
         start: Instant::now(),
         end: limits::capped(Instant::now(), opts.case_timeout, far_future()),
         last_action: Instant::now(),

@@ -27,6 +27,8 @@ pub(super) struct Session<'a> {
     pub(super) claimed: usize,
     /// Where the latest block's packets began.
     pub(super) block_start: usize,
+    /// Segments on other TCP ports already reported with a block.
+    pub(super) strays_claimed: usize,
     pub(super) start: Instant,
     /// When the case's time limit runs out: no wait goes past it.
     pub(super) end: Instant,
@@ -73,8 +75,9 @@ impl Session<'_> {
             if seen.len() > self.claimed {
                 let block = &seen[self.block_start..];
                 self.observe(last.line, Observation::Packets(block.to_vec()));
-                let failure = self.block_failure(alts, block, last.line);
-                return self.judged(failure);
+                let (at, text) = self.block_failure(alts, block, last.line);
+                let note = self.stray_note();
+                return self.judged((at, super::packets::with_note(text, note)));
             }
         }
         Ok(())
