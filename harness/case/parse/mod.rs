@@ -18,6 +18,8 @@ mod wait;
 mod words;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;

@@ -54,6 +54,17 @@ pub fn read(path: &Path, shown: &Path) -> Result<String, ParseError> {
             "a case is a few dozen lines; split a longer one",
         ));
     }
+    decode(bytes, shown)
+}
+
+/// `bytes` as UTF-8 text, or the line and column of the first bad byte.
+pub(super) fn decode(bytes: Vec<u8>, shown: &Path) -> Result<String, ParseError> {
+    let fail = |line: usize, msg: String, hint: &str| ParseError {
+        path: shown.to_path_buf(),
+        line,
+        msg,
+        hint: Some(hint.to_string()),
+    };
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = 1 + good.iter().filter(|b| **b == b'\n').count();

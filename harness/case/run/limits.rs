@@ -53,7 +53,7 @@ pub(super) fn capped(base: Instant, d: Duration, end: Instant) -> Instant {
 
 /// The first `wait ... at LOW..HIGH` whose wait (up to HIGH and a second)
 /// is longer than `limit`: its line and why.
-pub(super) fn check_windows(case: &Case, limit: Duration) -> Result<(), (usize, String)> {
+pub(crate) fn check_windows(case: &Case, limit: Duration) -> Result<(), (usize, String)> {
     for item in &case.items {
         if let ItemKind::Wait { at: Some(w), .. } = &item.kind {
             let longest = w.hi.saturating_add(Duration::from_secs(1));
