@@ -105,6 +105,7 @@ fn options() -> Result<Options, String> {
         // The run's own folder, set once the run is opened (sink::open).
         out_dir: sink::out_root(),
         deadline,
+        case_timeout: run::limits::case_timeout_from_env()?,
         record,
     })
 }
@@ -235,7 +236,9 @@ fn case_trials(
             let name = file.file_stem().unwrap().to_string_lossy().into_owned();
             let ours_only = differential
                 .then(|| {
-                    std::fs::read_to_string(&file)
+                    // Bounded and never blocking; a file that cannot be
+                    // read or parsed stays a trial, which fails on its own.
+                    parse::read(&file, &shown(&file))
                         .ok()
                         .and_then(|t| parse::parse(&shown(&file), &t).ok())
                         .and_then(|c| c.ours_only)
@@ -339,8 +342,7 @@ fn play_case(
     show: bool,
     report: &mut CaseResult,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
+    let text = parse::read(file, &shown(file)).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     report.pcap = Some(format!("{}.pcap", case.name));
     let outcome = run::run(&case, opts).map_err(|f| {

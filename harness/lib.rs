@@ -12,6 +12,8 @@ pub mod hostnet;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;
+pub mod output;
+pub mod owner;
 pub mod packet;
 pub mod report;
 pub mod sockets;

@@ -27,7 +27,11 @@ pub(super) struct Session<'a> {
     pub(super) claimed: usize,
     /// Where the latest block's packets began.
     pub(super) block_start: usize,
+    /// Segments on other TCP ports already reported with a block.
+    pub(super) strays_claimed: usize,
     pub(super) start: Instant,
+    /// When the case's time limit runs out: no wait goes past it.
+    pub(super) end: Instant,
     /// When the latest action (start, type, signal, ^D) began: time
     /// windows count from here.
     pub(super) last_action: Instant,
@@ -71,8 +75,9 @@ impl Session<'_> {
             if seen.len() > self.claimed {
                 let block = &seen[self.block_start..];
                 self.observe(last.line, Observation::Packets(block.to_vec()));
-                let failure = self.block_failure(alts, block, last.line);
-                return self.judged(failure);
+                let (at, text) = self.block_failure(alts, block, last.line);
+                let note = self.stray_note();
+                return self.judged((at, super::packets::with_note(text, note)));
             }
         }
         Ok(())
@@ -95,8 +100,10 @@ impl Session<'_> {
         }
     }
 
+    /// The deadline of a wait starting now: the run's deadline, or the
+    /// case's end if that comes first.
     pub(super) fn deadline(&self) -> Instant {
-        Instant::now() + self.opts.deadline
+        super::limits::capped(Instant::now(), self.opts.deadline, self.end)
     }
 
     pub(super) fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {
