@@ -219,7 +219,7 @@ fn run(env: &Env, quick: bool) -> Vec<Row> {
         }
     };
     step("phases: the library's pieces in-process, sock_diag dump cost, perf trace of teardown x5");
-    let pieces = pieces::measure(5, &env.work).unwrap_or_else(|e| {
+    let pieces = pieces::measure(5, &env.work, &env.nc_bin).unwrap_or_else(|e| {
         rows.push(Row::failed("in-process pieces", e));
         pieces::Pieces::default()
     });

@@ -161,12 +161,13 @@ fn dump_row(p: &Pieces, e: &Ehash) -> Row {
         ratio: ratio(e.shared.0, e.private.0),
         runs: "50 + 50".into(),
         note: format!(
-            "host table: {} buckets, walked by every dump; SockDiag::dump in-process {} wall / {} CPU; one settle iteration dumps both hosts: {} CPU per 1-ms poll, {:.0} % of a core while a wait polls",
+            "host table: {} buckets, walked by every dump; SockDiag::dump in-process {} wall / {} CPU; one settle iteration dumps both hosts: {} CPU, {:.0} % of a core while a settle polls every 1 ms; its /proc check of each command (Process::is_idle): {}",
             e.host_buckets,
             show(p.dump),
             show(p.dump_cpu),
             show(iter_cpu),
-            busy * 100.0
+            busy * 100.0,
+            show(p.idle_check)
         ),
     }
 }

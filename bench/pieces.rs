@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tcplab::capture::Capture;
+use tcplab::host::{Process, Spawn};
 use tcplab::lab::{self, Lab, Side};
 use tcplab::sockets::SockDiag;
 
@@ -22,6 +23,9 @@ pub struct Pieces {
     pub dump: Duration,
     /// The CPU time of the same dump (this thread's, from getrusage).
     pub dump_cpu: Duration,
+    /// One `Process::is_idle` of a listening nc: /proc/PID/task and each
+    /// thread's stat, read by every settle iteration for every command.
+    pub idle_check: Duration,
 }
 
 /// CPU time (user + sys) of the calling thread so far.
@@ -44,8 +48,36 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// scheduler, few enough to stay well under a second.
 const DUMPS: u32 = 20;
 
-pub fn measure(rounds: usize, pcap_dir: &std::path::Path) -> Result<Pieces, String> {
+/// Times `Process::is_idle` on an `nc -kl 11111` asleep in the server.
+fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
+    let spawn = Spawn {
+        program: nc.to_path_buf(),
+        args: vec!["-kl".into(), "11111".into()],
+        label: "nc -kl 11111".into(),
+        trace: false,
+    };
+    let mut p = Process::spawn(lab.netns(Side::Server), &spawn).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !p.is_idle() {
+        if Instant::now() > deadline {
+            return Err("nc -kl 11111 never went to sleep".into());
+        }
+        std::thread::yield_now();
+    }
+    let t = Instant::now();
+    for _ in 0..DUMPS * 10 {
+        p.is_idle();
+    }
+    Ok(t.elapsed() / (DUMPS * 10))
+}
+
+pub fn measure(
+    rounds: usize,
+    pcap_dir: &std::path::Path,
+    nc: &std::path::Path,
+) -> Result<Pieces, String> {
     let mut s = (
+        Vec::new(),
         Vec::new(),
         Vec::new(),
         Vec::new(),
@@ -82,6 +114,7 @@ pub fn measure(rounds: usize, pcap_dir: &std::path::Path) -> Result<Pieces, Stri
         }
         s.4.push(t0.elapsed() / DUMPS);
         s.5.push((thread_cpu() - cpu0) / DUMPS);
+        s.6.push(idle_check(&lab, nc)?);
         let (sum, t) = timed(|| cap.finish());
         sum.map_err(|e| format!("Capture::finish: {e}"))?;
         s.2.push(t);
@@ -96,5 +129,6 @@ pub fn measure(rounds: usize, pcap_dir: &std::path::Path) -> Result<Pieces, Stri
         diag_open: median(&s.3),
         dump: median(&s.4),
         dump_cpu: median(&s.5),
+        idle_check: median(&s.6),
     })
 }

@@ -119,6 +119,9 @@ pub fn marks(events: &[Event]) -> Result<Marks, String> {
         socket(libc::AF_NETLINK as u64, Some(4)),
         "socket(NETLINK_SOCK_DIAG)",
     )?;
+    // A runner that opens the capture beside the sock_diag sockets (or
+    // later) leaves no capture phase of its own: it is counted in the run.
+    let capture = capture.min(diag);
     // The cross-check is the runner's last exec, found by its thread id.
     let exec = events
         .iter()
