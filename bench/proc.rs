@@ -84,6 +84,8 @@ pub fn clean_command(program: &Path) -> Command {
         "TCPLAB_TIMINGS",
         "TCPLAB_CASES",
         "TCPLAB_DEADLINE_MS",
+        "TCPLAB_OUT",
+        "TCPLAB_RUN_ID",
     ] {
         cmd.env_remove(var);
     }

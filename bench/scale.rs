@@ -101,14 +101,23 @@ fn one(env: &Env, n: usize, prev: Option<(usize, Duration)>) -> Result<(Row, Dur
     std::fs::write(&file, case_text(n, &env.nc_bin))
         .map_err(|e| format!("write {}: {e}", file.display()))?;
     let out = env.work.join(format!("{name}.out"));
+    // The run's files go to a folder of the bench's own, under a known
+    // run id: the capture is then at OUT/runs/NAME/NAME.pcap.
+    let out_root = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out_root);
     let mut cmd = clean_command(&env.cases_bin);
     cmd.env("TCPLAB_CASES", &dir)
-        .env("TCPLAB_DEADLINE_MS", "600000");
+        .env("TCPLAB_DEADLINE_MS", "600000")
+        .env("TCPLAB_OUT", &out_root)
+        .env("TCPLAB_RUN_ID", &name);
     let m = measure(&mut cmd, &out)?;
     let text = std::fs::read_to_string(&out).unwrap_or_default();
-    let pcap = env.out_dir.join(format!("{name}.pcap"));
+    let pcap = out_root
+        .join("runs")
+        .join(&name)
+        .join(format!("{name}.pcap"));
     let seen = read_pcap(&pcap)?;
-    let _ = std::fs::remove_file(&pcap);
+    let _ = std::fs::remove_dir_all(&out_root);
     let (dropped, by_if) = drops(&text).unwrap_or((0, 0));
     let verdict = if m.code == 0 {
         "case passed".to_string()
