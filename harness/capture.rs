@@ -1,9 +1,20 @@
 //! tcpdump's part: libpcap on the server's veth, opened inside the server
 //! namespace before any process of the case starts, so no SYN is ever missed.
 //!
-//! The handle is non-blocking and read by the case's own thread: the kernel
-//! fills the ring whether or not we read, so "everything up to now" is simply
-//! "read until the ring is empty" — no reader thread, no drain race.
+//! A reader thread (it lives in the server's namespace) opens the handle
+//! and then reads it continuously into memory, writing the .pcap as it
+//! goes: libpcap's ring in immediate mode has a fixed slot per packet (a
+//! few hundred), so a case that only read at its settles lost every packet
+//! after the first few dozen connections. [`Capture::poll`] is "everything
+//! up to now": it asks the reader, which drains the ring until it is empty
+//! *after* seeing the request, and waits for its answer; so every packet
+//! the kernel queued before the call is in [`Capture::packets`] after it.
+//!
+//! Opening (`PACKET_RX_RING`) and closing a ring each wait for RCU grace
+//! periods (10 to 30 ms, waiting, not working): [`Capture::start`] returns
+//! while the reader opens, so the lab's setup goes on meanwhile, and
+//! [`Capture::finish`] returns once the file is complete, leaving the
+//! handle's close to the reader.
 //!
 //! The kernel's filter also passes every other TCP segment: those are not
 //! kept or written (the file holds exactly what the case's filter matches,
@@ -11,13 +22,13 @@
 //! that captures port 11111 while its server listens on 22222 can be told
 //! so.
 
-use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod reader;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use pcap::{Active, BpfProgram, Savefile};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
@@ -26,6 +37,11 @@ use crate::packet::{Packet, TcpFlags};
 /// At most this many strays are noted (a bulk transfer on another port
 /// must not fill memory); later ones are only counted.
 const MAX_STRAYS: usize = 100_000;
+
+/// The reader answers a request in microseconds and opens the handle in
+/// tens of milliseconds; a reader silent for this long is broken, and
+/// waiting on it must end with an error, not hang the case.
+const ANSWER_LIMIT: Duration = Duration::from_secs(10);
 
 /// A TCP segment on the interface that the case's filter does not keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,18 +52,82 @@ pub struct Stray {
     pub flags: TcpFlags,
 }
 
-pub struct Capture {
-    cap: pcap::Capture<Active>,
-    save: Savefile,
-    /// The case's filter, run here on what the kernel's wider one passed.
-    keep: BpfProgram,
+/// What the reader thread and the case's thread share.
+#[derive(Default)]
+struct State {
+    /// Set once the handle is active (Ok) or could not be opened (Err).
+    opened: Option<std::result::Result<(), String>>,
+    /// Requests for "everything up to now" made, and answered.
+    asked: u64,
+    answered: u64,
+    /// The case is over: read to the end, complete the file, stop.
+    stop: bool,
+    /// Read by the reader, not yet taken by [`Capture::poll`].
     packets: Vec<Packet>,
     strays: Vec<Stray>,
     /// Strays beyond MAX_STRAYS, counted only.
     strays_uncounted: u64,
+    /// Strays noted so far (taken or not): what MAX_STRAYS bounds.
+    strays_noted: usize,
+    /// A read failed; the reader has stopped reading.
+    failed: Option<String>,
+    /// Set when the reader stopped: the file is complete.
+    summary: Option<std::result::Result<Summary, String>>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    /// An eventfd: written to wake the reader out of its poll(2).
+    wake: OwnedFd,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writing 8 bytes from a local buffer to our eventfd. It
+        // cannot fail but by overflow (2^64 - 1 wakes), never reached.
+        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
+    }
+
+    /// Waits until `done` holds, at most ANSWER_LIMIT.
+    fn wait_for<'a>(
+        &'a self,
+        what: &str,
+        mut done: impl FnMut(&State) -> bool,
+    ) -> Result<MutexGuard<'a, State>> {
+        let limit = Instant::now() + ANSWER_LIMIT;
+        let mut s = self.lock();
+        while !done(&s) {
+            let left = limit.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::msg(format!(
+                    "the capture's reader thread did not {what} within {ANSWER_LIMIT:?}"
+                )));
+            }
+            s = self
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        Ok(s)
+    }
+}
+
+pub struct Capture {
+    shared: Arc<Shared>,
+    packets: Vec<Packet>,
+    strays: Vec<Stray>,
+    strays_uncounted: u64,
     path: PathBuf,
     iface: String,
     netns: String,
+    finished: bool,
 }
 
 /// What a finished capture leaves: the file and the loss counters.
@@ -64,99 +144,113 @@ impl Capture {
     /// writing `path`. Returns once the handle is active: from then on every
     /// matching packet is kept, and every other TCP segment noted.
     pub fn open(netns: &Netns, iface: &str, filter: &str, path: &Path) -> Result<Capture> {
-        let dev = iface.to_string();
-        let bpf = format!("({filter}) or tcp");
-        let cap = netns
-            .run("open capture", move || {
-                // libpcap's default 2 MiB ring holds only ~32 of the veth's
-                // 64 KiB GSO frames: a 64 KiB burst lost 39 of 71 packets;
-                // 16 MiB lost none.
-                let mut cap = pcap::Capture::from_device(dev.as_str())
-                    .and_then(|c| {
-                        c.immediate_mode(true)
-                            .snaplen(262144)
-                            .buffer_size(16 << 20)
-                            .promisc(false)
-                            .open()
-                    })
-                    .map_err(|e| Error::pcap(format!("open {dev} with libpcap"), e))?;
-                cap.filter(&bpf, true)
-                    .map_err(|e| Error::pcap(format!("set BPF filter `{bpf}` on {dev}"), e))?;
-                cap.setnonblock()
-                    .map_err(|e| Error::pcap(format!("set {dev} non-blocking"), e))
-            })
-            .map_err(|e| e.context(format!("capture in netns {}", netns.name())))?;
+        let cap = Capture::start(netns, iface, filter, path)?;
+        cap.ready()?;
+        Ok(cap)
+    }
+
+    /// Starts opening `iface` inside `netns` and returns at once; the
+    /// handle is active once [`Capture::ready`] returns (every other method
+    /// waits for that too). `iface` must exist; it may still be down.
+    pub fn start(netns: &Netns, iface: &str, filter: &str, path: &Path) -> Result<Capture> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         }
-        let save = cap
-            .savefile(path)
-            .map_err(|e| Error::pcap(format!("create {}", path.display()), e))?;
-        let keep = cap
-            .compile(filter, true)
-            .map_err(|e| Error::pcap(format!("compile BPF filter `{filter}`"), e))?;
+        // SAFETY: eventfd(2) with valid flags; the fd is ours alone.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if wake < 0 {
+            return Err(Error::io("eventfd", std::io::Error::last_os_error()));
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            // SAFETY: a fresh fd that nothing else owns.
+            wake: unsafe { OwnedFd::from_raw_fd(wake) },
+        });
+        let open = reader::Open {
+            iface: iface.to_string(),
+            filter: filter.to_string(),
+            path: path.to_path_buf(),
+            netns: netns.name().to_string(),
+            shared: shared.clone(),
+        };
+        // The reader is detached: it ends by itself once asked to stop.
+        drop(netns.spawn(move || {
+            reader::run(open);
+            Ok(())
+        })?);
         Ok(Capture {
-            cap,
-            save,
-            keep,
+            shared,
             packets: Vec::new(),
             strays: Vec::new(),
             strays_uncounted: 0,
             path: path.to_path_buf(),
             iface: iface.to_string(),
             netns: netns.name().to_string(),
+            finished: false,
         })
     }
 
-    /// Reads every packet the kernel has queued so far. Returns how many
-    /// were new.
-    pub fn poll(&mut self) -> Result<usize> {
-        let before = self.packets.len();
-        loop {
-            match self.cap.next_packet() {
-                Ok(p) => {
-                    let ts = Duration::new(
-                        p.header.ts.tv_sec as u64,
-                        (p.header.ts.tv_usec as u32).saturating_mul(1000),
-                    );
-                    let pkt = Packet::from_ethernet(p.data, ts);
-                    if self.keep.filter(p.data) {
-                        self.save.write(&p);
-                        self.packets.extend(pkt);
-                    } else if let Some(pkt) = pkt {
-                        if self.strays.len() < MAX_STRAYS {
-                            self.strays.push(Stray {
-                                ts,
-                                src: pkt.src,
-                                dst: pkt.dst,
-                                flags: pkt.flags,
-                            });
-                        } else {
-                            self.strays_uncounted += 1;
-                        }
-                    }
-                }
-                Err(pcap::Error::TimeoutExpired) => break,
-                Err(e) => {
-                    return Err(Error::pcap(
-                        format!("read capture on {} in netns {}", self.iface, self.netns),
-                        e,
-                    ))
-                }
+    /// Waits until the handle is active, or says why it could not open.
+    pub fn ready(&self) -> Result<()> {
+        let s = self
+            .shared
+            .wait_for("open the capture", |s| s.opened.is_some())?;
+        match &s.opened {
+            Some(Err(e)) => {
+                Err(Error::msg(e.clone()).context(format!("capture in netns {}", self.netns)))
             }
+            _ => Ok(()),
         }
-        Ok(self.packets.len() - before)
     }
 
-    /// Blocks until a packet is queued or `timeout` passes (poll(2) on the
-    /// capture socket: an event, not a sleep).
+    /// Takes every packet the kernel has queued so far. Returns how many
+    /// were new.
+    pub fn poll(&mut self) -> Result<usize> {
+        self.ready()?;
+        let asked = {
+            let mut s = self.shared.lock();
+            s.asked += 1;
+            s.asked
+        };
+        self.shared.wake();
+        let mut s = self.shared.wait_for("answer a request", |s| {
+            s.answered >= asked || s.failed.is_some()
+        })?;
+        let before = self.packets.len();
+        self.packets.append(&mut s.packets);
+        self.strays.append(&mut s.strays);
+        self.strays_uncounted = s.strays_uncounted;
+        match &s.failed {
+            Some(e) => Err(Error::msg(format!(
+                "read capture on {} in netns {}: {e}",
+                self.iface, self.netns
+            ))),
+            None => Ok(self.packets.len() - before),
+        }
+    }
+
+    /// Blocks until a packet is read that [`Capture::poll`] has not taken
+    /// yet, or `timeout` passes: woken by the reader, not a sleep.
     pub fn wait_readable(&self, timeout: Duration) -> bool {
-        // SAFETY: the fd belongs to self.cap, which outlives this call.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.cap.as_raw_fd()) };
-        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        matches!(poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)), Ok(n) if n > 0)
+        let limit = Instant::now() + timeout;
+        let mut s = self.shared.lock();
+        loop {
+            if !s.packets.is_empty() || !s.strays.is_empty() || s.failed.is_some() {
+                return true;
+            }
+            let left = limit.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            s = self
+                .shared
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     pub fn packets(&self) -> &[Packet] {
@@ -177,22 +271,32 @@ impl Capture {
         &self.path
     }
 
-    /// Flushes the file and reads libpcap's loss counters.
+    /// Reads to the end, completes the file (written and closed: anyone
+    /// may read it once this returns) and reads libpcap's loss counters.
+    /// The handle itself closes afterwards, on the reader's thread.
     pub fn finish(mut self) -> Result<Summary> {
-        self.poll()?;
-        self.save
-            .flush()
-            .map_err(|e| Error::pcap(format!("flush {}", self.path.display()), e))?;
-        let stats = self
-            .cap
-            .stats()
-            .map_err(|e| Error::pcap(format!("read capture stats on {}", self.iface), e))?;
-        Ok(Summary {
-            path: self.path.clone(),
-            received: stats.received,
-            dropped: stats.dropped,
-            if_dropped: stats.if_dropped,
-        })
+        self.finished = true;
+        self.ready()?;
+        self.shared.lock().stop = true;
+        self.shared.wake();
+        let s = self
+            .shared
+            .wait_for("complete the capture file", |s| s.summary.is_some())?;
+        match s.summary.clone().expect("waited for it") {
+            Ok(sum) => Ok(sum),
+            Err(e) => Err(Error::msg(e)),
+        }
+    }
+}
+
+/// A capture dropped without [`Capture::finish`] (a failed setup, a
+/// panic): the reader completes the file and closes on its own.
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.lock().stop = true;
+            self.shared.wake();
+        }
     }
 }
 

@@ -228,6 +228,18 @@ impl Netns {
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
+        self.spawn(f)?
+            .join()
+            .map_err(|_| Error::msg(format!("{what}: thread in netns {} panicked", self.name)))?
+    }
+
+    /// Starts `f` on a new thread that lives in this namespace and returns
+    /// at once: for a thread that stays there (the capture's reader).
+    pub fn spawn<T, F>(&self, f: F) -> Result<std::thread::JoinHandle<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
         let fd = self
             .fd
             .as_ref()
@@ -235,7 +247,6 @@ impl Netns {
             .try_clone()
             .map_err(|e| Error::io("dup netns fd", e))?;
         let ns = self.name.clone();
-        let what = what.to_string();
         std::thread::Builder::new()
             .name(format!("in-{}", self.name))
             .spawn(move || {
@@ -244,9 +255,7 @@ impl Netns {
                 drop(fd);
                 f()
             })
-            .map_err(|e| Error::io("spawn thread", e))?
-            .join()
-            .map_err(|_| Error::msg(format!("{what}: thread in netns {} panicked", self.name)))?
+            .map_err(|e| Error::io("spawn thread", e))
     }
 }
 
