@@ -519,6 +519,12 @@ fn failure_text(h: &mut String, text: &str) {
 pub fn write_html(dir: &Path, run: &RunInfo, cases: &[CaseReport]) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("index.html");
+    // A fresh file, not a truncated one (ext4 made truncating opens wait
+    // up to a second under load).
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     std::fs::write(&path, html(run, cases))?;
     Ok(path)
 }

@@ -210,6 +210,12 @@ fn plural(n: usize) -> &'static str {
 pub fn write_markdown(dir: &Path, run: &RunInfo, cases: &[CaseReport]) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("summary.md");
+    // A fresh file, not a truncated one (ext4 made truncating opens wait
+    // up to a second under load).
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     std::fs::write(&path, markdown(run, cases))?;
     Ok(path)
 }
