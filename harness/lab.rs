@@ -97,10 +97,21 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Builds the pair for `case`. The first lab of a process takes the
-    /// run's owner token and first sweeps what dead runs of ours left
-    /// behind, including names a dead earlier holder of the same token left.
+    /// Builds the pair for `case`: [`Lab::create`], then
+    /// [`Lab::configure`].
     pub fn new(case: &str) -> Result<Lab> {
+        let lab = Lab::create(case)?;
+        lab.configure()?;
+        Ok(lab)
+    }
+
+    /// The two namespaces (made at once, each on its own thread) and the
+    /// veth between them, its links still down and without addresses: a
+    /// capture can open on the server's end while [`Lab::configure`] runs.
+    /// The first lab of a process takes the run's owner token and first
+    /// sweeps what dead runs of ours left behind, including names a dead
+    /// earlier holder of the same token left.
+    pub fn create(case: &str) -> Result<Lab> {
         let owner = owner::this_run()?;
         SWEEP.call_once(|| {
             remove_all_of(NAME_PREFIX, owner.token());
@@ -112,10 +123,19 @@ impl Lab {
             SEQ.fetch_add(1, Ordering::Relaxed),
             sanitize(case)
         );
-        let client = Netns::create(&format!("{stem}-client"))?;
-        let server = Netns::create(&format!("{stem}-server"))?;
-        let lab = Lab { client, server };
-        lab.wire().map_err(|e| e.context(format!("lab {stem}")))?;
+        let (client, server) = std::thread::scope(|s| {
+            let server = s.spawn(|| Netns::create(&format!("{stem}-server")));
+            let client = Netns::create(&format!("{stem}-client"));
+            let server = server
+                .join()
+                .unwrap_or_else(|_| Err(Error::msg("namespace thread panicked")));
+            (client, server)
+        });
+        let lab = Lab {
+            client: client?,
+            server: server?,
+        };
+        lab.veth().map_err(|e| e.context(format!("lab {stem}")))?;
         Ok(lab)
     }
 
@@ -127,12 +147,11 @@ impl Lab {
     }
 
     /// Creates the veth from inside the client namespace with its peer's
-    /// target namespace set, so each end is born where it lives; then
-    /// addresses and links up on each side.
-    fn wire(&self) -> Result<()> {
+    /// target namespace set, so each end is born where it lives.
+    fn veth(&self) -> Result<()> {
         let server_fd: RawFd = self.server.fd().as_raw_fd();
         let client_name = self.client.name().to_string();
-        self.client.run("configure client", move || {
+        self.client.run("create the veth", move || {
             rtnl(&client_name, move |handle| async move {
                 let peer = LinkUnspec::new_with_name(Side::Server.iface())
                     .setns_by_fd(server_fd)
@@ -150,16 +169,28 @@ impl Lab {
                         ),
                         e,
                     )
-                })?;
-                configure(&handle, Side::Client).await
-            })
-        })?;
-        let server_name = self.server.name().to_string();
-        self.server.run("configure server", move || {
-            rtnl(&server_name, |handle| async move {
-                configure(&handle, Side::Server).await
+                })
             })
         })
+    }
+
+    /// Addresses and links up, on both sides at once.
+    pub fn configure(&self) -> Result<()> {
+        let side = |side: Side| {
+            let ns = self.netns(side);
+            let name = ns.name().to_string();
+            ns.run("configure", move || {
+                rtnl(&name, move |handle| async move {
+                    configure(&handle, side).await
+                })
+            })
+        };
+        let (client, server) = std::thread::scope(|s| {
+            let server = s.spawn(|| side(Side::Server));
+            (side(Side::Client), server.join())
+        });
+        client?;
+        server.unwrap_or_else(|_| Err(Error::msg("configuration thread panicked")))
     }
 }
 
