@@ -169,6 +169,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    let before = (!listing).then(host_before);
     let mut opts = match options() {
         Ok(o) => o,
         Err(e) => {
@@ -201,18 +202,13 @@ fn main() -> ExitCode {
     if listing {
         return libtest_mimic::run(&args, trials).exit_code();
     }
-    // The host namespace must come out of the run exactly as it went in.
-    let before = match tcplab::hostnet::snapshot() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tcplab: cannot read the host's links, addresses and routes: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let conclusion = libtest_mimic::run(&args, trials);
-    sink.assemble();
+    // The run's report is written while the host is read again.
+    let report = std::thread::spawn(move || sink.assemble());
+    let unchanged = host_unchanged(&before);
+    let _ = report.join();
     let _ = std::fs::remove_dir_all(selftest::scratch_out());
-    if !host_unchanged(&before) {
+    if !unchanged {
         return ExitCode::FAILURE;
     }
     conclusion.exit_code()
@@ -257,9 +253,35 @@ fn case_trials(
         .collect()
 }
 
+/// The host's snapshot before the run, once taken.
+type Before = std::sync::Arc<std::sync::OnceLock<Vec<String>>>;
+
+/// The host namespace must come out of the run exactly as it went in: its
+/// snapshot is taken while the run starts up, and no namespace is made
+/// before it is (`netns::gate_until`).
+fn host_before() -> Before {
+    let before = std::sync::Arc::new(std::sync::OnceLock::new());
+    let taken = before.clone();
+    let work = std::thread::spawn(move || {
+        let snap = tcplab::hostnet::snapshot()
+            .map_err(|e| format!("cannot read the host's links, addresses and routes: {e}"))?;
+        let _ = taken.set(snap);
+        Ok(())
+    });
+    tcplab::netns::gate_until(work);
+    before
+}
+
 /// Whether the host namespace came out of the run exactly as it went in;
 /// says what changed when it did not.
-fn host_unchanged(before: &[String]) -> bool {
+fn host_unchanged(before: &Option<Before>) -> bool {
+    if let Err(e) = tcplab::netns::pass_gate() {
+        eprintln!("tcplab: {e}");
+        return false;
+    }
+    let Some(before) = before.as_ref().and_then(|b| b.get()) else {
+        return false;
+    };
     match tcplab::hostnet::snapshot() {
         Ok(after) => {
             let changed = tcplab::hostnet::diff(before, &after);
