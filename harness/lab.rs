@@ -194,6 +194,14 @@ impl Lab {
     }
 }
 
+/// Both namespaces go with one look through /proc for what still runs in
+/// them.
+impl Drop for Lab {
+    fn drop(&mut self) {
+        netns::remove_together(&mut [&mut self.client, &mut self.server]);
+    }
+}
+
 /// Runs an rtnetlink conversation on the current thread; its socket opens in
 /// the thread's namespace.
 fn rtnl<F, Fut>(ns: &str, f: F) -> Result<()>
