@@ -1,20 +1,21 @@
-//! tcpdump's part: libpcap on the server's veth, opened inside the server
-//! namespace before any process of the case starts, so no SYN is ever missed.
+//! tcpdump's part: the kernel's packet tap on the server's veth, opened
+//! inside the server namespace before any process of the case starts, so
+//! no SYN is ever missed (see `socket` for why a packet socket and not
+//! libpcap's ring).
 //!
-//! A reader thread (it lives in the server's namespace) opens the handle
+//! A reader thread (it lives in the server's namespace) opens the socket
 //! and then reads it continuously into memory, writing the .pcap as it
-//! goes: libpcap's ring in immediate mode has a fixed slot per packet (a
-//! few hundred), so a case that only read at its settles lost every packet
-//! after the first few dozen connections. [`Capture::poll`] is "everything
-//! up to now": it asks the reader, which drains the ring until it is empty
-//! *after* seeing the request, and waits for its answer; so every packet
-//! the kernel queued before the call is in [`Capture::packets`] after it.
+//! goes: a capture read only at settles lost every packet after the first
+//! few dozen connections (libpcap's ring has a fixed slot per packet).
+//! [`Capture::poll`] is "everything up to now": it asks the reader, which
+//! reads until the socket is empty *after* seeing the request, and waits
+//! for its answer; so every packet the kernel queued before the call is in
+//! [`Capture::packets`] after it.
 //!
-//! Opening (`PACKET_RX_RING`) and closing a ring each wait for RCU grace
-//! periods (10 to 30 ms, waiting, not working): [`Capture::start`] returns
-//! while the reader opens, so the lab's setup goes on meanwhile, and
-//! [`Capture::finish`] returns once the file is complete, leaving the
-//! handle's close to the reader.
+//! [`Capture::start`] returns while the reader opens, so the lab's setup
+//! goes on meanwhile, and [`Capture::finish`] returns once the file is
+//! complete, leaving the socket's close (an RCU grace period, 5 to 20 ms
+//! of waiting) to the reader.
 //!
 //! The kernel's filter also passes every other TCP segment: those are not
 //! kept or written (the file holds exactly what the case's filter matches,
@@ -23,6 +24,7 @@
 //! so.
 
 mod reader;
+mod socket;
 
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -272,8 +274,9 @@ impl Capture {
     }
 
     /// Reads to the end, completes the file (written and closed: anyone
-    /// may read it once this returns) and reads libpcap's loss counters.
-    /// The handle itself closes afterwards, on the reader's thread.
+    /// may read it once this returns) and reads the loss counters (the
+    /// kernel's, as libpcap reports them). The socket itself closes
+    /// afterwards, on the reader's thread.
     pub fn finish(mut self) -> Result<Summary> {
         self.finished = true;
         self.ready()?;
@@ -397,3 +400,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "capture/tests.rs"]
+mod live_tests;
