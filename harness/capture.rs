@@ -40,8 +40,8 @@ use crate::packet::{Packet, TcpFlags};
 /// must not fill memory); later ones are only counted.
 const MAX_STRAYS: usize = 100_000;
 
-/// The reader answers a request in microseconds and opens the handle in
-/// tens of milliseconds; a reader silent for this long is broken, and
+/// The reader answers a request in microseconds and opens the socket in
+/// under a millisecond; a reader silent for this long is broken, and
 /// waiting on it must end with an error, not hang the case.
 const ANSWER_LIMIT: Duration = Duration::from_secs(10);
 
