@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod case;
 pub mod error;
+pub mod faults;
 pub mod fds;
 pub mod flow;
 pub mod host;
@@ -14,3 +15,4 @@ pub mod packet;
 pub mod report;
 pub mod sockets;
 pub mod syscalls;
+pub mod sysctl;
