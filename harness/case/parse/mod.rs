@@ -6,11 +6,13 @@
 //! ignored.
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
-//! one arm there and a function in its own module: `steps`, `wait`); a new
+//! one arm there and a function in its own module: `steps`, `wait`,
+//! `faults`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
 //! words and hosts in `words`.
 
 mod blocks;
+mod faults;
 mod packets;
 mod steps;
 mod wait;
@@ -26,7 +28,7 @@ use words::{port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
     let text = std::fs::read_to_string(path).map_err(|e| ParseError {
@@ -142,6 +144,8 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match first {
         "trace" => return steps::trace(rest),
         "wait" => return wait::wait(rest),
+        "drop" | "delay" | "reorder" => return faults::rule(first, rest),
+        "heal" => return faults::heal(rest),
         _ => {}
     }
     let host = steps::host_word(first, rest)?;
@@ -153,6 +157,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
+        "sysctl" => faults::sysctl(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }

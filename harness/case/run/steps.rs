@@ -103,6 +103,9 @@ impl Session<'_> {
                 gone,
                 at,
             } => self.wait(line, *host, row, *gone, *at),
+            ItemKind::Fault(rule) => self.fault(line, rule),
+            ItemKind::Heal { direction } => self.heal(line, *direction),
+            ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
         }
     }
 }
