@@ -53,13 +53,16 @@ pub enum Mark {
     Dropped,
     Delayed,
     Reordered,
+    /// Sent twice (by a `netem ... duplicate` link fault).
+    Duplicated,
 }
 
 impl Mark {
-    pub const WORDS: [(&'static str, Mark); 3] = [
+    pub const WORDS: [(&'static str, Mark); 4] = [
         ("dropped", Mark::Dropped),
         ("delayed", Mark::Delayed),
         ("reordered", Mark::Reordered),
+        ("duplicated", Mark::Duplicated),
     ];
 
     pub fn word(self) -> &'static str {
@@ -76,8 +79,10 @@ impl Mark {
 pub struct Marked {
     pub mark: Mark,
     pub delay: Option<Duration>,
-    /// The line of the rule in the case file.
+    /// The line of the rule (or `netem` step) in the case file.
     pub rule_line: usize,
+    /// A `netem` link fault did it, not a rule.
+    pub netem: bool,
 }
 
 impl fmt::Display for Marked {
@@ -87,7 +92,8 @@ impl fmt::Display for Marked {
         if let Some(d) = self.delay {
             write!(f, " {}", show_duration(d))?;
         }
-        write!(f, " (rule at line {})", self.rule_line)
+        let by = if self.netem { "netem" } else { "rule" };
+        write!(f, " ({by} at line {})", self.rule_line)
     }
 }
 

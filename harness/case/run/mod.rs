@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::Case;
+use super::{Case, ItemKind};
 use crate::capture::Capture;
 use crate::fds::FdRow;
 use crate::lab::{Lab, Side};
@@ -105,6 +105,15 @@ impl std::fmt::Display for Failure {
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
     let lab = Lab::new(&case.name).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    // Rules count segments and the capture must see the same ones: no GSO
+    // super-packets on a lab with faults (see faults::wire_sized).
+    let faulty = case
+        .items
+        .iter()
+        .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
+    if faulty {
+        crate::faults::wire_sized(&lab).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    }
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let capture = Capture::open(
         lab.netns(Side::Server),

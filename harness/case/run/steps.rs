@@ -19,9 +19,15 @@ impl Session<'_> {
                 } else {
                     PathBuf::from(&argv[0])
                 };
+                // `$NC` in a word is the nc under test, for pipelines:
+                // `server $ sh -c '$NC -l 11111 | sha256sum'`.
+                let nc = self.opts.nc.display().to_string();
                 let spawn = Spawn {
                     program,
-                    args: argv[1..].iter().map(Into::into).collect(),
+                    args: argv[1..]
+                        .iter()
+                        .map(|a| a.replace("$NC", &nc).into())
+                        .collect(),
                     label: argv.join(" "),
                     trace: self.traced.contains(host),
                 };
@@ -105,6 +111,7 @@ impl Session<'_> {
             } => self.wait(line, *host, row, *gone, *at),
             ItemKind::Fault(rule) => self.fault(line, rule),
             ItemKind::Heal { direction } => self.heal(line, *direction),
+            ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
             ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
         }
     }
