@@ -38,6 +38,29 @@ pub enum Timing {
     At(Window),
 }
 
+impl Timing {
+    /// The window, whichever moment it counts from.
+    pub fn window(self) -> Window {
+        match self {
+            Timing::After(w) | Timing::At(w) => w,
+        }
+    }
+
+    /// The time this timing measures for `seen`: since the previous packet,
+    /// or since the latest action.
+    pub fn observed(self, seen: &Seen) -> Option<Duration> {
+        match self {
+            Timing::After(_) => seen.ctx.gap,
+            Timing::At(_) => seen.ctx.since_action,
+        }
+    }
+
+    pub fn holds(self, seen: &Seen) -> bool {
+        self.observed(seen)
+            .is_some_and(|t| self.window().contains(t))
+    }
+}
+
 impl fmt::Display for Timing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -379,9 +402,10 @@ impl PacketExpect {
 
 /// Why `seen` came outside the window of `timing`, or None.
 fn late(timing: Timing, seen: &Seen) -> Option<String> {
-    let (window, observed, since) = match timing {
-        Timing::After(w) => (w, seen.ctx.gap, "after the previous packet"),
-        Timing::At(w) => (w, seen.ctx.since_action, "after the latest action began"),
+    let (window, observed) = (timing.window(), timing.observed(seen));
+    let since = match timing {
+        Timing::After(_) => "after the previous packet",
+        Timing::At(_) => "after the latest action began",
     };
     let shown = |d: Duration| format!("{:.3}s", d.as_secs_f64());
     match observed {
