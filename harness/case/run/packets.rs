@@ -78,7 +78,7 @@ impl Session<'_> {
 
     /// For each timed line of a block that held, when its packet came: the
     /// run log shows how much of its window the kernel used.
-    fn log_timings(&mut self, expected: &[PacketExpect], block: &[Seen]) {
+    pub(super) fn log_timings(&mut self, expected: &[PacketExpect], block: &[Seen]) {
         for (e, s) in expected.iter().zip(block) {
             let (what, took) = match e.timing {
                 Some(Timing::After(_)) => ("after the previous packet", s.ctx.gap),
