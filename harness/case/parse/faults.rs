@@ -35,27 +35,10 @@ pub(super) fn rule(verb: &str, rest: &str) -> Result<ItemKind, Bad> {
     }
     let flags = flag_match(letters, data)?;
     let which = which(word)?;
-    let action = match verb {
-        "drop" => Action::Drop,
-        "reorder" => Action::Reorder,
-        _ => {
-            let (by, amount) = split_word(rest);
-            if by != "by" || amount.is_empty() {
-                return Err(bad(
-                    "`delay` needs `by DURATION` at the end",
-                    "write e.g. `delay server > client [F.] first by 300ms`",
-                ));
-            }
-            rest = "";
-            let d = duration(amount)?;
-            if d.is_zero() {
-                return Err(bad(
-                    "a delay of 0 does nothing",
-                    "write a positive duration, e.g. `by 300ms`",
-                ));
-            }
-            Action::Delay(d)
-        }
+    let (action, rest) = match verb {
+        "drop" => (Action::Drop, rest),
+        "reorder" => (Action::Reorder, rest),
+        _ => (Action::Delay(delay_by(rest)?), ""),
     };
     if !rest.is_empty() {
         return Err(bad(
@@ -70,6 +53,32 @@ pub(super) fn rule(verb: &str, rest: &str) -> Result<ItemKind, Bad> {
         action,
         origin: String::new(),
     }))
+}
+
+/// `by DURATION`, the end of a `delay` rule.
+fn delay_by(rest: &str) -> Result<std::time::Duration, Bad> {
+    let (by, amount) = split_word(rest);
+    if by != "by" || amount.is_empty() {
+        return Err(bad(
+            "`delay` needs `by DURATION` at the end",
+            "write e.g. `delay server > client [F.] first by 300ms`",
+        ));
+    }
+    let (amount, tail) = split_word(amount);
+    if !tail.is_empty() {
+        return Err(bad(
+            format!("unexpected `{tail}` after the rule"),
+            RULE_HINT,
+        ));
+    }
+    let d = duration(amount)?;
+    if d.is_zero() {
+        return Err(bad(
+            "a delay of 0 does nothing",
+            "write a positive duration, e.g. `by 300ms`",
+        ));
+    }
+    Ok(d)
 }
 
 /// `client > server` or `server > client`.
