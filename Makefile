@@ -3,7 +3,7 @@
 CARGO ?= cargo
 CASES := $(sort $(basename $(notdir $(wildcard cases/*.case))))
 
-.PHONY: help deps test case record list build clean-check soak
+.PHONY: help deps test case record list build clean-check soak bench
 
 help:
 	@echo "make test              build and run the whole suite (needs root or sudo)"
@@ -11,6 +11,7 @@ help:
 	@echo "make record NAME=teardown  run one case and rewrite its expectations from what it observed"
 	@echo "make list              list the cases"
 	@echo "make soak [N=100 M=20] the fast cases N times, then M times under CPU load"
+	@echo "make bench [QUICK=1]   the timing table (target/tcplab/bench.md); QUICK=1 skips the 61 s case"
 
 # libpcap's headers are needed to build, nftables (nft) and procps (sysctl)
 # by the fault and sysctl tests; install them where missing.
@@ -45,3 +46,14 @@ clean-check: deps
 # Flake hunt: fast cases N times, then M times under stress-ng --cpu 2.
 soak: deps
 	N=$(or $(N),100) M=$(or $(M),20) ci/soak
+
+# The timing table (README, "Benchmark"): builds the suite as you, then
+# runs bench/main.rs as root through cargo's runner; prints the table and
+# writes target/tcplab/bench.md. QUICK=1 leaves out the 61-second case and
+# the 10,000-connection row.
+bench: deps
+	@ci/install-deps --bench
+	@cases=$$($(CARGO) test --no-run --test cases --message-format=json | \
+		sed -n 's/.*"name":"cases".*"executable":"\([^"]*\)".*/\1/p' | tail -n 1); \
+	if [ -z "$$cases" ]; then echo "make bench: cargo named no test binary for cases"; exit 1; fi; \
+	TCPLAB_CASES_BIN=$$cases $(CARGO) bench -q --profile dev --bench tcplab -- $(if $(QUICK),--quick)

@@ -2,31 +2,69 @@
 //! plus self-tests that pin what a failure looks like and that a panicking
 //! case leaves nothing behind.
 //!
-//! `cargo test` runs everything; `cargo test -- teardown` filters;
-//! `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what each passing case
-//! observed (what `make case` shows). TCPLAB_RECORD=1 rewrites each case
-//! run from what it observed instead of judging it (`make record`).
+//! `cargo test` runs everything; `cargo test -- handshake teardown` runs
+//! the cases either word matches (libtest's whole command line: see
+//! tcplab::cli); `cargo test -- --list` lists. TCPLAB_SHOW=1 prints what
+//! each passing case observed (what `make case` shows). TCPLAB_RECORD=1
+//! rewrites each case run from what it observed instead of judging it
+//! (`make record`). Each run writes into its own folder (see
+//! `tcplab::report::runs` and the `sink` module).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
-use tcplab::report::coverage::Coverage;
-use tcplab::report::html::{self, CaseReport, RunInfo};
-use tcplab::report::{ladder, summary, tcpdump};
+use tcplab::report::coverage;
+use tcplab::report::results::CaseResult;
+use tcplab::report::{ladder, tcpdump};
 
 mod selftest;
+mod selftest_cli;
+mod sink;
 
-/// cases/, or the directory TCPLAB_CASES names (the self-tests run the
-/// runner on their own small cases this way).
+/// The package's folder: where cargo or nextest says it is at run time
+/// (an archive's tests run on another machine), else where it was built.
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// Our nc: nextest names it at run time (NEXTEST_BIN_EXE_nc, right in an
+/// extracted archive), cargo when building.
+fn our_nc() -> PathBuf {
+    std::env::var_os("NEXTEST_BIN_EXE_nc")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nc")), PathBuf::from)
+}
+
+/// cases/, or the directory TCPLAB_CASES names: a user's own cases, or
+/// the self-tests' small cases.
 fn cases_dir() -> PathBuf {
-    match std::env::var_os("TCPLAB_CASES") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
+    match std::env::var_os("TCPLAB_CASES").filter(|v| !v.is_empty()) {
+        Some(dir) => from_where_typed(PathBuf::from(dir)),
+        None => manifest_dir().join("cases"),
+    }
+}
+
+/// A relative path as the user meant it: from the folder they typed the
+/// command in ($PWD; cargo runs tests in the package's folder, so
+/// `TCPLAB_CASES=my-cases cargo test --manifest-path ...` from another
+/// repository means that repository's my-cases), unless only the package's
+/// folder has it.
+fn from_where_typed(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        return p;
+    }
+    let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from) else {
+        return p;
+    };
+    let typed = pwd.join(&p);
+    if typed.exists() || !p.exists() {
+        typed
+    } else {
+        p
     }
 }
 
@@ -46,7 +84,7 @@ fn case_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Paths shown relative to the repository, as a person would type them.
 fn shown(path: &Path) -> PathBuf {
-    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+    path.strip_prefix(manifest_dir())
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.to_path_buf())
 }
@@ -56,7 +94,7 @@ fn options() -> Result<Options, String> {
         Ok(name) if !name.is_empty() && name != "nc" => which(&name).ok_or_else(|| {
             format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)")
         })?,
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_nc")),
+        _ => our_nc(),
     };
     let deadline = std::env::var("TCPLAB_DEADLINE_MS")
         .ok()
@@ -65,11 +103,10 @@ fn options() -> Result<Options, String> {
     let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
     Ok(Options {
         nc,
-        out_dir: Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target dir")
-            .join("tcplab"),
+        // The run's own folder, set once the run is opened (sink::open).
+        out_dir: sink::out_root(),
         deadline,
+        case_timeout: run::limits::case_timeout_from_env()?,
         record,
     })
 }
@@ -105,16 +142,24 @@ fn precondition() -> Option<String> {
 }
 
 fn main() -> ExitCode {
-    let args = Arguments::from_args();
+    let (mut args, selection) = tcplab::cli::parse(std::env::args_os());
     if let Err(e) = tcplab::interrupt::install() {
         eprintln!("tcplab: {e}");
         return ExitCode::FAILURE;
     }
-    let files = case_files(&cases_dir());
+    let dir = cases_dir();
+    if !dir.is_dir() {
+        eprintln!(
+            "tcplab: the case folder {} is not there (TCPLAB_CASES names a folder of *.case files)",
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let files = case_files(&dir);
     if files.is_empty() {
         eprintln!(
             "tcplab: no case files (*.case) in {}: nothing to run is an error, not a pass",
-            cases_dir().display()
+            dir.display()
         );
         return ExitCode::FAILURE;
     }
@@ -125,43 +170,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let opts = match options() {
+    let mut opts = match options() {
         Ok(o) => o,
         Err(e) => {
             eprintln!("tcplab: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
-    let differential = opts.nc != Path::new(env!("CARGO_BIN_EXE_nc"));
-    let mut trials: Vec<Trial> = Vec::new();
-    for file in files {
-        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        if differential {
-            // A case pinning a documented difference from ncat is left out
-            // of a run with another nc, and the run says so.
-            let ours_only = std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                .and_then(|c| c.ours_only);
-            if let Some(why) = ours_only {
-                if !listing {
-                    eprintln!(
-                        "tcplab: {name} not run with NC={}: {why}",
-                        opts.nc.display()
-                    );
-                }
-                continue;
-            }
+    let differential = opts.nc != our_nc();
+    // Captures and results go to this run's own folder; listing writes
+    // nothing.
+    let sink = match (!listing).then(|| sink::Sink::open(&opts, differential)) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            eprintln!("tcplab: {e}");
+            return ExitCode::FAILURE;
         }
-        let opts = opts.clone();
-        trials.push(Trial::test(name, move || run_case(&file, &opts, show)));
-    }
+        None => sink::Sink::listing(),
+    };
+    opts.out_dir = sink.dir().to_path_buf();
+    let ignore_note = !listing && !args.ignored && !args.include_ignored;
+    let mut trials = case_trials(files, &opts, &sink, differential, |name| {
+        ignore_note && selection.keeps(name)
+    });
     // The self-tests pin failures: recording has nothing to do with them.
     if std::env::var_os("TCPLAB_CASES").is_none() && !opts.record {
         trials.extend(selftest::trials(&opts));
     }
     selftest::quiet_deliberate_panic();
+    tcplab::cli::hand_over(&mut args, &selection, &trials);
     if listing {
         return libtest_mimic::run(&args, trials).exit_code();
     }
@@ -173,57 +210,86 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let started = format!("{} UTC", utc_now());
-    let clock = std::time::Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
-    write_run_report(&opts, &started, clock.elapsed().as_secs_f64());
+    sink.assemble();
+    let _ = std::fs::remove_dir_all(selftest::scratch_out());
+    if !host_unchanged(&before) {
+        return ExitCode::FAILURE;
+    }
+    conclusion.exit_code()
+}
+
+/// One trial per case file. A case pinning a documented difference from
+/// ncat is an ignored trial in a run with another nc (libtest's
+/// `--include-ignored` runs it anyway), and the run says why where `note`
+/// says so (it would be ignored, not left out by a filter).
+fn case_trials(
+    files: Vec<PathBuf>,
+    opts: &Options,
+    sink: &sink::Sink,
+    differential: bool,
+    note: impl Fn(&str) -> bool,
+) -> Vec<Trial> {
+    let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
+    files
+        .into_iter()
+        .map(|file| {
+            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let ours_only = differential
+                .then(|| {
+                    // Bounded and never blocking; a file that cannot be
+                    // read or parsed stays a trial, which fails on its own.
+                    parse::read(&file, &shown(&file))
+                        .ok()
+                        .and_then(|t| parse::parse(&shown(&file), &t).ok())
+                        .and_then(|c| c.ours_only)
+                })
+                .flatten();
+            if let Some(why) = ours_only.as_ref().filter(|_| note(&name)) {
+                eprintln!(
+                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
+                    opts.nc.display()
+                );
+            }
+            let (opts, sink) = (opts.clone(), sink.clone());
+            Trial::test(name, move || run_case(&file, &opts, show, &sink))
+                .with_ignored_flag(ours_only.is_some())
+        })
+        .collect()
+}
+
+/// Whether the host namespace came out of the run exactly as it went in;
+/// says what changed when it did not.
+fn host_unchanged(before: &[String]) -> bool {
     match tcplab::hostnet::snapshot() {
         Ok(after) => {
-            let changed = tcplab::hostnet::diff(&before, &after);
+            let changed = tcplab::hostnet::diff(before, &after);
             if !changed.is_empty() {
                 eprintln!("tcplab: the host namespace changed during the run (links, addresses or routes):");
-                for l in changed {
+                for l in &changed {
                     eprintln!("  {l}");
                 }
-                return ExitCode::FAILURE;
             }
+            changed.is_empty()
         }
         Err(e) => {
             eprintln!(
                 "tcplab: cannot read the host's links, addresses and routes after the run: {e}"
             );
-            return ExitCode::FAILURE;
+            false
         }
     }
-    conclusion.exit_code()
 }
 
-/// Every case's report, for the run's HTML page and Markdown summary.
-static REPORTS: Mutex<Vec<CaseReport>> = Mutex::new(Vec::new());
-
-/// The TCP states the passing cases asserted (report::coverage).
-static COVERAGE: Mutex<Coverage> = Mutex::new(Coverage::new());
-
-fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
+fn run_case(file: &Path, opts: &Options, show: bool, sink: &sink::Sink) -> Result<(), Failed> {
     let started = std::time::Instant::now();
-    let mut report = CaseReport {
-        name: file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
-        file: shown(file).display().to_string(),
-        ..Default::default()
-    };
-    let result = play_case(file, opts, show, &mut report);
+    let mut r = sink.result_for(file, &shown(file).display().to_string());
+    let result = play_case(file, opts, show, &mut r);
     record_timing(file, started.elapsed(), result.is_ok());
-    report.passed = result.is_ok();
-    report.seconds = started.elapsed().as_secs_f64();
-    report.failure = result.as_ref().err().map(|e| e.to_string());
-    REPORTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(report);
+    r.passed = result.is_ok();
+    r.seconds = started.elapsed().as_secs_f64();
+    r.failure = result.as_ref().err().map(|e| e.to_string());
+    sink.write(&r);
     result.map_err(|text| Failed::from(colour(&text)))
 }
 
@@ -252,47 +318,6 @@ fn colour(text: &str) -> String {
         .join("\n")
 }
 
-/// Writes index.html and summary.md beside the captures (target/tcplab/),
-/// so the page links each .pcap by its name.
-fn write_run_report(opts: &Options, started: &str, seconds: f64) {
-    let mut cases = std::mem::take(&mut *REPORTS.lock().unwrap_or_else(|e| e.into_inner()));
-    // The self-tests' child runners (TCPLAB_CASES) must not overwrite the
-    // report of the run that started them.
-    if cases.is_empty() || std::env::var_os("TCPLAB_CASES").is_some() {
-        return;
-    }
-    cases.sort_by(|a, b| a.name.cmp(&b.name));
-    let run = RunInfo {
-        started: started.to_string(),
-        nc: opts.nc.display().to_string(),
-        kernel: nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        seconds,
-    };
-    match (
-        html::write_html(&opts.out_dir, &run, &cases),
-        summary::write_markdown(&opts.out_dir, &run, &cases),
-    ) {
-        (Ok(page), Ok(md)) => {
-            let coverage = COVERAGE.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            eprintln!("tcplab: {coverage}");
-            let _ = coverage.append_to(&md);
-            run::hand_back(&page);
-            run::hand_back(&md);
-            eprintln!(
-                "tcplab: report {} (summary {})",
-                shown(&page).display(),
-                shown(&md).display()
-            );
-        }
-        (Err(e), _) | (_, Err(e)) => eprintln!(
-            "tcplab: cannot write the run report in {}: {e}",
-            opts.out_dir.display()
-        ),
-    }
-}
-
 /// With TCPLAB_TIMINGS=FILE, appends `case<TAB>seconds<TAB>ok|FAILED` for
 /// each case run: `make soak` reads it for its table.
 fn record_timing(file: &Path, took: Duration, ok: bool) {
@@ -316,10 +341,9 @@ fn play_case(
     file: &Path,
     opts: &Options,
     show: bool,
-    report: &mut CaseReport,
+    report: &mut CaseResult,
 ) -> Result<(), String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: cannot read: {e}", shown(file).display()))?;
+    let text = parse::read(file, &shown(file)).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     report.pcap = Some(format!("{}.pcap", case.name));
     let outcome = run::run(&case, opts).map_err(|f| {
@@ -352,10 +376,7 @@ fn play_case(
     if show {
         print!("{}", render(&case.name, &outcome, same));
     }
-    COVERAGE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .add(&case, &outcome.observed);
+    report.states = coverage::names(&coverage::states_of(&case, &outcome.observed));
     Ok(())
 }
 
@@ -403,23 +424,4 @@ fn render(name: &str, o: &run::Outcome, same: usize) -> String {
         t += &format!("  {l}\n");
     }
     t
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in UTC, for the report's header.
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    // SAFETY: gmtime_r fills the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::gmtime_r(&secs, &mut tm) };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }

@@ -35,6 +35,12 @@ pub fn quiet_deliberate_panic() {
 }
 
 pub fn trials(opts: &run::Options) -> Vec<Trial> {
+    // Self-tests capture into a folder of their own in the run's, so a
+    // self-test running teardown.case never writes the teardown case's
+    // capture while that case reads it.
+    let mut opts = opts.clone();
+    opts.out_dir = opts.out_dir.join("selftest");
+    let opts = &opts;
     let mut trials: Vec<Trial> = case_files(&cases_dir().join("selftest"))
         .into_iter()
         .map(|file| {
@@ -74,6 +80,14 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         "selftest::SIGKILL_mid_case_is_swept_by_the_next_run",
         killed_run_is_swept,
     ));
+    trials.push(Trial::test(
+        "selftest::command_line_selects_as_libtest_does",
+        super::selftest_cli::command_line_selects_as_libtest_does,
+    ));
+    trials.push(Trial::test(
+        "selftest::bad_case_files_fail_only_their_own_trials",
+        bad_case_files_fail_only_their_own_trials,
+    ));
     trials
 }
 
@@ -84,11 +98,21 @@ fn child_runner(case: &str) -> Result<std::process::Child, Failed> {
         .args(["--exact", case, "--test-threads", "1"])
         .env("TCPLAB_CASES", cases_dir().join("selftest/signals"))
         .env("TCPLAB_DEADLINE_MS", "60000")
+        // Its own output root: its report is not this run's.
+        .env("TCPLAB_OUT", scratch_out())
+        .env_remove("TCPLAB_RUN_ID")
+        .env_remove("NEXTEST_RUN_ID")
         .env_remove("TCPLAB_TIMINGS")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("start a child runner: {e}").into())
+}
+
+/// The output root of this process's child runners, under target/tmp.
+pub fn scratch_out() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("tcplab-selftest-out-{}", std::process::id()))
 }
 
 /// The child's namespaces and the processes in them, once both hosts run a
@@ -298,7 +322,8 @@ fn contains_in_order(line: &str, pattern: &str) -> bool {
 }
 
 /// The ladder drawn from a real run of cases/teardown.case is the seed's
-/// figure: six arrows in the seed's order, `nc -kl 11111` beside the
+/// figure: six arrows with the seed's labels (SYN, SYN+ACK, ACK, FIN,
+/// FIN+ACK, ACK) in the seed's order, `nc -kl 11111` beside the
 /// server before the SYN and `^C` beside the client before the FIN. The
 /// release is a race the kernel decides (see the case): a run that took
 /// the four- or five-packet form is not the figure under test, so up to
@@ -312,7 +337,7 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
         ("SYN", '>'),
         ("SYN+ACK", '<'),
         ("ACK", '>'),
-        ("FIN+ACK", '>'),
+        ("FIN", '>'),
         ("FIN+ACK", '<'),
         ("ACK", '>'),
     ];
@@ -357,7 +382,7 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
             at("|<-- nc -kl 11111"),
             at(" SYN "),
             at("^C -->|"),
-            at(" FIN+ACK "),
+            at(" FIN "),
         ) else {
             return Err(format!("the ladder lacks `nc -kl 11111` beside the server or `^C` beside the client:\n{drawn}").into());
         };
@@ -370,16 +395,21 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
 }
 
 /// The sweep removes only our names whose owner is dead: a namespace named
-/// like ours but owned by a live pid (1), and one that is not ours at all,
-/// survive it.
+/// like ours whose owner lock is held (a live run, here this one), and one
+/// that is not ours at all, survive it. Both names are unique per run (the
+/// held token); if this test is killed, the held lock dies with it and the
+/// next run's sweep removes the first, and this test's next run the second.
 fn sweep_leaves_others_alone() -> Result<(), Failed> {
+    const FOREIGN: &str = "not-tcplab-selftest-";
+    tcplab::lab::sweep_stale_prefixed(FOREIGN);
+    let owner = tcplab::owner::Owner::take().map_err(|e| e.to_string())?;
+    let token = owner.token();
     let live_owner = netns::Netns::create(&format!(
-        "{}1-0-selftest-live-owner",
+        "{}{token}-0-selftest-live-owner",
         tcplab::lab::NAME_PREFIX
     ))
     .map_err(|e| e.to_string())?;
-    let foreign = netns::Netns::create(&format!("not-tcplab-selftest-{}", std::process::id()))
-        .map_err(|e| e.to_string())?;
+    let foreign = netns::Netns::create(&format!("{FOREIGN}{token}")).map_err(|e| e.to_string())?;
     let swept = tcplab::lab::sweep_stale();
     let names = netns::list();
     for ns in [&live_owner, &foreign] {
@@ -414,6 +444,94 @@ fn not_root_fails_with_one_line() -> Result<(), Failed> {
             lines.len()
         )
         .into());
+    }
+    Ok(())
+}
+
+/// A cases directory with odd files beside a good case, run with NC set
+/// (then every file is read before the trials, to leave out ours-only
+/// cases): `--list` lists them all at once, and each bad file fails its
+/// own trial with its own one-line reason while the good case passes.
+fn bad_case_files_fail_only_their_own_trials() -> Result<(), Failed> {
+    let dir = std::env::temp_dir().join(format!("tcplab-selftest-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = match make_bad_case_files(&dir) {
+        Ok(()) => run_bad_case_files(&dir),
+        Err(e) => Err(format!("making {}: {e}", dir.display()).into()),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// The files, and the line each bad one must fail with.
+const BAD_FILES: [(&str, &str); 4] = [
+    ("fifo", "fifo.case: not a regular file (a FIFO)"),
+    ("big", "big.case: 2000000 bytes, more than the 1048576"),
+    ("latin1", "latin1.case:2: not UTF-8: byte 0xe9 at column 17"),
+    ("nul", "nul.case:1: control character \\u{0} at column 12"),
+];
+
+fn make_bad_case_files(dir: &Path) -> std::io::Result<()> {
+    nix::unistd::mkfifo(
+        &dir.join("fifo.case"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )?;
+    std::fs::write(dir.join("big.case"), "#".repeat(1999).to_string() + "\n")?;
+    let big = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("big.case"))?;
+    big.set_len(2_000_000)?;
+    std::fs::write(
+        dir.join("latin1.case"),
+        b"server $ nc -kl 11111\nclient types caf\xe9 cr\xe8me br\xfbl\xe9e\n",
+    )?;
+    std::fs::write(dir.join("nul.case"), "server $ nc\0 -kl 11111\n")?;
+    std::fs::write(
+        dir.join("good.case"),
+        "server $ sh -c \"echo ready; exec sleep 30\"\nserver prints ready\n",
+    )
+}
+
+fn run_bad_case_files(dir: &Path) -> Result<(), Failed> {
+    let runner = |args: &[&str]| -> Result<String, Failed> {
+        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .args(args)
+            .env("TCPLAB_CASES", dir)
+            .env("NC", "/bin/true")
+            .env_remove("TCPLAB_TIMINGS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start a child runner: {e}"))?;
+        wait_child(&mut child, Duration::from_secs(30))?;
+        let mut out = String::new();
+        let _ = child
+            .stdout
+            .take()
+            .map(|mut s| std::io::Read::read_to_string(&mut s, &mut out));
+        Ok(out)
+    };
+    let listed = runner(&["--list"])?;
+    for name in ["big", "fifo", "good", "latin1", "nul"] {
+        if !listed.lines().any(|l| l == format!("{name}: test")) {
+            return Err(format!("--list with NC set lacks `{name}`:\n{listed}").into());
+        }
+    }
+    let ran = runner(&["--test-threads", "2"])?;
+    if !ran
+        .lines()
+        .any(|l| l.starts_with("test good ") && l.ends_with(" ok"))
+    {
+        return Err(format!("the good case did not pass beside the bad files:\n{ran}").into());
+    }
+    for (name, why) in BAD_FILES {
+        let failed = ran
+            .lines()
+            .any(|l| l.starts_with(&format!("test {name} ")) && l.ends_with(" FAILED"));
+        if !failed || !ran.contains(why) {
+            return Err(format!("`{name}` did not fail with `{why}`:\n{ran}").into());
+        }
     }
     Ok(())
 }

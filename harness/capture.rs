@@ -4,22 +4,47 @@
 //! The handle is non-blocking and read by the case's own thread: the kernel
 //! fills the ring whether or not we read, so "everything up to now" is simply
 //! "read until the ring is empty" — no reader thread, no drain race.
+//!
+//! The kernel's filter also passes every other TCP segment: those are not
+//! kept or written (the file holds exactly what the case's filter matches,
+//! as `tcpdump FILTER` would write), only noted as [`Stray`]s, so a case
+//! that captures port 11111 while its server listens on 22222 can be told
+//! so.
 
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use pcap::{Active, Savefile};
+use pcap::{Active, BpfProgram, Savefile};
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
-use crate::packet::Packet;
+use crate::packet::{Packet, TcpFlags};
+
+/// At most this many strays are noted (a bulk transfer on another port
+/// must not fill memory); later ones are only counted.
+const MAX_STRAYS: usize = 100_000;
+
+/// A TCP segment on the interface that the case's filter does not keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stray {
+    pub ts: Duration,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub flags: TcpFlags,
+}
 
 pub struct Capture {
     cap: pcap::Capture<Active>,
     save: Savefile,
+    /// The case's filter, run here on what the kernel's wider one passed.
+    keep: BpfProgram,
     packets: Vec<Packet>,
+    strays: Vec<Stray>,
+    /// Strays beyond MAX_STRAYS, counted only.
+    strays_uncounted: u64,
     path: PathBuf,
     iface: String,
     netns: String,
@@ -37,10 +62,10 @@ pub struct Summary {
 impl Capture {
     /// Opens `iface` inside `netns` with `filter` (BPF syntax) and starts
     /// writing `path`. Returns once the handle is active: from then on every
-    /// matching packet is kept.
+    /// matching packet is kept, and every other TCP segment noted.
     pub fn open(netns: &Netns, iface: &str, filter: &str, path: &Path) -> Result<Capture> {
         let dev = iface.to_string();
-        let bpf = filter.to_string();
+        let bpf = format!("({filter}) or tcp");
         let cap = netns
             .run("open capture", move || {
                 // libpcap's default 2 MiB ring holds only ~32 of the veth's
@@ -68,10 +93,16 @@ impl Capture {
         let save = cap
             .savefile(path)
             .map_err(|e| Error::pcap(format!("create {}", path.display()), e))?;
+        let keep = cap
+            .compile(filter, true)
+            .map_err(|e| Error::pcap(format!("compile BPF filter `{filter}`"), e))?;
         Ok(Capture {
             cap,
             save,
+            keep,
             packets: Vec::new(),
+            strays: Vec::new(),
+            strays_uncounted: 0,
             path: path.to_path_buf(),
             iface: iface.to_string(),
             netns: netns.name().to_string(),
@@ -85,13 +116,25 @@ impl Capture {
         loop {
             match self.cap.next_packet() {
                 Ok(p) => {
-                    self.save.write(&p);
                     let ts = Duration::new(
                         p.header.ts.tv_sec as u64,
                         (p.header.ts.tv_usec as u32).saturating_mul(1000),
                     );
-                    if let Some(pkt) = Packet::from_ethernet(p.data, ts) {
-                        self.packets.push(pkt);
+                    let pkt = Packet::from_ethernet(p.data, ts);
+                    if self.keep.filter(p.data) {
+                        self.save.write(&p);
+                        self.packets.extend(pkt);
+                    } else if let Some(pkt) = pkt {
+                        if self.strays.len() < MAX_STRAYS {
+                            self.strays.push(Stray {
+                                ts,
+                                src: pkt.src,
+                                dst: pkt.dst,
+                                flags: pkt.flags,
+                            });
+                        } else {
+                            self.strays_uncounted += 1;
+                        }
                     }
                 }
                 Err(pcap::Error::TimeoutExpired) => break,
@@ -120,6 +163,16 @@ impl Capture {
         &self.packets
     }
 
+    /// The TCP segments the filter did not keep, in order (the first
+    /// 100000; [`Capture::strays_uncounted`] counts the rest).
+    pub fn strays(&self) -> &[Stray] {
+        &self.strays
+    }
+
+    pub fn strays_uncounted(&self) -> u64 {
+        self.strays_uncounted
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -140,5 +193,103 @@ impl Capture {
             dropped: stats.dropped,
             if_dropped: stats.if_dropped,
         })
+    }
+}
+
+/// Strays by the port their connection went to: the destination of each
+/// flow's first segment (a SYN's is the port listened on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrayPort {
+    pub port: u16,
+    pub packets: usize,
+    pub flows: usize,
+    /// The first segment of the first flow to this port.
+    pub first: Stray,
+}
+
+/// Groups `strays` (in capture order) by [`StrayPort`], busiest first.
+pub fn stray_ports(strays: &[Stray]) -> Vec<StrayPort> {
+    use std::collections::HashMap;
+    let mut flows: HashMap<(SocketAddr, SocketAddr), u16> = HashMap::new();
+    let mut ports: HashMap<u16, StrayPort> = HashMap::new();
+    for s in strays {
+        let key = (s.src.min(s.dst), s.src.max(s.dst));
+        let mut new_flow = false;
+        let port = *flows.entry(key).or_insert_with(|| {
+            new_flow = true;
+            s.dst.port()
+        });
+        let p = ports.entry(port).or_insert(StrayPort {
+            port,
+            packets: 0,
+            flows: 0,
+            first: *s,
+        });
+        p.packets += 1;
+        p.flows += usize::from(new_flow);
+    }
+    let mut ports: Vec<StrayPort> = ports.into_values().collect();
+    ports.sort_by(|a, b| b.packets.cmp(&a.packets).then(a.port.cmp(&b.port)));
+    ports
+}
+
+/// `22222 (3 packets in 1 connection, the first 192.168.2.105.40000 >
+/// 192.168.2.100.22222 [S])`
+impl std::fmt::Display for StrayPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::packet::Endpoint;
+        write!(
+            f,
+            "{} ({} packet{} in {} connection{}, the first {} > {} [{}])",
+            self.port,
+            self.packets,
+            if self.packets == 1 { "" } else { "s" },
+            self.flows,
+            if self.flows == 1 { "" } else { "s" },
+            Endpoint(self.first.src),
+            Endpoint(self.first.dst),
+            self.first.flags
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stray(src: &str, dst: &str, flags: TcpFlags) -> Stray {
+        Stray {
+            ts: Duration::ZERO,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            flags,
+        }
+    }
+
+    #[test]
+    fn strays_group_by_the_port_each_connection_went_to() {
+        let (c, s) = ("192.168.2.105:40000", "192.168.2.100:22222");
+        let ack = TcpFlags::ACK;
+        let strays = [
+            stray(c, s, TcpFlags::SYN),
+            stray(s, c, TcpFlags::SYN | ack),
+            stray(c, s, ack),
+            stray("192.168.2.105:40001", "192.168.2.100:80", TcpFlags::SYN),
+            stray("192.168.2.105:40002", s, TcpFlags::SYN),
+        ];
+        let ports = stray_ports(&strays);
+        assert_eq!(ports.len(), 2);
+        assert_eq!(
+            (ports[0].port, ports[0].packets, ports[0].flows),
+            (22222, 4, 2)
+        );
+        assert_eq!(
+            (ports[1].port, ports[1].packets, ports[1].flows),
+            (80, 1, 1)
+        );
+        assert_eq!(
+            ports[0].to_string(),
+            "22222 (4 packets in 2 connections, the first 192.168.2.105.40000 > 192.168.2.100.22222 [S])"
+        );
     }
 }

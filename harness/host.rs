@@ -1,7 +1,8 @@
 //! A terminal on one host: a process started inside a namespace, its stdin a
 //! pipe we hold open (a terminal that stays open, as in the seed), its output
-//! collected, signals sent to it, its exit awaited; on request run under
-//! ptrace with its network system calls recorded ([`crate::syscalls`]).
+//! kept in files ([`crate::output`]), signals sent to it, its exit awaited;
+//! on request run under ptrace with its network system calls recorded
+//! ([`crate::syscalls`]).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -19,6 +20,7 @@ use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
+use crate::output::{Excerpt, Output};
 use crate::syscalls;
 
 /// What to run: a program (absolute, or looked up on PATH inside the
@@ -34,19 +36,12 @@ pub struct Spawn {
     pub trace: bool,
 }
 
-/// Output of one stream, filled by a reader thread.
-#[derive(Default)]
-struct Stream {
-    data: Mutex<(Vec<u8>, bool)>,
-    grew: Condvar,
-}
-
 pub struct Process {
     pid: i32,
     exit: Exit,
     stdin: Option<File>,
-    stdout: Arc<Stream>,
-    stderr: Arc<Stream>,
+    stdout: Output,
+    stderr: Output,
     pidfd: OwnedFd,
     status: Option<ExitStatus>,
     label: String,
@@ -80,7 +75,29 @@ impl Process {
     /// installs the seccomp filter that makes the calls of interest stop it,
     /// and the thread records its calls (see [`crate::syscalls`]) and reaps
     /// it.
+    ///
+    /// Its stdout and stderr go to unnamed temporary files; see
+    /// [`Process::spawn_keeping_output`] for named ones.
     pub fn spawn(netns: &Netns, spawn: &Spawn) -> Result<Process> {
+        Process::spawn_keeping_output(netns, spawn, None)
+    }
+
+    /// As [`Process::spawn`], with stdout and stderr kept in `STEM.stdout`
+    /// and `STEM.stderr` when `stem` is given (replacing older files).
+    pub fn spawn_keeping_output(
+        netns: &Netns,
+        spawn: &Spawn,
+        stem: Option<&Path>,
+    ) -> Result<Process> {
+        let named = |ext: &str| {
+            stem.map(|s| {
+                let mut name = s.as_os_str().to_owned();
+                name.push(format!(".{ext}"));
+                PathBuf::from(name)
+            })
+        };
+        let stdout = Output::open(named("stdout").as_deref())?;
+        let stderr = Output::open(named("stderr").as_deref())?;
         let ns_fd: RawFd = netns.fd().as_raw_fd();
         let what = format!("start `{}` in netns {}", spawn.label, netns.name());
         let (pid, exit, started) = if spawn.trace {
@@ -122,10 +139,8 @@ impl Process {
         }
         // SAFETY: raw is a fresh fd we own.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let stdout = Arc::new(Stream::default());
-        let stderr = Arc::new(Stream::default());
-        reader(started.stdout, stdout.clone());
-        reader(started.stderr, stderr.clone());
+        stdout.drain(started.stdout);
+        stderr.drain(started.stderr);
         Ok(Process {
             pid,
             exit: process_exit,
@@ -296,19 +311,27 @@ impl Process {
             .map_or("gone".into(), |c| c.to_string())
     }
 
-    pub fn stdout(&self) -> String {
-        self.stdout.text()
+    /// The end of its stdout so far, bounded, for a message.
+    pub fn stdout(&self) -> Excerpt {
+        self.stdout.excerpt()
     }
 
-    pub fn stderr(&self) -> String {
-        self.stderr.text()
+    /// The end of its stderr so far, bounded, for a message.
+    pub fn stderr(&self) -> Excerpt {
+        self.stderr.excerpt()
+    }
+
+    /// The files keeping its stdout and stderr, when they are named.
+    pub fn output_files(&self) -> impl Iterator<Item = &Path> {
+        [&self.stdout, &self.stderr]
+            .into_iter()
+            .filter_map(|o| o.path())
     }
 
     /// Waits until stdout holds the line `line`, or the stream ends, or the
     /// deadline passes.
     pub fn wait_stdout_line(&self, line: &str, deadline: Instant) -> bool {
-        self.stdout
-            .wait_until(deadline, |text| text.lines().any(|l| l == line))
+        self.stdout.wait_line(line, deadline)
     }
 }
 
@@ -529,43 +552,6 @@ impl AsFdRef for OwnedFd {
         use std::os::fd::AsFd;
         self.as_fd()
     }
-}
-
-impl Stream {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.data.lock().unwrap().0).into_owned()
-    }
-
-    fn wait_until(&self, deadline: Instant, done: impl Fn(&str) -> bool) -> bool {
-        let mut guard = self.data.lock().unwrap();
-        loop {
-            if done(&String::from_utf8_lossy(&guard.0)) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if guard.1 || left.is_zero() {
-                return false;
-            }
-            guard = self.grew.wait_timeout(guard, left).unwrap().0;
-        }
-    }
-}
-
-fn reader(mut file: File, stream: Arc<Stream>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        loop {
-            match file.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    stream.data.lock().unwrap().0.extend_from_slice(&buf[..n]);
-                    stream.grew.notify_all();
-                }
-            }
-        }
-        stream.data.lock().unwrap().1 = true;
-        stream.grew.notify_all();
-    });
 }
 
 impl Drop for Process {

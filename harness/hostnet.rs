@@ -95,32 +95,39 @@ pub fn snapshot() -> Result<Vec<String>> {
                 ));
             }
         }
-        let mut qdiscs = handle.qdisc().get().execute();
-        while let Some(q) = qdiscs
-            .try_next()
-            .await
-            .map_err(|e| Error::netlink("dump host qdiscs", e))?
-        {
-            // Kind and options only: statistics change with every packet.
-            let keep: Vec<String> = q
-                .attributes
-                .iter()
-                .filter(|a| matches!(a, TcAttribute::Kind(_) | TcAttribute::Options(_)))
-                .map(|a| format!("{a:?}"))
-                .collect();
-            lines.push(format!(
-                "qdisc dev {} handle {:?} parent {:?} {}",
-                q.header.index,
-                q.header.handle,
-                q.header.parent,
-                keep.join(" ")
-            ));
-        }
+        lines.extend(qdiscs(&handle).await?);
         Ok::<_, Error>(lines)
     })?;
     lines.extend(ruleset()?);
     lines.extend(sysctls());
     lines.sort();
+    Ok(lines)
+}
+
+/// The host's qdiscs, kind and options only: statistics change with every
+/// packet.
+async fn qdiscs(handle: &rtnetlink::Handle) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut qdiscs = handle.qdisc().get().execute();
+    while let Some(q) = qdiscs
+        .try_next()
+        .await
+        .map_err(|e| Error::netlink("dump host qdiscs", e))?
+    {
+        let keep: Vec<String> = q
+            .attributes
+            .iter()
+            .filter(|a| matches!(a, TcAttribute::Kind(_) | TcAttribute::Options(_)))
+            .map(|a| format!("{a:?}"))
+            .collect();
+        lines.push(format!(
+            "qdisc dev {} handle {:?} parent {:?} {}",
+            q.header.index,
+            q.header.handle,
+            q.header.parent,
+            keep.join(" ")
+        ));
+    }
     Ok(lines)
 }
 

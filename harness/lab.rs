@@ -15,6 +15,7 @@ use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use crate::error::{Error, Result};
 use crate::netns::{self, Netns};
+use crate::owner::{self, Probe};
 
 /// One of the lab's two hosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,8 +80,9 @@ impl FromStr for Side {
     }
 }
 
-/// Every name we create starts with this, then the owner's pid: a sweep can
-/// tell our leftovers from other people's namespaces and from live runs.
+/// Every name we create starts with this, then the owner's token (its pid,
+/// see [`crate::owner`]): a sweep can tell our leftovers from other
+/// people's namespaces and from live runs.
 pub const NAME_PREFIX: &str = "tcplab-";
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -95,15 +97,18 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Builds the pair for `case`. The first lab of a process first sweeps
-    /// what dead runs of ours left behind.
+    /// Builds the pair for `case`. The first lab of a process takes the
+    /// run's owner token and first sweeps what dead runs of ours left
+    /// behind, including names a dead earlier holder of the same token left.
     pub fn new(case: &str) -> Result<Lab> {
+        let owner = owner::this_run()?;
         SWEEP.call_once(|| {
+            remove_all_of(NAME_PREFIX, owner.token());
             sweep_stale();
         });
         let stem = format!(
             "{NAME_PREFIX}{}-{}-{}",
-            std::process::id(),
+            owner.token(),
             SEQ.fetch_add(1, Ordering::Relaxed),
             sanitize(case)
         );
@@ -233,13 +238,12 @@ fn sanitize(case: &str) -> String {
     }
 }
 
-/// The pid a name of ours carries, if it is one of ours.
-pub fn owner_of(name: &str) -> Option<i32> {
-    name.strip_prefix(NAME_PREFIX)?
+/// The owner token a name starting with `prefix` carries, if any.
+pub fn token_of<'a>(prefix: &str, name: &'a str) -> Option<&'a str> {
+    name.strip_prefix(prefix)?
         .split('-')
-        .next()?
-        .parse()
-        .ok()
+        .next()
+        .filter(|t| !t.is_empty())
 }
 
 fn alive(pid: i32) -> bool {
@@ -250,19 +254,152 @@ fn alive(pid: i32) -> bool {
     )
 }
 
+/// Removes the names `PREFIX TOKEN-...` (and what runs in them); returns
+/// those removed.
+fn remove_all_of(prefix: &str, token: &str) -> Vec<String> {
+    netns::list()
+        .into_iter()
+        .filter(|n| token_of(prefix, n) == Some(token))
+        .filter(|n| netns::remove(&std::path::Path::new(netns::NETNS_DIR).join(n)).is_ok())
+        .collect()
+}
+
 /// Removes namespaces of ours whose owner is dead (a run killed with
 /// SIGKILL): kills their processes, then deletes them. Names that are not
 /// ours, and names of live owners, are never touched. Returns what it swept.
 pub fn sweep_stale() -> Vec<String> {
+    sweep_stale_prefixed(NAME_PREFIX)
+}
+
+/// [`sweep_stale`] for names `PREFIX TOKEN-...`: an owner is dead when its
+/// token's lock is free ([`crate::owner`]); a token without a lock file
+/// (tcplab before locks) is judged by its pid, as then. Lock files left
+/// without names are removed too.
+pub fn sweep_stale_prefixed(prefix: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = netns::list()
+        .iter()
+        .filter_map(|n| token_of(prefix, n).map(String::from))
+        .collect();
+    tokens.sort();
+    tokens.dedup();
     let mut swept = Vec::new();
-    for name in netns::list() {
-        let Some(pid) = owner_of(&name) else { continue };
-        if pid as u32 == std::process::id() || alive(pid) {
+    for token in &tokens {
+        match owner::probe(token) {
+            Probe::Held => {}
+            Probe::NoLock => {
+                if owner::pid_of(token).is_some_and(|pid| !alive(pid)) {
+                    swept.extend(remove_all_of(prefix, token));
+                }
+            }
+            Probe::Dead(claim) => {
+                swept.extend(remove_all_of(prefix, token));
+                if !netns::list()
+                    .iter()
+                    .any(|n| token_of(prefix, n) == Some(token))
+                {
+                    claim.finish();
+                }
+            }
+        }
+    }
+    for token in owner::tokens() {
+        if tokens.contains(&token) {
             continue;
         }
-        if netns::remove(&std::path::Path::new(netns::NETNS_DIR).join(&name)).is_ok() {
-            swept.push(name);
+        if let Probe::Dead(claim) = owner::probe(&token) {
+            // Another prefix may still hold names of this token.
+            if !netns::list()
+                .iter()
+                .any(|n| n.contains(&format!("{token}-")))
+            {
+                claim.finish();
+            }
         }
     }
     swept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::owner::Owner;
+
+    fn name(token: &str, what: &str) -> String {
+        format!("{NAME_PREFIX}{token}-0-labtest-{what}")
+    }
+
+    /// The sweeps of these tests would judge each other's names: one at a
+    /// time (other tests' names are all held).
+    static SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn exists(name: &str) -> bool {
+        netns::list().iter().any(|n| n == name)
+    }
+
+    #[test]
+    fn token_of_reads_pid_and_numbered_tokens_and_nothing_else() {
+        assert_eq!(token_of(NAME_PREFIX, "tcplab-42-0-x-client"), Some("42"));
+        assert_eq!(
+            token_of(NAME_PREFIX, "tcplab-42.3-7-x-server"),
+            Some("42.3")
+        );
+        assert_eq!(token_of(NAME_PREFIX, "tcplab--0-x"), None);
+        assert_eq!(token_of(NAME_PREFIX, "other-42-0-x"), None);
+    }
+
+    #[test]
+    fn sweep_removes_a_dead_owners_names_and_lock_and_keeps_a_live_owners() {
+        let _one = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
+        let live = Owner::take().unwrap();
+        let dead = Owner::take().unwrap();
+        let keep = Netns::create(&name(live.token(), "live")).unwrap();
+        let gone = Netns::create(&name(dead.token(), "dead")).unwrap();
+        let dead_name = gone.name().to_string();
+        let dead_token = dead.token().to_string();
+        // A killed run: its name stays, its lock is released.
+        std::mem::forget(gone);
+        drop(dead);
+        let swept = sweep_stale();
+        assert!(swept.contains(&dead_name), "swept {swept:?}");
+        assert!(!exists(&dead_name));
+        assert!(exists(keep.name()));
+        assert!(matches!(owner::probe(&dead_token), Probe::NoLock));
+    }
+
+    /// Run by the next test inside a new pid namespace: one sweep, as the
+    /// first lab of a run there would do.
+    #[test]
+    #[ignore = "run by sweep_in_another_pid_namespace_leaves_a_live_owner_alone"]
+    fn sweep_once_in_this_pid_namespace() {
+        if std::env::var_os("TCPLAB_TEST_SWEEP_ONCE").is_some() {
+            println!("swept: {:?}", sweep_stale());
+        }
+    }
+
+    /// A container's run cannot see this process's pid; it must still see
+    /// that this run lives.
+    #[test]
+    fn sweep_in_another_pid_namespace_leaves_a_live_owner_alone() {
+        let _one = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
+        let live = Owner::take().unwrap();
+        let keep = Netns::create(&name(live.token(), "pidns")).unwrap();
+        let out = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "--ignored", "--nocapture"])
+            .arg("lab::tests::sweep_once_in_this_pid_namespace")
+            .env("TCPLAB_TEST_SWEEP_ONCE", "1")
+            .output()
+            .expect("unshare (util-linux)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("swept: "),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            exists(keep.name()),
+            "the sweep in a pid namespace removed it: {stdout}"
+        );
+    }
 }

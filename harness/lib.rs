@@ -2,6 +2,7 @@
 
 pub mod capture;
 pub mod case;
+pub mod cli;
 pub mod error;
 pub mod faults;
 pub mod fds;
@@ -11,6 +12,8 @@ pub mod hostnet;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;
+pub mod output;
+pub mod owner;
 pub mod packet;
 pub mod report;
 pub mod sockets;

@@ -6,6 +6,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+/// `file:line: what (hint: ...)`; `file: what` for the file as a whole
+/// (line 0: it cannot be read, or is no case file).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParseError {
     pub path: PathBuf,
@@ -16,7 +18,10 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.msg)?;
+        match self.line {
+            0 => write!(f, "{}: {}", self.path.display(), self.msg)?,
+            n => write!(f, "{}:{n}: {}", self.path.display(), self.msg)?,
+        }
         if let Some(h) = &self.hint {
             write!(f, " (hint: {h})")?;
         }

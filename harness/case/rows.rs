@@ -103,9 +103,14 @@ impl fmt::Display for Window {
     }
 }
 
-/// `60s`, `1.5s`, `200ms`, `1min`.
+/// The longest duration a case may write: a day covers every TCP timer
+/// (keepalive idle is at most 32767 s); anything longer is a typo, and one
+/// as long as `1e20s` would not even fit a Duration.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
+/// `60s`, `1.5s`, `200ms`, `1min`; at most [`MAX_DURATION`].
 pub fn duration(s: &str) -> Result<Duration, Bad> {
-    const HINT: &str = "a duration is a number with a unit: `200ms`, `58s`, `1.5s`, `1min`";
+    const HINT: &str = "a duration is a number with a unit, at most a day (86400s): `200ms`, `58s`, `1.5s`, `1min`";
     let s = s.trim();
     let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
@@ -116,8 +121,13 @@ pub fn duration(s: &str) -> Result<Duration, Bad> {
     } else {
         return Err(bad(format!("`{s}` has no unit"), HINT));
     };
-    match num.parse::<f64>() {
-        Ok(v) if v >= 0.0 && v.is_finite() => Ok(Duration::from_secs_f64(v * scale)),
+    match num.parse::<f64>().map(|v| v * scale) {
+        Ok(v) if v > MAX_DURATION.as_secs_f64() => {
+            Err(bad(format!("duration `{s}` is longer than a day"), HINT))
+        }
+        Ok(v) if v >= 0.0 => {
+            Duration::try_from_secs_f64(v).map_err(|_| bad(format!("bad duration `{s}`"), HINT))
+        }
         _ => Err(bad(format!("bad duration `{s}`"), HINT)),
     }
 }
@@ -265,7 +275,9 @@ impl FdExpect {
         };
         let fd: i32 = fd
             .parse()
-            .map_err(|_| bad(format!("bad descriptor number `{fd}`"), FD_HINT))?;
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| bad(format!("bad descriptor number `{fd}`"), FD_HINT))?;
         let [family, proto, name, state] = rest else {
             return Err(bad(
                 "an fd row has a descriptor, a type, TCP, the addresses and (STATE)",

@@ -393,5 +393,7 @@ fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
     );
     again.ctx.gap = Some(Duration::from_millis(1005));
     assert_eq!(compare(&block, &[first.clone(), again]), None);
-    assert!(first.to_string().ends_with("length 0  dropped (rule at line 3)"));
+    assert!(first
+        .to_string()
+        .ends_with("length 0  dropped (rule at line 3)"));
 }

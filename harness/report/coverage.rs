@@ -10,7 +10,9 @@
 //! a connection that closed).
 //!
 //! It only reads what cases observed (`Outcome::observed`); it never looks
-//! at the lab.
+//! at the lab. Each case's states travel in its result file
+//! (`CaseResult::states`), and a run's line is their union
+//! ([`Coverage::of_names`]), so it holds however the run was split.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -54,6 +56,17 @@ impl Coverage {
         self.seen.extend(states_of(case, observed));
     }
 
+    /// The union of cases' states given by name ([`names`]); unknown
+    /// names are ignored.
+    pub fn of_names<'a>(names: impl IntoIterator<Item = &'a String>) -> Coverage {
+        let mut c = Coverage::new();
+        for n in names {
+            c.seen
+                .extend(STATES.iter().filter(|(_, s)| s == n).map(|(t, _)| *t));
+        }
+        c
+    }
+
     /// The RFC's names of the states seen, in the diagram's order.
     pub fn observed(&self) -> Vec<&'static str> {
         STATES
@@ -70,13 +83,6 @@ impl Coverage {
             .map(|(_, n)| *n)
             .collect()
     }
-
-    /// Appends the coverage line to a Markdown summary (the job summary).
-    pub fn append_to(&self, summary: &std::path::Path) -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(summary)?;
-        writeln!(f, "\n{self}")
-    }
 }
 
 impl fmt::Display for Coverage {
@@ -89,6 +95,15 @@ impl fmt::Display for Coverage {
         }
         Ok(())
     }
+}
+
+/// RFC 9293's names of `states`, in the diagram's order.
+pub fn names(states: &BTreeSet<TcpState>) -> Vec<String> {
+    STATES
+        .iter()
+        .filter(|(s, _)| states.contains(s))
+        .map(|(_, n)| n.to_string())
+        .collect()
 }
 
 /// The states one passing case asserted.
@@ -181,6 +196,8 @@ mod tests {
         assert_eq!(c.observed(), ["LISTEN", "ESTABLISHED"]);
         c.seen.extend(TcpState::ALL);
         assert_eq!(c.to_string(), "states observed: 11/11");
+        let all = names(&c.seen);
+        assert_eq!(Coverage::of_names(&all), c);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!                           |<------------- SYN+ACK -------------|
 //!                           |--------------- ACK --------------->|  ESTABLISHED
 //!                     ^C -->|                                    |
-//!                           |------------- FIN+ACK ------------->|
+//!                           |--------------- FIN --------------->|
+//!                           |<------------- FIN+ACK -------------|
+//!                           |--------------- ACK --------------->|
 //! ```
 //!
 //! Steps (what was done on a host) stand beside that host's line with an
@@ -31,7 +33,7 @@
 //! wide, the space between the lines at least 30 (40 when there is room)
 //! and as wide as the longest arrow text needs.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crate::flow::{self, Isns};
@@ -65,7 +67,7 @@ pub struct Timed {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LadderOptions {
-    /// Relative seq/ack inside the arrows: `PSH+ACK len 6 seq 1:7 ack 1`.
+    /// Relative seq/ack inside the arrows: `PSH len 6 seq 1:7 ack 1 "11111\n"`.
     pub numbers: bool,
     /// Columns every line fits in (at least 40).
     pub width: usize,
@@ -80,13 +82,71 @@ impl Default for LadderOptions {
     }
 }
 
-/// The arrow's name for a packet: its flags' names, and the payload's
-/// length when there is one: `SYN`, `SYN+ACK`, `PSH+ACK len 6`.
-pub fn label(p: &Packet) -> String {
-    let mut s = p.flags.names();
+/// The arrows' names for `packets`, in the order given (capture order),
+/// drawn the way textbooks draw them: `SYN`, `SYN+ACK`, `ACK`, `FIN`,
+/// `FIN+ACK`, `ACK`. A segment is `+ACK` only when its acknowledgment is
+/// news: it acknowledges something its sender had not acknowledged before
+/// (the first ACK of each direction, or a higher ack number than that
+/// direction sent so far). So the client's `[F.]` after the handshake is
+/// `FIN` (its ack repeats the handshake's) and the server's answering
+/// `[F.]` is `FIN+ACK` (it acknowledges that FIN). A segment whose only
+/// flag is an ACK stays `ACK`. The tcpdump lines beside a ladder keep the
+/// exact flags. Data segments show their length and their bytes:
+/// `PSH len 6 "11111\n"`.
+pub fn labels(packets: &[Packet]) -> Vec<String> {
+    let mut acked: HashMap<(std::net::SocketAddr, std::net::SocketAddr), u32> = HashMap::new();
+    packets
+        .iter()
+        .map(|p| {
+            let news = p.flags.contains(TcpFlags::ACK)
+                && match acked.get(&(p.src, p.dst)) {
+                    None => true,
+                    // Sequence space wraps: later means ahead by less than 2^31.
+                    Some(prev) => (p.ack.wrapping_sub(*prev) as i32) > 0,
+                };
+            if news {
+                acked.insert((p.src, p.dst), p.ack);
+            }
+            label(p, news)
+        })
+        .collect()
+}
+
+/// One arrow's name: the flags' names, without ACK unless `ack_is_news`
+/// (or ACK is the only flag), then for data `len N` and the first bytes.
+pub fn label(p: &Packet, ack_is_news: bool) -> String {
+    let flags = if ack_is_news || p.flags == TcpFlags::ACK {
+        p.flags
+    } else {
+        TcpFlags::from_bits(p.flags.bits() & !TcpFlags::ACK.bits())
+    };
+    let mut s = flags.names();
     if !p.is_empty() {
         s.push_str(&format!(" len {}", p.len()));
     }
+    s
+}
+
+/// The first bytes of a payload in double quotes, escaped as Rust escapes
+/// a string (`\n`, `\x00`), ending in `…` when there are more.
+pub fn bytes(payload: &[u8]) -> String {
+    const SHOWN: usize = 16;
+    let mut s = String::from("\"");
+    for b in payload.iter().take(SHOWN) {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(*b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if payload.len() > SHOWN {
+        s.push('…');
+    }
+    s.push('"');
     s
 }
 
@@ -304,6 +364,7 @@ pub fn draw(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Strin
 fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> {
     let isns = Isns::from_packets(packets);
     let rexmit = flow::retransmissions(packets);
+    let labels = labels(packets);
     let named: HashSet<usize> = events
         .iter()
         .filter_map(|e| match e.event {
@@ -351,7 +412,7 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
                 rows.push(blank(Mid::Note(format!("no packet #{i}"))));
                 continue;
             };
-            let mut text = label(p);
+            let mut text = labels[i].clone();
             if opts.numbers {
                 text = format!("{text} {}", numbers(p, &isns));
             }
@@ -360,6 +421,9 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
             }
             if let Some(note) = note {
                 text += &format!(" ({note})");
+            }
+            if !p.is_empty() {
+                text = format!("{text} {}", bytes(&p.payload));
             }
             rows.push(blank(arrow(p, text, dropped)));
             continue;
@@ -519,7 +583,7 @@ nc 192.168.2.100 11111 -->|                                    |
                           |<------------- SYN+ACK -------------|
                           |--------------- ACK --------------->|
                     ^C -->|                                    |
-                          |------------- FIN+ACK ------------->|
+                          |--------------- FIN --------------->|
                           |<------------- FIN+ACK -------------|
                           |--------------- ACK --------------->|
 ";
@@ -570,21 +634,21 @@ nc 192.168.2.100 11111 -->|                                    |
                 width: 80,
             },
         );
-        let want = r"
-                       client                               server
-                    192.168.2.105                        192.168.2.100
-                          |                                    |<-- nc -kl 11111
-                          |                                    |  LISTEN
-nc 192.168.2.100 11111 -->|                                    |
-                          |------------ SYN seq 0 ------------>|
-                          |<------- SYN+ACK seq 0 ack 1 -------|
-             ESTABLISHED  |--------- ACK seq 1 ack 1 --------->|  ESTABLISHED
-           types 11111 -->|                                    |
-                          |--- PSH+ACK len 6 seq 1:7 ack 1 --->|
-                          |<--------- ACK seq 1 ack 7 ---------|
-                          |                                    |<-- kill nc
-                  CLOSED  |<------- RST+ACK seq 1 ack 7 -------|
-";
+        let want = r#"
+                     client                                 server
+                  192.168.2.105                          192.168.2.100
+                        |                                      |<-- nc -kl 11111
+                        |                                      |  LISTEN
+nc 192.168.2.100 11… -->|                                      |
+                        |------------- SYN seq 0 ------------->|
+                        |<-------- SYN+ACK seq 0 ack 1 --------|
+           ESTABLISHED  |---------- ACK seq 1 ack 1 ---------->|  ESTABLISHED
+         types 11111 -->|                                      |
+                        |-- PSH len 6 seq 1:7 ack 1 "xxxxxx" ->|
+                        |<---------- ACK seq 1 ack 7 ----------|
+                        |                                      |<-- kill nc
+                CLOSED  |<---------- RST seq 1 ack 7 ----------|
+"#;
         assert_eq!(got, &want[1..], "\n{got}");
     }
 
@@ -652,21 +716,74 @@ nc 192.168.2.100 11111 -->|                                    |
                 let right = Side::of(p.src.ip()) == Some(Side::Client);
                 assert_eq!(to_server(l), right, "{l}");
                 assert_eq!(to_client(l), !right, "{l}");
-                assert!(l.contains(&label(p)), "{l}");
+                assert!(l.contains(&label(p, true).replace("+ACK", "")), "{l}");
             }
             assert!(got.contains("…"), "\n{got}");
         }
     }
 
+    /// `+ACK` only where the acknowledgment is news to the other side.
     #[rstest]
-    #[case("S", 0, "SYN")]
-    #[case("S.", 0, "SYN+ACK")]
-    #[case(".", 0, "ACK")]
-    #[case("P.", 6, "PSH+ACK len 6")]
-    #[case("F.", 0, "FIN+ACK")]
-    #[case("R.", 0, "RST+ACK")]
-    fn labels(#[case] flags: &str, #[case] len: usize, #[case] want: &str) {
-        assert_eq!(label(&pkt(0, C, S, flags, 1, 1, len)), want);
+    #[case::handshake_and_client_close(
+        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("F.", true, 0), ("F.", false, 0), (".", true, 0)],
+        &["SYN", "SYN+ACK", "ACK", "FIN", "FIN+ACK", "ACK"]
+    )]
+    #[case::data_then_server_closes(
+        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("P.", true, 6), (".", false, 0),
+          ("F.", false, 0), ("F.", true, 0), (".", false, 0)],
+        &["SYN", "SYN+ACK", "ACK", "PSH len 6", "ACK", "FIN", "FIN+ACK", "ACK"]
+    )]
+    #[case::data_acked_with_data_and_a_duplicate_ack(
+        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("P.", true, 3), ("P.", false, 2),
+          (".", true, 0), (".", true, 0), ("R.", false, 0)],
+        &["SYN", "SYN+ACK", "ACK", "PSH len 3", "PSH+ACK len 2", "ACK", "ACK", "RST"]
+    )]
+    fn labels_say_ack_only_when_it_is_news(
+        #[case] segments: &[(&str, bool, usize)],
+        #[case] want: &[&str],
+    ) {
+        // Each side's seq and ack follow what was sent and received.
+        let (mut c_seq, mut s_seq) = (CI, SI);
+        let (mut c_ack, mut s_ack) = (0, 0);
+        let packets: Vec<Packet> = segments
+            .iter()
+            .enumerate()
+            .map(|(i, (flags, from_client, len))| {
+                let f: TcpFlags = flags.parse().unwrap();
+                let used =
+                    *len as u32 + u32::from(f.contains(TcpFlags::SYN) || f.contains(TcpFlags::FIN));
+                if *from_client {
+                    let p = pkt(i as u64, C, S, flags, c_seq, c_ack, *len);
+                    c_seq = c_seq.wrapping_add(used);
+                    s_ack = c_seq;
+                    p
+                } else {
+                    let p = pkt(i as u64, S, C, flags, s_seq, s_ack, *len);
+                    s_seq = s_seq.wrapping_add(used);
+                    c_ack = s_seq;
+                    p
+                }
+            })
+            .collect();
+        assert_eq!(labels(&packets), want);
+    }
+
+    #[test]
+    fn ack_numbers_compare_across_the_wrap() {
+        let packets = vec![
+            pkt(0, C, S, ".", 1, u32::MAX - 1, 0),
+            pkt(1, C, S, "F.", 1, 3, 0),
+            pkt(2, C, S, "F.", 1, 3, 0),
+        ];
+        assert_eq!(labels(&packets), ["ACK", "FIN+ACK", "FIN"]);
+    }
+
+    #[rstest]
+    #[case(b"11111\n", "\"11111\\n\"")]
+    #[case(b"a\"b\\\x00", "\"a\\\"b\\\\\\x00\"")]
+    #[case(b"0123456789abcdefXYZ", "\"0123456789abcdef…\"")]
+    fn bytes_are_quoted_escaped_and_cut(#[case] payload: &[u8], #[case] want: &str) {
+        assert_eq!(bytes(payload), want);
     }
 }
 

@@ -69,7 +69,7 @@ fn dropped_arrows_end_in_x_and_held_ones_land_where_they_arrived() {
             |--------- SYN (retransmission) -------->|
             |----------------- ACK ----------------->|
             |<------- SYN+ACK (delayed 300ms) -------|
-FIN-WAIT-1  |--------------- FIN+ACK ------------x   |
+FIN-WAIT-1  |----------------- FIN --------------x   |
 ";
     assert_eq!(got, &want[1..], "\n{got}");
 }

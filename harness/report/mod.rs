@@ -5,6 +5,8 @@
 pub mod coverage;
 pub mod html;
 pub mod ladder;
+pub mod results;
+pub mod runs;
 pub mod sidebyside;
 pub mod summary;
 pub mod tcpdump;

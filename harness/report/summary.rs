@@ -26,6 +26,12 @@ pub const MAX_DETAILS_BYTES: usize = 800 * 1024;
 
 /// The job summary for a run.
 pub fn markdown(run: &RunInfo, cases: &[CaseReport]) -> String {
+    markdown_of_runs(run, cases, &[])
+}
+
+/// The job summary for the cases of the runs `runs` (their ids): one run,
+/// or the shards a CI job merged. The ids are said under the totals.
+pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> String {
     let t = Totals::of(cases);
     let ordered = failures_first(cases);
     let mut m = String::new();
@@ -59,6 +65,19 @@ pub fn markdown(run: &RunInfo, cases: &[CaseReport]) -> String {
         code(&run.kernel),
         inline(&run.started)
     );
+    if !run.coverage.is_empty() {
+        let _ = writeln!(m, "{}\n", run.coverage);
+    }
+    match runs {
+        [] => {}
+        [one] => {
+            let _ = writeln!(m, "Run {}\n", code(one));
+        }
+        many => {
+            let ids: Vec<String> = many.iter().map(|id| code(id)).collect();
+            let _ = writeln!(m, "{} runs merged: {}\n", many.len(), ids.join(", "));
+        }
+    }
 
     if !ordered.is_empty() {
         m.push_str("| case | verdict | seconds |\n| --- | :---: | ---: |\n");
@@ -338,6 +357,16 @@ mod tests {
             m.matches("<details>").count(),
             m.matches("</details>").count()
         );
+    }
+
+    #[rstest]
+    fn the_runs_it_holds_are_named_under_the_totals() {
+        let one = markdown_of_runs(&run(), &sample(), &["20261202-063512-77"]);
+        let lines: Vec<&str> = one.lines().collect();
+        assert_eq!(lines[4], "Run `20261202-063512-77`");
+        let two = markdown_of_runs(&run(), &sample(), &["a-1", "b`2"]);
+        assert!(two.contains("\n2 runs merged: `a-1`, ``b`2``\n"), "{two}");
+        assert!(!markdown(&run(), &sample()).contains("Run"));
     }
 
     #[rstest]

@@ -278,7 +278,10 @@ fn check_active_close(lab: &Lab, client: &SockDiag, c4: TcpStream, s4: TcpStream
     });
     let fw2 = rows.iter().find(|r| r.state == TcpState::FinWait2).unwrap();
     assert_eq!(fw2.timer.map(|t| t.kind), Some(TimerKind::TimeWait));
-    assert!(fw2.timer.unwrap().left <= Duration::from_secs(5), "{fw2}");
+    // tcp_fin_time() raises tcp_fin_timeout to 3.5 RTO on a slow path (a
+    // loaded CI stretches the handshake's RTT sample): 5 s is the floor,
+    // and ss's sub-10 s format is what this check is for.
+    assert!(fw2.timer.unwrap().left < Duration::from_secs(10), "{fw2}");
     assert_eq!(fw2.inode, 0);
     if let Some(log) = check_against_ss(client) {
         eprintln!("client FIN-WAIT-2 vs ss:\n{log}");

@@ -37,7 +37,9 @@ where
     let (tx, rx) = std::sync::mpsc::channel::<Result<T>>();
     let thread_log = log.clone();
     std::thread::Builder::new()
-        .name(format!("trace {label}"))
+        // A thread name cannot hold NUL (Builder::spawn would panic); the
+        // case parser refuses it, a library caller may not.
+        .name(format!("trace {}", label.replace('\0', "\\0")))
         .spawn(move || {
             let _orphaned = Orphaned(thread_log.clone());
             let (pid, handles) = match start() {

@@ -55,6 +55,9 @@ pub(super) fn rule(verb: &str, rest: &str) -> Result<ItemKind, Bad> {
     }))
 }
 
+/// The longest delay a step may ask for (as the case's other durations).
+const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 /// `by DURATION`, the end of a `delay` rule.
 fn delay_by(rest: &str) -> Result<std::time::Duration, Bad> {
     let (by, amount) = split_word(rest);
@@ -174,6 +177,9 @@ pub(super) fn netem(rest: &str) -> Result<ItemKind, Bad> {
         .filter(|w| *w != "jitter")
         .collect();
     let link: Link = faults.join(" ").parse().map_err(|m: String| bad(m, HINT))?;
+    if link.delay + link.jitter > MAX_DELAY {
+        return Err(bad("a netem delay longer than a day", HINT));
+    }
     Ok(ItemKind::Netem { direction, link })
 }
 
@@ -303,6 +309,11 @@ mod tests {
             ("netem client > server loss 10", "percent"),
             ("netem up loss 10%", "is not a direction"),
             ("netem client > server wobble 3%", "not a link fault"),
+            (
+                "netem client > server delay 99999999999999999999999s",
+                "too long",
+            ),
+            ("netem client > server delay 100000s", "longer than a day"),
         ] {
             let e = step(text).unwrap_err();
             assert!(e.contains(says) && e.contains("(hint: "), "{text}: {e}");

@@ -14,9 +14,15 @@
 mod blocks;
 mod faults;
 mod packets;
+mod read;
 mod steps;
 mod wait;
 mod words;
+
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 
@@ -24,20 +30,17 @@ pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
 use blocks::{block, is_block};
-use words::{port, split_word};
+use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
      `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
+pub use read::{read, MAX_CASE_BYTES};
+
+/// Reads ([`read`]) and parses the case file at `path`.
 pub fn load(path: &Path) -> Result<Case, ParseError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ParseError {
-        path: path.to_path_buf(),
-        line: 0,
-        msg: format!("cannot read: {e}"),
-        hint: None,
-    })?;
-    parse(path, &text)
+    parse(path, &read(path, path)?)
 }
 
 /// A header line and the indented lines under it: (line number, header,
@@ -64,9 +67,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         items: Vec::new(),
     };
 
+    // Editors on Windows start UTF-8 files with a byte order mark; left in,
+    // it would sit invisibly in the first word (`unknown host `server``).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut groups: Vec<Group> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
+        plain_text(raw).map_err(|b| err(n, b))?;
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;

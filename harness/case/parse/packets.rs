@@ -70,7 +70,7 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
             "seq" => {
                 dup(p.seq.is_some())?;
                 p.seq = Some(match val.split_once(':') {
-                    Some((a, b)) => (number(key, a)?, Some(number(key, b)?)),
+                    Some((a, b)) => seq_range(number(key, a)?, number(key, b)?)?,
                     None => (number(key, val)?, None),
                 });
             }
@@ -88,7 +88,14 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
             }
             "length" => {
                 dup(p.length.is_some())?;
-                p.length = Some(number(key, val)?);
+                let len = number(key, val)?;
+                if len > MAX_SEGMENT {
+                    return Err(bad(
+                        format!("length {len} exceeds {MAX_SEGMENT}"),
+                        "a segment carries at most 65535 bytes",
+                    ));
+                }
+                p.length = Some(len);
             }
             "options" => {
                 dup(p.options.is_some())?;
@@ -137,6 +144,22 @@ fn tail(fields: &str) -> Result<(&str, Option<Timing>, Option<Mark>), Bad> {
             return Err(bad("two timings on one packet", TIMING_HINT));
         }
         rest = head2.trim_end();
+    }
+}
+
+/// The most bytes one TCP segment can carry (an IP datagram's length field).
+const MAX_SEGMENT: u32 = 65535;
+
+/// `seq A:B`: B is A plus the segment's length.
+fn seq_range(a: u32, b: u32) -> Result<(u32, Option<u32>), Bad> {
+    match b.checked_sub(a) {
+        Some(len) if len <= MAX_SEGMENT => Ok((a, Some(b))),
+        _ => Err(bad(
+            format!(
+                "seq {a}:{b}: the end is the start plus the segment's length (0 to {MAX_SEGMENT})"
+            ),
+            "write `seq 1:7` for 6 bytes from relative seq 1",
+        )),
     }
 }
 

@@ -74,10 +74,10 @@ pub(super) fn exits(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     let code = if arg.is_empty() {
         None
     } else {
-        Some(arg.parse().map_err(|_| {
+        Some(arg.parse::<u8>().map(i32::from).map_err(|_| {
             bad(
                 format!("bad exit status `{arg}`"),
-                "an exit status is a number, e.g. `client exits 0`",
+                "an exit status is a number from 0 to 255, e.g. `client exits 0`",
             )
         })?)
     };

@@ -1,5 +1,5 @@
-//! Words of a line: the first word and the rest, shell-style words, a
-//! host, a port.
+//! Words of a line: the characters a line may hold, the first word and the
+//! rest, shell-style words, a host, a port.
 
 use super::super::error::{bad, Bad};
 use crate::lab::Side;
@@ -69,4 +69,30 @@ pub(super) fn shell_words(s: &str) -> Result<Vec<String>, Bad> {
     }
     words.extend(cur);
     Ok(words)
+}
+
+/// A line is text: a control character other than tab (NUL above all,
+/// which no argv, file name or thread name can carry) is refused here, at
+/// its column, rather than failing in the middle of a run.
+pub(super) fn plain_text(line: &str) -> Result<(), Bad> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    match line
+        .chars()
+        .enumerate()
+        .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{feff}')
+    {
+        None => Ok(()),
+        Some((col, '\u{feff}')) => Err(bad(
+            format!("an invisible byte order mark (U+FEFF) at column {}", col + 1),
+            "delete it: only the very start of a file may hold one",
+        )),
+        Some((col, c)) => Err(bad(
+            format!(
+                "control character {} at column {}",
+                c.escape_unicode(),
+                col + 1
+            ),
+            "a case file is plain text: a command, its arguments and typed lines cannot hold NUL or other control characters",
+        )),
+    }
 }

@@ -1,8 +1,39 @@
-//! A set block's failure text, as the report shows it.
+//! Failure texts: what follows a failing step's first line, and a set
+//! block's failure as the report shows it.
 
 use std::fmt::Write as _;
 
-use super::session::StepError;
+use super::session::{Session, StepError};
+use crate::packet::Packet;
+
+impl Session<'_> {
+    /// What follows the first line of a failure: the steps as they ran,
+    /// the end of each command's stderr, the whole capture, its file.
+    pub(super) fn explain(&self, text: &mut String, packets: &[Packet]) {
+        let _ = writeln!(text, "  steps run:");
+        for l in &self.log {
+            let _ = writeln!(text, "    {l}");
+        }
+        for (side, p) in &self.procs {
+            let err = p.stderr();
+            if !err.is_empty() {
+                let _ = writeln!(text, "  stderr of `{}` on {side}: {err}", p.label());
+            }
+        }
+        if !packets.is_empty() {
+            let _ = writeln!(text, "  the whole capture, as tcpdump -nn -r prints it:");
+            for l in crate::report::tcpdump::lines(packets) {
+                let _ = writeln!(text, "    {l}");
+            }
+        }
+        let _ = writeln!(
+            text,
+            "  capture: {}  (read it with: tcpdump -nn -r {})",
+            self.pcap.display(),
+            self.pcap.display()
+        );
+    }
+}
 
 /// A set block's failure: expected rows with `>>` on those nothing matched,
 /// observed rows with `>>` on those nothing expected; attributed to the

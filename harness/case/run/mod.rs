@@ -12,6 +12,7 @@
 mod blocks;
 mod failure;
 mod faults;
+pub mod limits;
 mod packets;
 mod session;
 mod settle;
@@ -41,6 +42,9 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// The deadline of every wait.
     pub deadline: Duration,
+    /// The most one case may take, all waits together
+    /// ([`limits::case_timeout_from_env`]).
+    pub case_timeout: Duration,
     /// Record mode (TCPLAB_RECORD=1): a block that does not hold is not a
     /// failure; what it observed is kept in `Outcome::observed` and the run
     /// goes on, so `record` can rewrite the case from it.
@@ -104,6 +108,8 @@ impl std::fmt::Display for Failure {
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    limits::check_windows(case, opts.case_timeout)
+        .map_err(|(line, msg)| Failure(format!("{}: {msg}\n", at(line))))?;
     let lab = lab(case).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let capture = Capture::open(
@@ -125,7 +131,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         diag: [dc?, ds?],
         claimed: 0,
         block_start: 0,
+        strays_claimed: 0,
         start: Instant::now(),
+        end: limits::capped(Instant::now(), opts.case_timeout, far_future()),
         last_action: Instant::now(),
         last_action_at: now(),
         traced: Vec::new(),
@@ -143,8 +151,17 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     s.events.extend(fault_events);
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
+    for (_, p) in &s.procs {
+        p.output_files().for_each(hand_back);
+    }
     let mut text = match result {
         Ok(()) => String::new(),
+        Err((line, msg)) if Instant::now() >= s.end => format!(
+            "{}: {msg}\n  the case used up its time limit of {}: {}\n",
+            at(line),
+            super::rows::show_duration(opts.case_timeout),
+            limits::RAISE
+        ),
         Err((line, msg)) => format!("{}: {msg}\n", at(line)),
     };
     match finished {
@@ -171,33 +188,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
             observed: std::mem::take(&mut s.observed),
         });
     }
-    let _ = writeln!(text, "  steps run:");
-    for l in &s.log {
-        let _ = writeln!(text, "    {l}");
-    }
-    for (side, p) in &s.procs {
-        let err = p.stderr();
-        if !err.trim().is_empty() {
-            let _ = writeln!(
-                text,
-                "  stderr of `{}` on {side}: {}",
-                p.label(),
-                err.trim_end()
-            );
-        }
-    }
-    if !packets.is_empty() {
-        let _ = writeln!(text, "  the whole capture, as tcpdump -nn -r prints it:");
-        for l in crate::report::tcpdump::lines(&packets) {
-            let _ = writeln!(text, "    {l}");
-        }
-    }
-    let _ = writeln!(
-        text,
-        "  capture: {}  (read it with: tcpdump -nn -r {})",
-        s.pcap.display(),
-        s.pcap.display()
-    );
+    s.explain(&mut text, &packets);
     Err(Failure(text))
 }
 
@@ -214,6 +205,13 @@ fn lab(case: &Case) -> crate::error::Result<Lab> {
         crate::faults::wire_sized(&lab)?;
     }
     Ok(lab)
+}
+
+/// A time no case reaches: what a limit saturates to.
+fn far_future() -> Instant {
+    let now = Instant::now();
+    now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
+        .unwrap_or(now)
 }
 
 /// Wall-clock time, on the same clock as libpcap's time stamps.

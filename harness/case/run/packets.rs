@@ -53,6 +53,14 @@ impl Session<'_> {
         self.block_start = self.claimed;
         self.claimed = seen.len();
         self.observe(line, Observation::Packets(block.to_vec()));
+        let strays = self.stray_note();
+        if let Some(note) = &strays {
+            self.log.push(format!(
+                "{:>7.3}s  {line}: {}",
+                self.start.elapsed().as_secs_f64(),
+                note.trim()
+            ));
+        }
         let matched = alts.iter().position(|alt| compare(alt, block).is_none());
         if let Some(k) = matched {
             self.log_timings(&alts[k], block);
@@ -70,8 +78,8 @@ impl Session<'_> {
             }
             Some(_) => Ok(()),
             None => {
-                let failure = self.block_failure(alts, block, line);
-                self.judged(failure)
+                let (at, text) = self.block_failure(alts, block, line);
+                self.judged((at, with_note(text, strays)))
             }
         }
     }
@@ -94,6 +102,32 @@ impl Session<'_> {
                 ));
             }
         }
+    }
+
+    /// The TCP segments on other ports since the previous block, as one
+    /// line (None when there were none): a case whose program uses another
+    /// port than the one captured sees its mistake here, not as "captured 0".
+    pub(super) fn stray_note(&mut self) -> Option<String> {
+        let capture = self.capture.as_ref().expect("capture lives until the end");
+        let strays = capture
+            .strays()
+            .get(self.strays_claimed..)
+            .unwrap_or_default();
+        self.strays_claimed = capture.strays().len();
+        let ports = crate::capture::stray_ports(strays);
+        if ports.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = ports.iter().take(3).map(|p| p.to_string()).collect();
+        let more = match ports.len() {
+            n if n > 3 => format!(" and {} more ports", n - 3),
+            _ => String::new(),
+        };
+        Some(format!(
+            "  meanwhile TCP traffic went to port {}{more}, which this case does not capture: it captures port {} (`port N` as the first line sets it)",
+            shown.join(", port "),
+            self.case.port
+        ))
     }
 
     /// The failure of a block, attributed to the line of the first packet
@@ -160,5 +194,15 @@ impl Session<'_> {
             let _ = writeln!(t, "     (no packets)");
         }
         (at_line, t.trim_end().to_string())
+    }
+}
+
+/// `text` with `note` as its second line (right under the first, which
+/// says what differs).
+pub(super) fn with_note(text: String, note: Option<String>) -> String {
+    match (note, text.split_once('\n')) {
+        (None, _) => text,
+        (Some(note), Some((first, rest))) => format!("{first}\n{note}\n{rest}"),
+        (Some(note), None) => format!("{text}\n{note}"),
     }
 }

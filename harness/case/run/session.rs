@@ -29,7 +29,11 @@ pub(super) struct Session<'a> {
     pub(super) claimed: usize,
     /// Where the latest block's packets began.
     pub(super) block_start: usize,
+    /// Segments on other TCP ports already reported with a block.
+    pub(super) strays_claimed: usize,
     pub(super) start: Instant,
+    /// When the case's time limit runs out: no wait goes past it.
+    pub(super) end: Instant,
     /// When the latest action (start, type, signal, ^D) began: time
     /// windows count from here.
     pub(super) last_action: Instant,
@@ -87,8 +91,9 @@ impl Session<'_> {
                 match alts.iter().position(|a| compare(a, block).is_none()) {
                     Some(k) => self.log_timings(&alts[k], block),
                     None => {
-                        let failure = self.block_failure(alts, block, last.line);
-                        self.judged(failure)?;
+                        let (at, text) = self.block_failure(alts, block, last.line);
+                        let note = self.stray_note();
+                        self.judged((at, super::packets::with_note(text, note)))?;
                     }
                 }
             }
@@ -121,8 +126,10 @@ impl Session<'_> {
             .packets()
     }
 
+    /// The deadline of a wait starting now: the run's deadline, or the
+    /// case's end if that comes first.
     pub(super) fn deadline(&self) -> Instant {
-        Instant::now() + self.opts.deadline
+        super::limits::capped(Instant::now(), self.opts.deadline, self.end)
     }
 
     pub(super) fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {

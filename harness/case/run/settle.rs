@@ -20,7 +20,9 @@ impl Session<'_> {
     ) -> Result<(), StepError> {
         let since = self.last_action;
         let deadline = match at {
-            Some(w) => since + w.hi + Duration::from_secs(1),
+            Some(w) => {
+                super::limits::capped(since, w.hi.saturating_add(Duration::from_secs(1)), self.end)
+            }
             None => self.deadline(),
         };
         let what = format!(

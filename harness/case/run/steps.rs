@@ -65,7 +65,7 @@ impl Session<'_> {
                     return Err((
                         line,
                         format!(
-                            "`{}` did not print the line {text:?}; its stdout: {:?}",
+                            "`{}` did not print the line {text:?}; its stdout: {}",
                             p.label(),
                             p.stdout()
                         ),
@@ -115,7 +115,9 @@ impl Session<'_> {
             label: argv.join(" "),
             trace: self.traced.contains(&host),
         };
-        let p = Process::spawn(self.lab.netns(host), &spawn).map_err(|e| (line, e.to_string()))?;
+        let stem = (self.opts.out_dir).join(format!("{}.line{line}.{host}", self.case.name));
+        let p = Process::spawn_keeping_output(self.lab.netns(host), &spawn, Some(&stem))
+            .map_err(|e| (line, e.to_string()))?;
         self.procs.push((host, p));
         self.settle(line)
     }

@@ -1,0 +1,163 @@
+//! Rows 4: N sequential connections through the project's nc in one case.
+//!
+//! The case format cannot say "N times" yet, so the bench writes a case
+//! of its own in a directory the runner is pointed at (TCPLAB_CASES):
+//!
+//!     server $ nc -kl 11111
+//!     client $ sh -c 'i=0; while [ "$i" -lt N ]; do NC ... </dev/null || exit 1; ...'
+//!     client exits 0
+//!
+//! What that case asserts: the server listens and the lab settles; every
+//! one of the N clients exits 0 (it connected, sent its FIN on stdin's EOF
+//! and saw the server's); the lab settles at the end; libpcap dropped
+//! nothing (the runner fails a case on any drop); and tcpdump -r prints
+//! every packet as our lines do. It does not assert each connection's
+//! packets or the TIME-WAIT sockets: the bench reads the .pcap itself and
+//! counts the connections that show [S] [S.] [.] [F.] [F.] [.] (or the
+//! four-packet release).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tcplab::packet::Packet;
+
+use crate::proc::{clean_command, measure};
+use crate::stats::show;
+use crate::table::Row;
+use crate::Env;
+
+fn case_text(n: usize, nc: &Path) -> String {
+    format!(
+        "# {n} sequential connections through the project's nc, each closed by\n\
+         # the client (stdin at EOF). Written by `make bench` (bench/scale.rs).\n\
+         server $ nc -kl 11111\n\
+         client $ sh -c 'i=0; while [ \"$i\" -lt {n} ]; do {nc} 192.168.2.100 11111 </dev/null || exit 1; i=$((i+1)); done'\n\
+         client exits 0\n",
+        nc = nc.display()
+    )
+}
+
+/// What the capture file shows.
+#[derive(Default)]
+struct Seen {
+    packets: usize,
+    connections: usize,
+    /// Connections whose packets are exactly the seed's exchange.
+    complete: usize,
+}
+
+/// Flag bytes of the accepted exchanges: [S] [S.] [.] [F.] [F.] [.], and
+/// the release in four when the server's delayed ACK goes alone.
+const FORMS: [&[u8]; 2] = [
+    &[0x02, 0x12, 0x10, 0x11, 0x11, 0x10],
+    &[0x02, 0x12, 0x10, 0x11, 0x10, 0x11, 0x10],
+];
+
+fn read_pcap(path: &Path) -> Result<Seen, String> {
+    let mut cap =
+        pcap::Capture::from_file(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+    let mut flows: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
+    let mut seen = Seen::default();
+    while let Ok(p) = cap.next_packet() {
+        seen.packets += 1;
+        let Some(pkt) = Packet::from_ethernet(p.data, Duration::ZERO) else {
+            continue;
+        };
+        let port = if pkt.src.port() == 11111 {
+            pkt.dst.port()
+        } else {
+            pkt.src.port()
+        };
+        flows.entry(port).or_default().push(pkt.flags.bits());
+    }
+    seen.connections = flows.len();
+    seen.complete = flows
+        .values()
+        .filter(|f| FORMS.contains(&f.as_slice()))
+        .count();
+    Ok(seen)
+}
+
+/// `libpcap dropped X packets (Y by the interface)` in a failure text.
+fn drops(output: &str) -> Option<(u64, u64)> {
+    let rest = output.split("libpcap dropped ").nth(1)?;
+    let (x, rest) = rest.split_once(" packets (")?;
+    let (y, _) = rest.split_once(" by the interface")?;
+    Some((x.parse().ok()?, y.parse().ok()?))
+}
+
+/// The first line of the case's failure, if it failed.
+fn failure(output: &str) -> Option<String> {
+    let i = output.find("---- ")?;
+    output[i..].lines().nth(1).map(|l| l.trim().to_string())
+}
+
+fn one(env: &Env, n: usize, prev: Option<(usize, Duration)>) -> Result<(Row, Duration), String> {
+    let name = format!("scale-{n}");
+    let dir = env.work.join(&name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let file = dir.join(format!("{name}.case"));
+    std::fs::write(&file, case_text(n, &env.nc_bin))
+        .map_err(|e| format!("write {}: {e}", file.display()))?;
+    let out = env.work.join(format!("{name}.out"));
+    let mut cmd = clean_command(&env.cases_bin);
+    cmd.env("TCPLAB_CASES", &dir)
+        .env("TCPLAB_DEADLINE_MS", "600000");
+    let m = measure(&mut cmd, &out)?;
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let pcap = env.out_dir.join(format!("{name}.pcap"));
+    let seen = read_pcap(&pcap)?;
+    let _ = std::fs::remove_file(&pcap);
+    let (dropped, by_if) = drops(&text).unwrap_or((0, 0));
+    let verdict = if m.code == 0 {
+        "case passed".to_string()
+    } else {
+        format!(
+            "case FAILED: {}",
+            failure(&text).unwrap_or_else(|| format!("exit {}", m.code))
+        )
+    };
+    let per = m.wall / n as u32;
+    let marginal = prev
+        .map(|(pn, pw)| {
+            format!(
+                ", marginal {}",
+                show(m.wall.saturating_sub(pw) / (n - pn) as u32)
+            )
+        })
+        .unwrap_or_default();
+    let row = Row {
+        what: format!("scale: {n} sequential connections"),
+        tcplab: show(m.wall),
+        other: format!("{} per connection{marginal}", show(per)),
+        ratio: format!("{dropped} dropped ({by_if} by the interface)"),
+        runs: "1".into(),
+        note: format!(
+            "{verdict}; capture kept {} of {} packets; {} of {n} connections complete in the .pcap ({} seen); peak RSS {} MB; CPU {} user + {} sys",
+            seen.packets,
+            6 * n,
+            seen.complete,
+            seen.connections,
+            m.maxrss_kb / 1024,
+            show(m.user),
+            show(m.sys)
+        ),
+    };
+    Ok((row, m.wall))
+}
+
+pub fn rows(env: &Env, sizes: &[usize]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut prev = None;
+    for &n in sizes {
+        match one(env, n, prev) {
+            Ok((row, wall)) => {
+                rows.push(row);
+                prev = Some((n, wall));
+            }
+            Err(e) => rows.push(Row::failed(format!("scale: {n} sequential connections"), e)),
+        }
+    }
+    rows
+}

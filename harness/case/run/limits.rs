@@ -1,0 +1,101 @@
+//! A case's time limit: every wait of a case ends by its deadline or by
+//! the case's end, whichever comes first, so no window written in a case
+//! file (`gone at 0s..100000s`) can hold a run for hours. A wait whose own
+//! window cannot fit the limit fails before the lab is built.
+
+use std::time::{Duration, Instant};
+
+use super::super::rows::{duration, show_duration};
+use super::super::{Case, ItemKind};
+
+/// The whole of one case, unless TCPLAB_CASE_TIMEOUT says otherwise: the
+/// longest committed case (`time-wait-expiry`) takes about 61 s.
+pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How to raise the limit, for messages.
+pub const RAISE: &str = "raise it with TCPLAB_CASE_TIMEOUT=SECONDS (or e.g. 10min)";
+
+/// TCPLAB_CASE_TIMEOUT: seconds, or a duration (`90s`, `10min`), at most
+/// a day; unset or empty is [`DEFAULT_CASE_TIMEOUT`].
+pub fn case_timeout_from_env() -> Result<Duration, String> {
+    let v = match std::env::var("TCPLAB_CASE_TIMEOUT") {
+        Ok(v) if !v.trim().is_empty() => v,
+        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_CASE_TIMEOUT),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            return Err(format!("TCPLAB_CASE_TIMEOUT={v:?} is not a duration"))
+        }
+    };
+    case_timeout(&v)
+}
+
+/// A TCPLAB_CASE_TIMEOUT value: seconds, or a duration, at most a day.
+pub fn case_timeout(v: &str) -> Result<Duration, String> {
+    let t = v.trim();
+    let parsed = if t.bytes().all(|b| b.is_ascii_digit()) {
+        duration(&format!("{t}s"))
+    } else {
+        duration(t)
+    };
+    match parsed {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("TCPLAB_CASE_TIMEOUT=0: a case needs some time".into()),
+        Err(b) => Err(format!(
+            "TCPLAB_CASE_TIMEOUT={v}: {} (seconds, or e.g. `600s`, `10min`; at most a day)",
+            b.msg
+        )),
+    }
+}
+
+/// `base + d`, or `end` if that comes first (or would overflow).
+pub(super) fn capped(base: Instant, d: Duration, end: Instant) -> Instant {
+    base.checked_add(d).map_or(end, |t| t.min(end))
+}
+
+/// The first `wait ... at LOW..HIGH` whose wait (up to HIGH and a second)
+/// is longer than `limit`: its line and why.
+pub(crate) fn check_windows(case: &Case, limit: Duration) -> Result<(), (usize, String)> {
+    for item in &case.items {
+        if let ItemKind::Wait { at: Some(w), .. } = &item.kind {
+            let longest = w.hi.saturating_add(Duration::from_secs(1));
+            if longest > limit {
+                return Err((
+                    item.line,
+                    format!(
+                        "this wait may take up to {}, more than the case's time limit of {}: {RAISE}",
+                        show_duration(longest),
+                        show_duration(limit)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_timeout_takes_seconds_or_a_duration_up_to_a_day() {
+        assert_eq!(case_timeout("600"), Ok(Duration::from_secs(600)));
+        assert_eq!(case_timeout(" 10min "), Ok(Duration::from_secs(600)));
+        assert_eq!(case_timeout("86400"), Ok(Duration::from_secs(86400)));
+        for bad in ["0", "86401", "1e30s", "abc", "-5", "5 s"] {
+            let e = case_timeout(bad).unwrap_err();
+            assert!(e.starts_with(&format!("TCPLAB_CASE_TIMEOUT={bad}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn capped_never_overflows_and_never_passes_the_end() {
+        let now = Instant::now();
+        let end = now + Duration::from_secs(300);
+        assert_eq!(capped(now, Duration::MAX, end), end);
+        assert_eq!(
+            capped(now, Duration::from_secs(1), end),
+            now + Duration::from_secs(1)
+        );
+        assert_eq!(capped(now, Duration::from_secs(301), end), end);
+    }
+}

@@ -1,0 +1,477 @@
+//! Run folders, and the reports assembled from them.
+//!
+//! Every run writes into a folder of its own under the output root
+//! (`target/tcplab/` unless TCPLAB_OUT says otherwise):
+//!
+//! ```text
+//! target/tcplab/
+//!   index.html, summary.md    the latest run's report, and a table of the runs held here
+//!   latest -> runs/<id>       the latest run's folder (`tcpdump -nn -r target/tcplab/latest/teardown.pcap`)
+//!   runs/<id>/                one run: <case>.pcap, results/<case>.json, index.html, summary.md, run.json
+//! ```
+//!
+//! A run's id is TCPLAB_RUN_ID, else NEXTEST_RUN_ID (the same in every
+//! process of one nextest run), else `<UTC time>-<pid>`. So two runs at
+//! once in one checkout never share a capture or a result, and the
+//! processes of one nextest run share one folder. After each process
+//! that ran cases, [`assemble`] rebuilds the run's report from every
+//! result in its folder, under a lock on the root: the last process to
+//! finish writes the whole run. [`merge`] does the same for several
+//! folders (CI shards) into one report.
+//!
+//! Old runs are pruned: beyond the newest [`KEEP`] (TCPLAB_KEEP_RUNS), a
+//! folder untouched for ten minutes whose run holds no lock on it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::html::{self, escape, CaseReport, RunInfo};
+use super::results::{self, CaseResult};
+use super::summary;
+
+/// How many runs the root keeps by default.
+pub const KEEP: usize = 20;
+/// A run folder younger than this is never pruned (a nextest run between
+/// two of its processes holds no lock).
+const FRESH: Duration = Duration::from_secs(600);
+
+/// What the table of runs says of one run (`runs/<id>/run.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    /// The case folders its cases came from.
+    pub cases_dirs: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub started: f64,
+    pub seconds: f64,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl RunSummary {
+    fn of(id: &str, rs: &[CaseResult]) -> RunSummary {
+        let passed = rs.iter().filter(|r| r.passed).count();
+        let (started, seconds) = span(rs);
+        RunSummary {
+            id: id.to_string(),
+            cases_dirs: distinct(rs.iter().map(|r| r.cases_dir.as_str())),
+            started,
+            seconds,
+            passed,
+            failed: rs.len() - passed,
+        }
+    }
+}
+
+/// The id of this process's run: TCPLAB_RUN_ID, NEXTEST_RUN_ID, or the
+/// time and pid. It names a folder, so it is letters, digits, `.`, `_`
+/// and `-` only.
+pub fn run_id() -> Result<String, String> {
+    for var in ["TCPLAB_RUN_ID", "NEXTEST_RUN_ID"] {
+        if let Ok(id) = std::env::var(var) {
+            if valid_id(&id) {
+                return Ok(id);
+            }
+            return Err(format!(
+                "{var}={id:?}: a run id names a folder: use letters, digits, '.', '_' and '-'"
+            ));
+        }
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp: String = utc(now.as_secs_f64())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    Ok(format!(
+        "{}-{}-{}",
+        &stamp[..8],
+        &stamp[8..14],
+        std::process::id()
+    ))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// A run's folder, held open for this process's life: while any process
+/// of the run holds it, no other run prunes it.
+pub struct Run {
+    pub root: PathBuf,
+    pub id: String,
+    pub dir: PathBuf,
+    _alive: Option<Flock<File>>,
+}
+
+impl Run {
+    pub fn open(root: &Path, id: &str) -> std::io::Result<Run> {
+        let dir = root.join("runs").join(id);
+        std::fs::create_dir_all(&dir)?;
+        let f = File::options()
+            .create(true)
+            .append(true)
+            .open(dir.join(".alive"))?;
+        Ok(Run {
+            root: root.to_path_buf(),
+            id: id.to_string(),
+            dir,
+            _alive: Flock::lock(f, FlockArg::LockShared).ok(),
+        })
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of seconds since the Unix epoch.
+pub fn utc(secs: f64) -> String {
+    let t = secs as libc::time_t;
+    // SAFETY: gmtime_r fills the tm we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::gmtime_r(&t, &mut tm) };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// From the first start to the last end.
+fn span(rs: &[CaseResult]) -> (f64, f64) {
+    let start = rs.iter().map(|r| r.started).fold(f64::INFINITY, f64::min);
+    let end = rs.iter().map(|r| r.started + r.seconds).fold(0.0, f64::max);
+    if rs.is_empty() {
+        (0.0, 0.0)
+    } else {
+        (start, (end - start).max(0.0))
+    }
+}
+
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for s in items {
+        if !v.iter().any(|x| x == s) {
+            v.push(s.to_string());
+        }
+    }
+    v
+}
+
+/// The report header of a set of results.
+fn run_info(rs: &[CaseResult]) -> RunInfo {
+    let (started, seconds) = span(rs);
+    RunInfo {
+        started: if rs.is_empty() {
+            String::new()
+        } else {
+            utc(started)
+        },
+        nc: distinct(rs.iter().map(|r| r.nc.as_str())).join(", "),
+        kernel: distinct(rs.iter().map(|r| r.kernel.as_str())).join(", "),
+        seconds,
+        coverage: super::coverage::Coverage::of_names(rs.iter().flat_map(|r| &r.states))
+            .to_string(),
+    }
+}
+
+/// The table of runs, put under the page's header: which runs this page
+/// holds (`shown`) and, with `link`, each run's own report.
+fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> String {
+    let mut s = String::from("<section class=\"runs\" id=\"runs\">\n");
+    let held = match shown {
+        [one] => format!("run <code>{}</code>", escape(one)),
+        many => format!("{} runs, merged", many.len()),
+    };
+    s += &format!("<h2>Runs</h2>\n<p class=\"meta\">This report holds {held}.</p>\n");
+    s += "<table class=\"cases\">\n<thead><tr><th>Run</th><th>Cases from</th><th>Started</th>\
+          <th class=\"num\">Passed</th><th class=\"num\">Failed</th></tr></thead>\n<tbody>\n";
+    for r in runs {
+        let id = escape(&r.id);
+        let name = if link {
+            format!("<a href=\"runs/{id}/index.html\">{id}</a>")
+        } else {
+            id.clone()
+        };
+        let mark = if shown.contains(&r.id.as_str()) && link {
+            " (this page)"
+        } else {
+            ""
+        };
+        s += &format!(
+            "<tr class=\"{}\"><td class=\"mono\">{name}{mark}</td><td class=\"mono\">{}</td><td>{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+            if r.failed == 0 { "pass" } else { "fail" },
+            escape(&r.cases_dirs.join(", ")),
+            escape(&utc(r.started)),
+            r.passed,
+            r.failed
+        );
+    }
+    s += "</tbody>\n</table>\n</section>\n";
+    page.replacen("</header>\n", &format!("</header>\n{s}"), 1)
+}
+
+/// Writes `text` to `path` through a temporary name, so a reader sees the
+/// old file or the new one.
+fn put(path: &Path, text: &str) -> Result<(), String> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What [`assemble`] wrote.
+#[derive(Debug)]
+pub struct Assembled {
+    /// `runs/<id>/index.html`.
+    pub run_page: PathBuf,
+    /// `index.html` of the root: the latest run and the runs held.
+    pub latest_page: PathBuf,
+    pub cases: usize,
+    pub pruned: Vec<String>,
+    /// `states observed: 11/11` over the run's passing cases.
+    pub coverage: String,
+}
+
+/// Rebuilds run `id`'s report from every result in its folder, points
+/// `latest` at it and rewrites the root's index.html and summary.md;
+/// then prunes old runs. Serialized by a lock on `root/.lock`.
+pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, String> {
+    let lock_path = root.join(".lock");
+    let lock = File::options()
+        .create(true)
+        .append(true)
+        .open(&lock_path)
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    let _lock = Flock::lock(lock, FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("{}: flock: {e}", lock_path.display()))?;
+    let dir = root.join("runs").join(id);
+    let rs = results::read_all(&dir)?;
+    let info = run_info(&rs);
+    let summary = RunSummary::of(id, &rs);
+    put(
+        &dir.join("run.json"),
+        &serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )?;
+    let here: Vec<CaseReport> = rs.iter().map(|r| r.report("")).collect();
+    let runs = list(root);
+    let own = [summary.clone()];
+    put(
+        &dir.join("index.html"),
+        &with_runs(html::html(&info, &here), &own, &[id], false),
+    )?;
+    let md = summary::markdown_of_runs(&info, &here, &[id]);
+    put(&dir.join("summary.md"), &md)?;
+
+    let prefix = format!("runs/{id}/");
+    let latest: Vec<CaseReport> = rs.iter().map(|r| r.report(&prefix)).collect();
+    let latest_page = root.join("index.html");
+    put(
+        &latest_page,
+        &with_runs(html::html(&info, &latest), &runs, &[id], true),
+    )?;
+    put(&root.join("summary.md"), &md)?;
+    let link = root.join("latest");
+    let tmp = root.join(format!(".latest.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(Path::new("runs").join(id), &tmp)
+        .and_then(|_| std::fs::rename(&tmp, &link))
+        .map_err(|e| format!("{}: {e}", link.display()))?;
+    let pruned = prune(root, keep, id);
+    hand_back_tree(root);
+    Ok(Assembled {
+        run_page: dir.join("index.html"),
+        latest_page,
+        cases: rs.len(),
+        pruned,
+        coverage: info.coverage,
+    })
+}
+
+/// The runs held under `root`, newest first.
+pub fn list(root: &Path) -> Vec<RunSummary> {
+    let mut v: Vec<RunSummary> = std::fs::read_dir(root.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read(e.path().join("run.json")).ok()?;
+            serde_json::from_slice(&text).ok()
+        })
+        .collect();
+    v.sort_by(|a, b| b.started.total_cmp(&a.started));
+    v
+}
+
+/// Removes run folders beyond the newest `keep` (by modification time)
+/// that are older than [`FRESH`] and that no process of their run holds.
+fn prune(root: &Path, keep: usize, current: &str) -> Vec<String> {
+    let mut dirs: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(root.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter(|(_, p)| p.join("results").is_dir() || p.join("run.json").is_file())
+        .collect();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
+    let mut gone = Vec::new();
+    for (when, p) in dirs.into_iter().skip(keep) {
+        let id = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if id == current || when.elapsed().unwrap_or_default() < FRESH {
+            continue;
+        }
+        let held = File::open(p.join(".alive"))
+            .ok()
+            .map(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).is_err())
+            .unwrap_or(false);
+        if !held && std::fs::remove_dir_all(&p).is_ok() {
+            gone.push(id);
+        }
+    }
+    gone
+}
+
+/// Under sudo (SUDO_UID and SUDO_GID set, running as root), gives `path`
+/// and everything under it to the user who ran sudo, so their next
+/// `cargo test` can write there. Symbolic links are changed themselves,
+/// never followed.
+pub fn hand_back_tree(path: &Path) {
+    let Some((uid, gid)) = sudo_owner() else {
+        return;
+    };
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let _ = std::os::unix::fs::lchown(&p, Some(uid), Some(gid));
+        if p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+            stack.extend(
+                std::fs::read_dir(&p)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+}
+
+/// [`hand_back_tree`] for `path` alone.
+pub fn hand_back(path: &Path) {
+    if let Some((uid, gid)) = sudo_owner() {
+        let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+    }
+}
+
+/// SUDO_UID and SUDO_GID, when this process is root and they are set.
+pub fn sudo_owner() -> Option<(u32, u32)> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let uid = std::env::var("SUDO_UID").ok()?.parse().ok()?;
+    let gid = std::env::var("SUDO_GID").ok()?.parse().ok()?;
+    Some((uid, gid))
+}
+
+/// Run folders named by `arg`: the folder itself when it holds results,
+/// else every run under its `runs/` (an output root, e.g. a CI shard's
+/// target/tcplab).
+fn run_dirs(arg: &Path) -> Result<Vec<PathBuf>, String> {
+    if arg.join(results::RESULTS).is_dir() {
+        return Ok(vec![arg.to_path_buf()]);
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(arg.join("runs"))
+        .map_err(|e| {
+            format!(
+                "{}: neither a run folder (results/*.json) nor an output root (runs/<id>/): {e}",
+                arg.display()
+            )
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join(results::RESULTS).is_dir())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Merges the runs in `inputs` (run folders or output roots) into one
+/// report in `out`: `out/index.html`, `out/summary.md`, and each run's
+/// captures under `out/runs/<id>/`. Returns the page's path and how many
+/// cases it holds.
+pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<(PathBuf, usize), String> {
+    let mut all: Vec<CaseResult> = Vec::new();
+    let mut runs: Vec<RunSummary> = Vec::new();
+    for arg in inputs {
+        for dir in run_dirs(arg)? {
+            let rs = results::read_all(&dir)?;
+            let id = dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            if rs.is_empty() {
+                continue;
+            }
+            let dest = out.join("runs").join(&id);
+            std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            for pcap in rs.iter().filter_map(|r| r.pcap.as_deref()) {
+                let from = dir.join(pcap);
+                if from.is_file() {
+                    std::fs::copy(&from, dest.join(pcap))
+                        .map_err(|e| format!("{}: {e}", from.display()))?;
+                }
+            }
+            runs.push(RunSummary::of(&id, &rs));
+            all.extend(rs.into_iter().map(|mut r| {
+                r.run = id.clone();
+                r
+            }));
+        }
+    }
+    if all.is_empty() {
+        return Err(format!(
+            "no case results in {} (a run writes them to runs/<id>/results/)",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    all.sort_by(|a, b| a.name.cmp(&b.name).then(a.run.cmp(&b.run)));
+    runs.sort_by(|a, b| a.started.total_cmp(&b.started));
+    let info = run_info(&all);
+    let cases: Vec<CaseReport> = all
+        .iter()
+        .map(|r| r.report(&format!("runs/{}/", r.run)))
+        .collect();
+    let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    let page = out.join("index.html");
+    put(
+        &page,
+        &with_runs(html::html(&info, &cases), &runs, &ids, false),
+    )?;
+    put(
+        &out.join("summary.md"),
+        &summary::markdown_of_runs(&info, &cases, &ids),
+    )?;
+    Ok((page, cases.len()))
+}
+
+#[cfg(test)]
+#[path = "runs_tests.rs"]
+mod tests;
