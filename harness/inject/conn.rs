@@ -28,8 +28,14 @@ pub struct End {
     pub snd_nxt: Option<u32>,
     /// The highest acknowledgment it has sent: what it expects next.
     pub acked: Option<u32>,
-    /// Its latest TSval and when that segment was captured (since the epoch).
+    /// Its latest TSval and when that segment was captured (since the epoch):
+    /// what the other end echoes.
     pub ts: Option<(u32, Duration)>,
+    /// The (TSval, capture time) that bounds its TS clock best: the kernel's
+    /// clock read at least TSval when the segment left, so the segment
+    /// with the highest `TSval - capture ms` gives the least lag. Injected
+    /// segments in the capture never raise it above what real ones give.
+    pub clock: Option<(u32, Duration)>,
     /// The window field of its latest segment, unscaled as on the wire.
     pub win: Option<u16>,
 }
@@ -42,6 +48,7 @@ impl End {
             snd_nxt: None,
             acked: None,
             ts: None,
+            clock: None,
             win: None,
         }
     }
@@ -61,6 +68,17 @@ impl End {
         }
         if let Some((val, _)) = ts_of(p) {
             self.ts = Some((val, p.ts));
+            let better = match self.clock {
+                None => true,
+                Some((v0, t0)) => {
+                    let ticks = i64::from(val.wrapping_sub(v0) as i32) * 1000;
+                    let us = p.ts.as_micros() as i64 - t0.as_micros() as i64;
+                    ticks > us
+                }
+            };
+            if better {
+                self.clock = Some((val, p.ts));
+            }
         }
         self.win = Some(p.win);
     }
@@ -147,10 +165,13 @@ impl Conn {
         self.peer.snd_nxt
     }
 
-    /// HOST's TSval at `now`: its latest one plus the milliseconds since
-    /// that segment was captured (Linux's TCP timestamp clock ticks every ms).
+    /// HOST's TSval at `now`: a TSval it sent plus the whole milliseconds
+    /// since that segment was captured (Linux's TCP timestamp clock ticks
+    /// every ms), from the segment that bounds its clock best ([`End::clock`]).
+    /// Never ahead of HOST's real clock, at most 2 ms behind: a peer's PAWS
+    /// check accepts it, and HOST's own next segment is not made to look old.
     pub fn tsval_at(&self, now: Duration) -> Option<u32> {
-        let (val, at) = self.host.ts?;
+        let (val, at) = self.host.clock?;
         let ms = now.saturating_sub(at).as_millis() as u32;
         Some(val.wrapping_add(ms))
     }
@@ -477,6 +498,26 @@ mod tests {
             .unwrap();
         assert!(p.options.is_empty(), "no TS on a connection without them");
     }
+
+    #[test]
+    fn the_clock_estimate_takes_the_tightest_bound_and_ignores_lagging_segments() {
+        let mut packets = exchange(true);
+        // A lagging TSval (an earlier injection, say): 105 at 20 ms bounds
+        // the clock at 85 + ms, worse than the real segments' 100 + ms.
+        packets.push(pkt(20, (C, S), "R", C_ISN + 7, 0, 0, Some(105)));
+        let c = Conn::latest(&packets, Side::Client, PORT_FOR_TESTS).unwrap();
+        assert_eq!(c.host.ts, Some((105, Duration::from_millis(20))), "latest");
+        assert_eq!(c.tsval_at(Duration::from_millis(50)), Some(150));
+        // A segment sent just after a tick: 124 at 21.5 ms bounds it at
+        // 102.5 + ms.
+        packets.push(pkt(0, (C, S), ".", C_ISN + 7, 0, 0, Some(124)));
+        packets.last_mut().unwrap().ts = Duration::from_micros(21_500);
+        let c = Conn::latest(&packets, Side::Client, PORT_FOR_TESTS).unwrap();
+        assert_eq!(c.tsval_at(Duration::from_millis(50)), Some(152));
+        assert_eq!(c.tsval_at(Duration::from_micros(21_500)), Some(124));
+    }
+
+    const PORT_FOR_TESTS: u16 = 11111;
 
     #[test]
     fn a_missing_isn_is_an_error_naming_the_field() {

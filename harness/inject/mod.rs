@@ -101,6 +101,8 @@ pub fn resolve(
 
 /// Resolves `spec` against the capture (see [`resolve`]), builds the frame
 /// and sends it from `side`'s veth end. Nothing is sent when resolving fails.
+/// The numbers are resolved again inside the namespace's thread just before
+/// `sendto`, so the TSval counts the milliseconds up to the send.
 pub fn inject(
     lab: &Lab,
     side: Side,
@@ -111,16 +113,28 @@ pub fn inject(
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
-    let mut packet = resolve(spec, side, packets, port, now)
-        .map_err(|m| Error::msg(format!("{side} sends {spec}: {m}")))?;
+    let what = format!("{side} sends {spec}");
+    resolve(spec, side, packets, port, now).map_err(|m| Error::msg(format!("{what}: {m}")))?;
+    let conn = match spec.to_port {
+        Some(_) => None,
+        None => Some(Conn::latest(packets, side, port).map_err(Error::msg)?),
+    };
     let macs = wire::macs(lab, side)?;
-    let frame = frame::build(&packet, macs, frame::plausible_ip_id())
-        .map_err(|m| Error::msg(format!("{side} sends {spec}: {m}")))?;
-    let sent = wire::send(lab, side, &frame)?;
-    packet.ts = sent.at;
+    let spec = spec.clone();
+    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+        let mut packet = match &conn {
+            Some(c) => c.resolve(&spec, now),
+            None => conn::resolve_new(&spec, side, now),
+        }
+        .map_err(|m| format!("{what}: {m}"))?;
+        packet.ts = now;
+        let frame = frame::build(&packet, macs, frame::plausible_ip_id())
+            .map_err(|m| format!("{what}: {m}"))?;
+        Ok((frame.clone(), (frame, packet)))
+    })?;
     Ok(Injected {
-        packet,
         frame,
+        packet,
         sent,
     })
 }

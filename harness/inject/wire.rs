@@ -39,8 +39,8 @@ pub struct VethEnd {
 /// What [`send`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
-    /// Wall-clock time just before `sendto` (since the Unix epoch, like
-    /// libpcap's timestamps).
+    /// Wall-clock time the frame was built for, just before `sendto`
+    /// (since the Unix epoch, like libpcap's timestamps).
     pub at: Duration,
     pub iface: VethEnd,
     pub bytes: usize,
@@ -73,35 +73,52 @@ pub fn veth_end(lab: &Lab, side: Side) -> Result<VethEnd> {
 /// after the checks in the module docs. The frame reaches the peer as if
 /// `side`'s kernel had sent it; `side`'s own stack never sees it.
 pub fn send(lab: &Lab, side: Side, frame: &[u8]) -> Result<Sent> {
+    let frame = frame.to_vec();
+    send_built(lab, side, move |_| Ok((frame, ()))).map(|(sent, ())| sent)
+}
+
+/// Like [`send`], with the frame built by `make` inside the namespace's
+/// thread, after the checks, at the wall-clock time it is given (since the
+/// epoch): so a TSval computed from it is the one of the moment of sending,
+/// not of before the namespace lookups (a few ms). `make`'s own result
+/// comes back with [`Sent`]; its error is returned as is and nothing is sent.
+pub fn send_built<T, F>(lab: &Lab, side: Side, make: F) -> Result<(Sent, T)>
+where
+    T: Send + 'static,
+    F: FnOnce(Duration) -> std::result::Result<(Vec<u8>, T), String> + Send + 'static,
+{
     let ns = lab.netns(side);
     let (dev, ino) = ns_id(ns)?;
     let name = ns.name().to_string();
-    let frame = frame.to_vec();
     ns.run("inject a segment", move || {
         in_namespace(&name, dev, ino)?;
         let end = lookup(&name, side.iface())?;
-        claims(&frame, &end, side).map_err(|m| Error::msg(format!("netns {name}: {m}")))?;
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
+        let (frame, made) = make(at).map_err(Error::msg)?;
+        claims(&frame, &end, side).map_err(|m| Error::msg(format!("netns {name}: {m}")))?;
         let bytes = transmit(&frame, &end).map_err(|e| e.context(format!("netns {name}")))?;
-        Ok(Sent {
-            at,
-            iface: end,
-            bytes,
-        })
+        Ok((
+            Sent {
+                at,
+                iface: end,
+                bytes,
+            },
+            made,
+        ))
     })
 }
 
 /// nsfs device and inode of the namespace's name: what the thread's own
 /// namespace must be.
-fn ns_id(ns: &Netns) -> Result<(u64, u64)> {
+pub(super) fn ns_id(ns: &Netns) -> Result<(u64, u64)> {
     let m = std::fs::metadata(ns.path())
         .map_err(|e| Error::io(format!("stat {}", ns.path().display()), e))?;
     Ok((m.dev(), m.ino()))
 }
 
-fn in_namespace(name: &str, dev: u64, ino: u64) -> Result<()> {
+pub(super) fn in_namespace(name: &str, dev: u64, ino: u64) -> Result<()> {
     let m = std::fs::metadata("/proc/thread-self/ns/net")
         .map_err(|e| Error::io("stat /proc/thread-self/ns/net", e))?;
     if (m.dev(), m.ino()) != (dev, ino) {
