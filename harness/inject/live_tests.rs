@@ -11,7 +11,13 @@
 //! - a SYN on an established connection draws a challenge ACK
 //!   (`TCPSYNChallenge` +1) under the same per-socket limit;
 //! - data beyond the window is not delivered and draws a duplicate ACK;
-//!   data segments are not rate-limited (a second one draws a second ACK).
+//!   data segments are not rate-limited (a second one draws a second ACK);
+//! - an exact RST to a TIME-WAIT socket removes it (`tcp_rfc1337` 0, the
+//!   default); with `tcp_rfc1337` 1 the socket ignores it and stays, which
+//!   a bare ACK at `rcv_nxt+1` proves without waiting: TIME-WAIT answers it
+//!   with an ACK (and, per the kernel source, restarts its 60 s timer);
+//! - an injected SYN to a listener draws a SYN-ACK that the sender's kernel,
+//!   having no socket, resets.
 
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
@@ -35,6 +41,7 @@ struct Live {
     lab: Lab,
     capture: Capture,
     server_diag: SockDiag,
+    client_diag: SockDiag,
     listener: TcpListener,
 }
 
@@ -50,14 +57,6 @@ fn line(p: &Packet) -> String {
         p.len(),
         p.options
     )
-}
-
-/// Same segment, whatever the capture time.
-fn same(a: &Packet, b: &Packet) -> bool {
-    Packet {
-        ts: b.ts,
-        ..a.clone()
-    } == *b
 }
 
 impl Live {
@@ -78,6 +77,7 @@ impl Live {
         )
         .expect("capture");
         let server_diag = SockDiag::open(lab.netns(Side::Server)).expect("sock_diag");
+        let client_diag = SockDiag::open(lab.netns(Side::Client)).expect("sock_diag");
         let listener = lab
             .netns(Side::Server)
             .run("listen", || {
@@ -88,6 +88,7 @@ impl Live {
             lab,
             capture,
             server_diag,
+            client_diag,
             listener,
         }
     }
@@ -155,10 +156,7 @@ impl Live {
         let mark = self.capture.packets().len();
         let spec: SegmentSpec = spec.parse().expect("spec");
         let sent = inject(&self.lab, side, &spec, self.capture.packets(), PORT).expect("inject");
-        let want = sent.packet.clone();
-        let seen = self.wait_for(mark, "the injected segment in the capture", |p| {
-            same(p, &want)
-        });
+        let seen = self.wait_for(mark, "the injected segment in the capture", |p| sent.is(p));
         assert_eq!(seen.src.ip(), std::net::IpAddr::V4(side.addr()));
         (sent, mark)
     }
@@ -170,6 +168,31 @@ impl Live {
             .into_iter()
             .find(|r| r.peer == caddr)
             .map(|r| r.state)
+    }
+
+    fn client_state(&self, caddr: SocketAddr) -> Option<TcpState> {
+        self.client_diag
+            .dump()
+            .expect("dump")
+            .into_iter()
+            .find(|r| r.local == caddr)
+            .map(|r| r.state)
+    }
+}
+
+/// Polls `state` (sock_diag) until it returns `want`, under the deadline.
+fn wait_state(what: &str, want: Option<TcpState>, state: impl Fn() -> Option<TcpState>) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let now = state();
+        if now == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {DEADLINE:?} waiting for {what}: {want:?}, still {now:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2)); // poll interval of this wait
     }
 }
 
@@ -272,6 +295,10 @@ fn the_capture_sees_injected_frames_incoming_from_the_client_and_outgoing_from_t
     let c = from_client.packet.src;
     live.wait_for(0, "the server's SYN-ACK to the injected SYN", |p| {
         p.dst == c && p.flags == TcpFlags::SYN | TcpFlags::ACK && p.ack == 78
+    });
+    // The client's kernel has no socket for it and resets it.
+    live.wait_for(0, "the client's RST to that SYN-ACK", |p| {
+        p.src == c && p.flags == TcpFlags::RST && p.seq == 78
     });
 }
 
@@ -468,4 +495,63 @@ fn data_beyond_the_window_is_not_delivered_and_draws_a_duplicate_ack_each_time()
         "out-of-window data was delivered"
     );
     assert_eq!(live.server_state(caddr), Some(TcpState::Established));
+}
+
+/// The client closes first and holds TIME-WAIT; the server (its own socket
+/// gone) sends the reset its kernel would send to a stray segment.
+fn time_wait(rfc1337: bool) {
+    let mut live = Live::new(if rfc1337 {
+        "inject-tw-1337"
+    } else {
+        "inject-tw"
+    });
+    if rfc1337 {
+        live.lab
+            .netns(Side::Client)
+            .run("set tcp_rfc1337", || {
+                std::fs::write("/proc/sys/net/ipv4/tcp_rfc1337", "1")
+                    .map_err(|e| Error::io("write tcp_rfc1337", e))
+            })
+            .unwrap();
+    }
+    let (client, server, caddr) = live.established();
+    drop(client);
+    assert_eq!((&server).read(&mut [0u8; 1]).unwrap(), 0, "EOF");
+    drop(server);
+    wait_state("the client's TIME-WAIT", Some(TcpState::TimeWait), || {
+        live.client_state(caddr)
+    });
+    live.settle();
+    let (rst, _) = live.inject(Side::Server, "[R]");
+    let conn = Conn::latest(live.capture.packets(), Side::Server, PORT).unwrap();
+    assert_eq!(
+        Some(rst.packet.seq),
+        conn.peer.acked,
+        "exact: the client's last ACK"
+    );
+    if !rfc1337 {
+        wait_state("the RST to end TIME-WAIT", None, || {
+            live.client_state(caddr)
+        });
+        return;
+    }
+    // A bare ACK past rcv_nxt draws the TIME-WAIT socket's ACK; the socket
+    // handles segments in order, so once that ACK is seen the RST was
+    // handled before it, and ignored.
+    let (_, mark) = live.inject(Side::Server, "[.] seq rcv_nxt+1");
+    let (seq, ack) = (conn.snd_nxt().unwrap(), conn.rcv_nxt().unwrap());
+    live.wait_for(mark, "the TIME-WAIT socket's ACK", |p| {
+        p.src == caddr && p.flags == TcpFlags::ACK && p.seq == seq && p.ack == ack
+    });
+    assert_eq!(live.client_state(caddr), Some(TcpState::TimeWait));
+}
+
+#[test]
+fn a_reset_ends_time_wait_by_default() {
+    time_wait(false);
+}
+
+#[test]
+fn a_reset_leaves_time_wait_alone_with_tcp_rfc1337() {
+    time_wait(true);
 }

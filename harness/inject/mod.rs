@@ -34,7 +34,10 @@
 //!   must not count (an injected out-of-window data segment would otherwise
 //!   move HOST's `snd_nxt`); resets never count toward `snd_nxt`.
 //! - The returned [`Injected::packet`] equals (but for `ts`) the packet the
-//!   capture will show: that is how the ladder can mark it as injected.
+//!   capture will show ([`Injected::is`]): that is how the ladder can mark
+//!   it as injected. HOST's own kernel never sees it, but sees the answers:
+//!   an injected SYN to a listener draws its SYN-ACK, which HOST's kernel
+//!   (no socket) answers with a RST, all in the capture.
 //! - The kernel rate-limits its answers per socket: challenge ACKs and
 //!   out-of-window duplicate ACKs at most one per
 //!   `net.ipv4.tcp_invalid_ratelimit` (500 ms) per socket (see the
@@ -81,6 +84,17 @@ pub struct Injected {
     /// The Ethernet frame as it left HOST's veth end.
     pub frame: Vec<u8>,
     pub sent: Sent,
+}
+
+impl Injected {
+    /// Whether `captured` is this segment as the capture saw it (equal in
+    /// everything but the capture time): how a report marks it as injected.
+    pub fn is(&self, captured: &Packet) -> bool {
+        Packet {
+            ts: captured.ts,
+            ..self.packet.clone()
+        } == *captured
+    }
 }
 
 /// `spec` as HOST (`side`) would send it at `now`: aimed at the latest
