@@ -38,15 +38,19 @@
 //!   it as injected. HOST's own kernel never sees it, but sees the answers:
 //!   an injected SYN to a listener draws its SYN-ACK, which HOST's kernel
 //!   (no socket) answers with a RST, all in the capture.
-//! - The kernel rate-limits its answers per socket: challenge ACKs and
-//!   out-of-window duplicate ACKs at most one per
-//!   `net.ipv4.tcp_invalid_ratelimit` (500 ms) per socket (see the
-//!   measurements in `live_tests.rs`).
+//! - The kernel rate-limits some answers per socket: challenge ACKs (to an
+//!   in-window RST, to a SYN on an established connection) at most one per
+//!   `net.ipv4.tcp_invalid_ratelimit` (500 ms) per socket, counted in
+//!   TcpExt `TCPACKSkippedChallenge`; duplicate ACKs to out-of-window
+//!   *data* are not limited (measured: two in a row draw two ACKs). The
+//!   global `tcp_challenge_ack_limit` is INT_MAX, i.e. off (kernel 6.18).
+//!   A case that injects two such segments into one socket within 500 ms
+//!   must expect one answer. See `live_tests.rs`.
 //!
 //! ## Why injection cannot leave the lab
 //!
-//! The only function that sends, [`wire::send`], takes a `&Lab` and a
-//! [`Side`]; a `Lab` only comes from `Lab::new`, which creates two fresh
+//! The only functions that send, [`wire::send`] and [`wire::send_built`]
+//! (which [`inject`] uses), take a `&Lab` and a [`Side`]; a `Lab` only comes from `Lab::new`, which creates two fresh
 //! namespaces. The AF_PACKET socket is opened on a thread inside that
 //! side's namespace, after checking that the thread's namespace is the
 //! lab's (nsfs inode), that the interface is the side's veth end (by name
