@@ -12,6 +12,7 @@ pub mod run;
 
 use std::path::PathBuf;
 
+use crate::inject::SegmentSpec;
 use crate::lab::Side;
 use calls::CallExpect;
 use expect::PacketExpect;
@@ -79,6 +80,9 @@ pub enum ItemKind {
         gone: bool,
         at: Option<Window>,
     },
+    /// `client sends [R] seq rcv_nxt+1`: a crafted segment sent from the
+    /// host's veth end as if its kernel had sent it (see `inject`).
+    Send { host: Side, spec: SegmentSpec },
 }
 
 /// The keys a terminal turns into signals.
@@ -104,6 +108,7 @@ impl ItemKind {
                 | ItemKind::Type { .. }
                 | ItemKind::Signal { .. }
                 | ItemKind::Eof { .. }
+                | ItemKind::Send { .. }
         )
     }
 }
@@ -167,6 +172,7 @@ impl std::fmt::Display for ItemKind {
                 }
                 Ok(())
             }
+            ItemKind::Send { host, spec } => write!(f, "{host} sends {spec}"),
         }
     }
 }

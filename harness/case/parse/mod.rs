@@ -6,11 +6,13 @@
 //! ignored.
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
-//! one arm there and a function in its own module: `steps`, `wait`); a new
+//! one arm there and a function in its own module: `steps`, `wait`,
+//! `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
 //! words and hosts in `words`.
 
 mod blocks;
+mod inject;
 mod packets;
 mod steps;
 mod wait;
@@ -25,7 +27,7 @@ use blocks::{block, is_block};
 use words::{port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
      a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
@@ -124,6 +126,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         };
         case.items.push(Item { line: n, kind });
     }
+    if let Some((line, b)) = inject::uncaptured(&case) {
+        return Err(err(line, b));
+    }
     if case.items.is_empty() {
         return Err(err(
             1,
@@ -153,6 +158,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
+        "sends" => inject::sends(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }

@@ -5,10 +5,12 @@
 //! Where things go: `session` holds the lab and what was seen; `steps` runs
 //! each step (one arm per step kind); `blocks` checks the sockets, fds and
 //! syscalls blocks, `packets` the packets blocks; `settle` is every wait
-//! for the lab to go quiet; `failure` writes a set block's failure.
+//! for the lab to go quiet; `failure` writes a set block's failure;
+//! `inject` the `sends` step and which captured packets it injected.
 
 mod blocks;
 mod failure;
+mod inject;
 mod packets;
 mod session;
 mod settle;
@@ -128,6 +130,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         log: Vec::new(),
         events: Vec::new(),
         observed: Vec::new(),
+        sent: Vec::new(),
         pcap,
         lab,
     };

@@ -37,6 +37,8 @@ pub(super) struct Session<'a> {
     pub(super) events: Vec<Timed>,
     /// What each block observed (see `Outcome::observed`).
     pub(super) observed: Vec<Observed>,
+    /// Where the capture shows the segments `sends` steps injected.
+    pub(super) sent: Vec<usize>,
     pub(super) pcap: PathBuf,
     pub(super) lab: Lab,
 }

@@ -103,6 +103,7 @@ impl Session<'_> {
                 gone,
                 at,
             } => self.wait(line, *host, row, *gone, *at),
+            ItemKind::Send { host, spec } => self.send(line, *host, spec),
         }
     }
 }
