@@ -12,7 +12,8 @@ help:
 	@echo "make list              list the cases"
 	@echo "make soak [N=100 M=20] the fast cases N times, then M times under CPU load"
 
-# libpcap's headers are needed to build; install them where missing.
+# libpcap's headers are needed to build, nftables (nft) and procps (sysctl)
+# by the fault and sysctl tests; install them where missing.
 deps:
 	@ci/install-deps --quiet-if-present
 

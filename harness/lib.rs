@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod case;
 pub mod error;
+pub mod faults;
 pub mod fds;
 pub mod flow;
 pub mod host;
@@ -15,3 +16,4 @@ pub mod packet;
 pub mod report;
 pub mod sockets;
 pub mod syscalls;
+pub mod sysctl;

@@ -196,7 +196,16 @@ pub struct Packet {
 impl Packet {
     /// Parses an Ethernet frame; None for anything that is not TCP over IP.
     pub fn from_ethernet(frame: &[u8], ts: Duration) -> Option<Packet> {
-        let sliced = SlicedPacket::from_ethernet(frame).ok()?;
+        Packet::from_sliced(SlicedPacket::from_ethernet(frame).ok()?, ts)
+    }
+
+    /// Parses a bare IP datagram (what NFQUEUE hands to a verdict thread);
+    /// None for anything that is not TCP.
+    pub fn from_ip(datagram: &[u8], ts: Duration) -> Option<Packet> {
+        Packet::from_sliced(SlicedPacket::from_ip(datagram).ok()?, ts)
+    }
+
+    fn from_sliced(sliced: SlicedPacket<'_>, ts: Duration) -> Option<Packet> {
         let (src_ip, dst_ip): (IpAddr, IpAddr) = match sliced.net? {
             NetSlice::Ipv4(ip) => (
                 ip.header().source_addr().into(),
@@ -256,6 +265,14 @@ impl Packet {
 
     pub fn len(&self) -> u32 {
         self.payload.len() as u32
+    }
+
+    /// The sender's TCP timestamp (TSval), if the segment carries one.
+    pub fn tsval(&self) -> Option<u32> {
+        self.options.iter().find_map(|o| match o {
+            TcpOption::Ts { val, .. } => Some(*val),
+            _ => None,
+        })
     }
 
     pub fn is_empty(&self) -> bool {

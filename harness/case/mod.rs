@@ -12,6 +12,7 @@ pub mod run;
 
 use std::path::PathBuf;
 
+use crate::faults::{Action, Direction, FlagMatch, Rule, Which};
 use crate::inject::SegmentSpec;
 use crate::lab::Side;
 use calls::CallExpect;
@@ -83,6 +84,21 @@ pub enum ItemKind {
     /// `client sends [R] seq rcv_nxt+1`: a crafted segment sent from the
     /// host's veth end as if its kernel had sent it (see `inject`).
     Send { host: Side, spec: SegmentSpec },
+    /// `drop client > server [F.] first`, `delay ... by 300ms`, `reorder
+    /// ...`: a deterministic fault rule, in force from this step until a
+    /// `heal` or the end of the case. Its `origin` (file:line) is filled in
+    /// when the case runs.
+    Fault(Rule),
+    /// `heal` (every rule of the lab) or `heal DIR` (those of that
+    /// direction): the network behaves again.
+    Heal { direction: Option<Direction> },
+    /// `client sysctl net.ipv4.tcp_rfc1337=1`: a sysctl in that host's
+    /// namespace only.
+    Sysctl {
+        host: Side,
+        name: String,
+        value: String,
+    },
 }
 
 /// The keys a terminal turns into signals.
@@ -109,6 +125,9 @@ impl ItemKind {
                 | ItemKind::Signal { .. }
                 | ItemKind::Eof { .. }
                 | ItemKind::Send { .. }
+                | ItemKind::Fault(_)
+                | ItemKind::Heal { .. }
+                | ItemKind::Sysctl { .. }
         )
     }
 }
@@ -173,8 +192,34 @@ impl std::fmt::Display for ItemKind {
                 Ok(())
             }
             ItemKind::Send { host, spec } => write!(f, "{host} sends {spec}"),
+            ItemKind::Fault(rule) => f.write_str(&rule_text(rule)),
+            ItemKind::Heal { direction: None } => f.write_str("heal"),
+            ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),
+            ItemKind::Sysctl { host, name, value } => write!(f, "{host} sysctl {name}={value}"),
         }
     }
+}
+
+/// A rule in the case notation: `drop client > server [F.] first`,
+/// `delay server > client [*] data #2..3 by 300ms`.
+pub fn rule_text(rule: &Rule) -> String {
+    let flags = match rule.flags {
+        FlagMatch::Any => "[*]".to_string(),
+        FlagMatch::Data => "[*] data".to_string(),
+        other => other.to_string(),
+    };
+    let which = match rule.which {
+        Which::Nth(1) => "first".to_string(),
+        Which::Nth(n) => format!("#{n}"),
+        Which::Range(a, b) => format!("#{a}..{b}"),
+        Which::Every => "all".to_string(),
+    };
+    let (verb, by) = match rule.action {
+        Action::Drop => ("drop", String::new()),
+        Action::Delay(d) => ("delay", format!(" by {}", rows::show_duration(d))),
+        Action::Reorder => ("reorder", String::new()),
+    };
+    format!("{verb} {} {flags} {which}{by}", rule.direction)
 }
 
 #[cfg(test)]

@@ -214,6 +214,7 @@ fn seen(from: Side, flags: TcpFlags, seq: u32, ack: u32, len: u32) -> Seen {
             TcpOption::Nop,
             TcpOption::Ts { val: 1, ecr: 2 },
         ],
+        ctx: Default::default(),
     }
 }
 
@@ -286,6 +287,7 @@ fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) 
             TcpOption::Nop,
             TcpOption::Wscale(10),
         ],
+        ctx: Default::default(),
     };
     assert_eq!(p.mismatch(&syn).is_none(), ok, "{:?}", p.mismatch(&syn));
 }

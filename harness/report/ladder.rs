@@ -20,6 +20,11 @@
 //! whose margin on that side is free goes on that row. A packet that is
 //! not between the lab's two addresses is a note between the lines.
 //!
+//! What fault rules did shows too: a dropped packet's arrow stops short of
+//! the receiver and ends in `x`; a delayed or reordered one is drawn where
+//! it arrived (when the rule let it through), named so; a segment that
+//! repeats sequence space already sent is labelled `(retransmission)`.
+//!
 //! The output has no times in it, so the same run draws the same text.
 //! Every line fits `width` columns (counted in chars; long texts end in
 //! `…`); widths under 40 are drawn as 40. A margin is at most 32 columns
@@ -29,7 +34,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::flow::Isns;
+use crate::flow::{self, Isns};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet, TcpFlags};
 
@@ -39,6 +44,12 @@ pub enum Event {
     /// A packet, by its index in the `packets` given to [`draw`]. Packets
     /// no event names are placed by their own time stamps.
     Packet(usize),
+    /// A packet a fault rule dropped, at its own time stamp: its arrow
+    /// stops short of the receiver and ends in `x`.
+    Dropped(usize),
+    /// A packet a fault rule held back (delayed, reordered), placed when it
+    /// was let through, where it arrived; `note` follows its name.
+    Arrived { packet: usize, note: String },
     /// What was done on a host: `nc -kl 11111`, `^C`, `types hello`.
     Step { side: Side, text: String },
     /// What a host's socket became: `ESTABLISHED`, `TIME-WAIT 60s`.
@@ -150,6 +161,8 @@ enum Mid {
     Arrow {
         to_server: bool,
         text: String,
+        /// Dropped on the way: stops short of the receiver in `x`.
+        dropped: bool,
     },
     Note(String),
 }
@@ -166,15 +179,27 @@ impl Mid {
     fn render(&self, m: usize) -> String {
         match self {
             Mid::Empty => " ".repeat(m),
-            Mid::Arrow { to_server, text } => {
+            Mid::Arrow {
+                to_server,
+                text,
+                dropped,
+            } => {
                 let text = fit(text, m - 6);
                 let dashes = m - chars(&text) - 2;
                 // The head's side takes the odd dash, as in the seed.
                 let (short, long) = (dashes / 2, dashes - dashes / 2);
+                // A dropped packet's arrow ends in `x`, three columns short.
+                let (head, stop) = match (*to_server, *dropped) {
+                    (true, false) => (">".to_string(), 1),
+                    (false, false) => ("<".to_string(), 1),
+                    (true, true) => ("x   ".to_string(), 4),
+                    (false, true) => ("   x".to_string(), 4),
+                };
+                let long = "-".repeat(long.saturating_sub(stop));
                 if *to_server {
-                    format!("{} {text} {}>", "-".repeat(short), "-".repeat(long - 1))
+                    format!("{} {text} {long}{head}", "-".repeat(short))
                 } else {
-                    format!("<{} {text} {}", "-".repeat(long - 1), "-".repeat(short))
+                    format!("{head}{long} {text} {}", "-".repeat(short))
                 }
             }
             Mid::Note(t) => {
@@ -278,10 +303,11 @@ pub fn draw(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Strin
 
 fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> {
     let isns = Isns::from_packets(packets);
+    let rexmit = flow::retransmissions(packets);
     let named: HashSet<usize> = events
         .iter()
         .filter_map(|e| match e.event {
-            Event::Packet(i) => Some(i),
+            Event::Packet(i) | Event::Dropped(i) | Event::Arrived { packet: i, .. } => Some(i),
             _ => None,
         })
         .collect();
@@ -293,7 +319,7 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
     // comes before the packets it causes, a state after those it follows.
     let rank = |e: &Event| match e {
         Event::Step { .. } => 0,
-        Event::Packet(_) => 1,
+        Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } => 1,
         Event::State { .. } => 2,
     };
     let mut timeline: Vec<(Duration, u8, usize, &Event)> = events
@@ -314,25 +340,32 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
         server: Margin::Empty,
     };
     for (_, _, _, event) in timeline {
-        match event {
-            Event::Packet(i) => {
-                let Some(p) = packets.get(*i) else {
-                    rows.push(blank(Mid::Note(format!("no packet #{i}"))));
-                    continue;
-                };
-                let mut text = label(p);
-                if opts.numbers {
-                    text = format!("{text} {}", numbers(p, &isns));
-                }
-                let mid = match (Side::of(p.src.ip()), Side::of(p.dst.ip())) {
-                    (Some(a), Some(b)) if a != b => Mid::Arrow {
-                        to_server: a == Side::Client,
-                        text,
-                    },
-                    _ => Mid::Note(format!("{} > {}: {text}", Endpoint(p.src), Endpoint(p.dst))),
-                };
-                rows.push(blank(mid));
+        let (i, dropped, note) = match event {
+            Event::Packet(i) => (Some(*i), false, None),
+            Event::Dropped(i) => (Some(*i), true, None),
+            Event::Arrived { packet, note } => (Some(*packet), false, Some(note.as_str())),
+            _ => (None, false, None),
+        };
+        if let Some(i) = i {
+            let Some(p) = packets.get(i) else {
+                rows.push(blank(Mid::Note(format!("no packet #{i}"))));
+                continue;
+            };
+            let mut text = label(p);
+            if opts.numbers {
+                text = format!("{text} {}", numbers(p, &isns));
             }
+            if rexmit[i] {
+                text += " (retransmission)";
+            }
+            if let Some(note) = note {
+                text += &format!(" ({note})");
+            }
+            rows.push(blank(arrow(p, text, dropped)));
+            continue;
+        }
+        match event {
+            Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } => {}
             Event::Step { side, text } => {
                 let mut r = blank(Mid::Empty);
                 *r.margin(*side) = Margin::Step(one_line(text));
@@ -354,6 +387,18 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
         }
     }
     rows
+}
+
+/// The arrow of a packet between the lab's hosts; a note for any other.
+fn arrow(p: &Packet, text: String, dropped: bool) -> Mid {
+    match (Side::of(p.src.ip()), Side::of(p.dst.ip())) {
+        (Some(a), Some(b)) if a != b => Mid::Arrow {
+            to_server: a == Side::Client,
+            text,
+            dropped,
+        },
+        _ => Mid::Note(format!("{} > {}: {text}", Endpoint(p.src), Endpoint(p.dst))),
+    }
 }
 
 /// Texts centered on columns, left to right, never overlapping.

@@ -7,11 +7,12 @@
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
 //! one arm there and a function in its own module: `steps`, `wait`,
-//! `inject`); a new
+//! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
 //! words and hosts in `words`.
 
 mod blocks;
+mod faults;
 mod inject;
 mod packets;
 mod steps;
@@ -28,7 +29,7 @@ use words::{port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
     let text = std::fs::read_to_string(path).map_err(|e| ParseError {
@@ -147,6 +148,8 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match first {
         "trace" => return steps::trace(rest),
         "wait" => return wait::wait(rest),
+        "drop" | "delay" | "reorder" => return faults::rule(first, rest),
+        "heal" => return faults::heal(rest),
         _ => {}
     }
     let host = steps::host_word(first, rest)?;
@@ -159,6 +162,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
         "sends" => inject::sends(host, arg),
+        "sysctl" => faults::sysctl(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }

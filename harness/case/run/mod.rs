@@ -6,10 +6,13 @@
 //! each step (one arm per step kind); `blocks` checks the sockets, fds and
 //! syscalls blocks, `packets` the packets blocks; `settle` is every wait
 //! for the lab to go quiet; `failure` writes a set block's failure;
-//! `inject` the `sends` step and which captured packets it injected.
+//! `inject` the `sends` step and which captured packets it injected;
+//! `faults` the fault steps and what rules mean for settling, marks and
+//! the ladder.
 
 mod blocks;
 mod failure;
+mod faults;
 mod inject;
 mod packets;
 mod session;
@@ -126,20 +129,21 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         block_start: 0,
         start: Instant::now(),
         last_action: Instant::now(),
+        last_action_at: now(),
         traced: Vec::new(),
         log: Vec::new(),
         events: Vec::new(),
         observed: Vec::new(),
         sent: Vec::new(),
         pcap,
+        faults: crate::faults::Faults::new(),
+        rules: Vec::new(),
         lab,
     };
     let result = s.play();
-    let packets = s
-        .capture
-        .as_ref()
-        .map(|c| c.packets().to_vec())
-        .unwrap_or_default();
+    let packets = s.captured().to_vec();
+    let fault_events = s.fault_events(&packets);
+    s.events.extend(fault_events);
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
     let mut text = match result {

@@ -2,12 +2,13 @@
 //! capture, the observers, what was seen; and the loop over the steps.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::super::{Case, ItemKind};
 use super::steps::ladder_step;
 use super::{now, Observation, Observed, Options};
 use crate::capture::Capture;
+use crate::faults::{Faults, RuleId};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
 use crate::report::ladder::{Event, Timed};
@@ -31,6 +32,8 @@ pub(super) struct Session<'a> {
     /// When the latest action (start, type, signal, ^D) began: time
     /// windows count from here.
     pub(super) last_action: Instant,
+    /// The same moment on the capture's clock, for `at` windows.
+    pub(super) last_action_at: Duration,
     /// Hosts whose commands run under ptrace (`trace HOST`).
     pub(super) traced: Vec<Side>,
     pub(super) log: Vec<String>,
@@ -40,6 +43,11 @@ pub(super) struct Session<'a> {
     /// Where the capture shows the segments `sends` steps injected.
     pub(super) sent: Vec<usize>,
     pub(super) pcap: PathBuf,
+    /// Fault rules: dropped before the lab (their threads hold its
+    /// namespaces).
+    pub(super) faults: Faults,
+    /// Each rule and the line it was written on.
+    pub(super) rules: Vec<(RuleId, usize)>,
     pub(super) lab: Lab,
 }
 
@@ -55,6 +63,7 @@ impl Session<'_> {
             ));
             if item.kind.is_action() {
                 self.last_action = Instant::now();
+                self.last_action_at = now();
                 if let Some((side, text)) = ladder_step(&item.kind) {
                     self.events.push(Timed {
                         at: now(),
@@ -71,13 +80,13 @@ impl Session<'_> {
         if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
             if seen.len() > self.claimed {
-                let block = &seen[self.block_start..];
+                let block = &self.block_of(&seen, self.block_start);
                 self.observe(last.line, Observation::Packets(block.to_vec()));
                 let failure = self.block_failure(alts, block, last.line);
-                return self.judged(failure);
+                self.judged(failure)?;
             }
         }
-        Ok(())
+        self.rules_all_acted()
     }
 
     /// Keeps what the block at `line` observed, replacing an earlier
@@ -95,6 +104,14 @@ impl Session<'_> {
         } else {
             Err(failure)
         }
+    }
+
+    /// The packets captured so far.
+    pub(super) fn captured(&self) -> &[crate::packet::Packet] {
+        self.capture
+            .as_ref()
+            .expect("capture lives until the end")
+            .packets()
     }
 
     pub(super) fn deadline(&self) -> Instant {

@@ -104,6 +104,9 @@ impl Session<'_> {
                 at,
             } => self.wait(line, *host, row, *gone, *at),
             ItemKind::Send { host, spec } => self.send(line, *host, spec),
+            ItemKind::Fault(rule) => self.fault(line, rule),
+            ItemKind::Heal { direction } => self.heal(line, *direction),
+            ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
         }
     }
 }

@@ -1,0 +1,382 @@
+//! One namespace's verdict thread: it lives in the receiving namespace,
+//! owns that namespace's NFQUEUE and its nftables table, and judges every
+//! TCP segment arriving on the lab's veth, one at a time and in arrival
+//! order, so each rule's count is exact.
+//!
+//! The thread waits in poll(2) for three things: queued packets, a wake-up
+//! (rule change, stop) and the earliest delayed packet's due time. A delay
+//! is therefore a timer, never a sleep, and other packets pass meanwhile.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::{setns, CloneFlags};
+
+use super::nfnl::NfSocket;
+use super::nft;
+use super::queue::{Queue, Queued};
+use super::rule::{Acted, Action, PacketKey, Rule, RuleId, RuleReport};
+use crate::error::{Error, Result};
+use crate::lab::Side;
+use crate::netns::Netns;
+use crate::packet::Packet;
+
+/// The queue number inside each namespace (queues are per namespace).
+const QUEUE: u16 = 0;
+
+struct RuleState {
+    id: RuleId,
+    rule: Rule,
+    active: bool,
+    matched: u64,
+    acted: Vec<Acted>,
+}
+
+impl RuleState {
+    fn report(&self) -> RuleReport {
+        RuleReport {
+            id: self.id,
+            rule: self.rule.clone(),
+            active: self.active,
+            matched: self.matched,
+            acted: self.acted.clone(),
+        }
+    }
+}
+
+/// A packet we have not yet given a verdict: delayed (due) or held for
+/// reordering (no due time: released after the next accepted packet).
+struct Held {
+    packet: u32,
+    rule: usize,
+    acted: usize,
+    due: Option<Instant>,
+}
+
+#[derive(Default)]
+struct State {
+    rules: Vec<RuleState>,
+    held: Vec<Held>,
+    seen: u64,
+    error: Option<String>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running verdict thread; stopped (held packets released, table
+/// deleted) on drop.
+pub(super) struct Engine {
+    shared: Arc<Shared>,
+    wake: OwnedFd,
+    thread: Option<JoinHandle<()>>,
+    netns: String,
+    /// How long starting it took (thread, queue bind, nftables table).
+    pub setup: Duration,
+}
+
+fn now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// Starts the thread in `netns`, judging packets that arrive on `side`'s
+    /// veth end. Returns once the queue is bound and the rule installed.
+    pub fn start(netns: &Netns, side: Side) -> Result<Engine> {
+        let started = Instant::now();
+        let what = format!("start fault rules in netns {}", netns.name());
+        let fd = netns
+            .fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io(&what, e))?;
+        let (wake_rx, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+            .map_err(|e| Error::sys(format!("{what}: pipe2"), e))?;
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            stop: AtomicBool::new(false),
+        });
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let inner = shared.clone();
+        let ns = netns.name().to_string();
+        let thread = std::thread::Builder::new()
+            .name(format!("faults-{side}"))
+            .spawn(move || {
+                let setup = setns(&fd, CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| Error::sys(format!("setns into netns {ns}"), e))
+                    .and_then(|()| {
+                        let queue = Queue::bind(QUEUE)?;
+                        let mut nf = NfSocket::open()?;
+                        nft::install(&mut nf, side.iface(), QUEUE)?;
+                        Ok((queue, nf))
+                    });
+                drop(fd);
+                match setup {
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                    Ok((queue, nf)) => {
+                        let _ = ready_tx.send(Ok(()));
+                        Verdicts {
+                            queue,
+                            shared: inner,
+                            wake: wake_rx,
+                        }
+                        .run(nf);
+                    }
+                }
+            })
+            .map_err(|e| Error::io(format!("{what}: spawn thread"), e))?;
+        let ready = ready_rx
+            .recv()
+            .map_err(|_| Error::msg(format!("{what}: the verdict thread died")))?;
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(e.context(&what));
+        }
+        Ok(Engine {
+            shared,
+            wake,
+            thread: Some(thread),
+            netns: netns.name().to_string(),
+            setup: started.elapsed(),
+        })
+    }
+
+    fn poke(&self) {
+        let _ = nix::unistd::write(&self.wake, &[1]);
+    }
+
+    /// Adds a rule; it sees every packet that arrives after this returns.
+    pub fn add(&self, id: RuleId, rule: Rule) {
+        self.shared.lock().rules.push(RuleState {
+            id,
+            rule,
+            active: true,
+            matched: 0,
+            acted: vec![],
+        });
+    }
+
+    /// Stops a rule matching. Packets it delays keep their due time;
+    /// packets it holds for reordering are let through now.
+    pub fn remove(&self, id: RuleId) -> Option<RuleReport> {
+        let report = {
+            let mut st = self.shared.lock();
+            let r = st.rules.iter_mut().find(|r| r.id == id)?;
+            r.active = false;
+            r.report()
+        };
+        self.poke();
+        Some(report)
+    }
+
+    pub fn reports(&self) -> Vec<RuleReport> {
+        self.shared
+            .lock()
+            .rules
+            .iter()
+            .map(RuleState::report)
+            .collect()
+    }
+
+    pub fn holding(&self) -> bool {
+        !self.shared.lock().held.is_empty()
+    }
+
+    /// Packets seen so far (every TCP segment that arrived on the veth).
+    pub fn seen(&self) -> u64 {
+        self.shared.lock().seen
+    }
+
+    /// The thread's fatal error, if it stopped.
+    pub fn health(&self) -> Result<()> {
+        match &self.shared.lock().error {
+            Some(e) => Err(Error::msg(format!(
+                "fault rules in netns {}: {e}",
+                self.netns
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.poke();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Verdicts {
+    queue: Queue,
+    shared: Arc<Shared>,
+    wake: OwnedFd,
+}
+
+impl Verdicts {
+    fn run(mut self, mut nf: NfSocket) {
+        if let Err(e) = self.serve() {
+            self.shared.lock().error = Some(e.to_string());
+        }
+        // Whatever is still held goes through, then the table goes: the
+        // namespace is as it was before the first rule.
+        let held: Vec<u32> = self
+            .shared
+            .lock()
+            .held
+            .drain(..)
+            .map(|h| h.packet)
+            .collect();
+        for id in held {
+            let _ = self.queue.verdict(id, true);
+        }
+        let _ = nft::remove(&mut nf);
+    }
+
+    fn serve(&mut self) -> Result<()> {
+        let mut batch = Vec::new();
+        while !self.shared.stop.load(Ordering::SeqCst) {
+            let timeout = self
+                .next_due()
+                .map(|due| due.saturating_duration_since(Instant::now()));
+            self.wait(timeout)?;
+            self.queue.drain(&mut batch)?;
+            for q in batch.drain(..) {
+                self.judge(q)?;
+            }
+            self.release(Instant::now())?;
+        }
+        Ok(())
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.shared.lock().held.iter().filter_map(|h| h.due).min()
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<()> {
+        let ms = match timeout {
+            None => PollTimeout::NONE,
+            // Round up: waking a little early would just loop again.
+            Some(t) => PollTimeout::try_from(t.as_micros().div_ceil(1000).min(60_000) as i32)
+                .unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds = [
+            PollFd::new(self.queue.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, ms) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys("poll the NFQUEUE socket", e)),
+        }
+        let mut sink = [0u8; 64];
+        while matches!(nix::unistd::read(&self.wake, &mut sink), Ok(n) if n > 0) {}
+        Ok(())
+    }
+
+    /// The verdict for one packet, under the lock: every active rule that
+    /// matches counts it; the first (oldest) rule that selects it acts.
+    fn judge(&mut self, q: Queued) -> Result<()> {
+        let at = now();
+        let shared = self.shared.clone();
+        let mut st = shared.lock();
+        st.seen += 1;
+        let Some(p) = Packet::from_ip(&q.payload, at) else {
+            return self.accept(&mut st, q.id, None);
+        };
+        let mut chosen = None;
+        for (i, r) in st.rules.iter_mut().enumerate() {
+            if r.active && r.rule.matches(&p) {
+                r.matched += 1;
+                if chosen.is_none() && r.rule.which.selects(r.matched) {
+                    chosen = Some(i);
+                }
+            }
+        }
+        let Some(i) = chosen else {
+            return self.accept(&mut st, q.id, None);
+        };
+        let action = st.rules[i].rule.action;
+        let acted = st.rules[i].acted.len();
+        st.rules[i].acted.push(Acted {
+            key: PacketKey::of(&p),
+            action,
+            at,
+            released: None,
+        });
+        match action {
+            Action::Drop => self.queue.verdict(q.id, false),
+            Action::Delay(d) => {
+                st.held.push(Held {
+                    packet: q.id,
+                    rule: i,
+                    acted,
+                    due: Some(Instant::now() + d),
+                });
+                Ok(())
+            }
+            Action::Reorder => {
+                st.held.push(Held {
+                    packet: q.id,
+                    rule: i,
+                    acted,
+                    due: None,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Accepts `id`; then the packets held for reordering (other than
+    /// `id` itself) follow it. `held` says which held packet `id` is.
+    fn accept(&mut self, st: &mut State, id: u32, held: Option<(usize, usize)>) -> Result<()> {
+        self.queue.verdict(id, true)?;
+        if let Some((rule, acted)) = held {
+            st.rules[rule].acted[acted].released = Some(now());
+        }
+        let (follow, keep): (Vec<Held>, Vec<Held>) = st
+            .held
+            .drain(..)
+            .partition(|h| h.due.is_none() && h.packet != id);
+        st.held = keep;
+        for h in follow {
+            self.queue.verdict(h.packet, true)?;
+            st.rules[h.rule].acted[h.acted].released = Some(now());
+        }
+        Ok(())
+    }
+
+    /// Lets through delayed packets that are due, and packets held for
+    /// reordering by rules that were removed.
+    fn release(&mut self, now: Instant) -> Result<()> {
+        let shared = self.shared.clone();
+        let mut st = shared.lock();
+        loop {
+            let rules = &st.rules;
+            let pos = st.held.iter().position(|h| match h.due {
+                Some(due) => due <= now,
+                None => !rules[h.rule].active,
+            });
+            let Some(pos) = pos else { return Ok(()) };
+            let h = st.held.remove(pos);
+            self.accept(&mut st, h.packet, Some((h.rule, h.acted)))?;
+        }
+    }
+}
