@@ -24,6 +24,8 @@
 //! the receiver and ends in `x`; a delayed or reordered one is drawn where
 //! it arrived (when the rule let it through), named so; a segment that
 //! repeats sequence space already sent is labelled `(retransmission)`.
+//! A segment a case injected is drawn with `~` (`~~~ RST ~~~>`): no
+//! kernel sent it.
 //!
 //! The output has no times in it, so the same run draws the same text.
 //! Every line fits `width` columns (counted in chars; long texts end in
@@ -50,6 +52,9 @@ pub enum Event {
     /// A packet a fault rule held back (delayed, reordered), placed when it
     /// was let through, where it arrived; `note` follows its name.
     Arrived { packet: usize, note: String },
+    /// A packet a `sends` step injected, at its own time stamp: drawn
+    /// with `~` (`~~~ RST ~~~>`), since no kernel sent it.
+    Injected(usize),
     /// What was done on a host: `nc -kl 11111`, `^C`, `types hello`.
     Step { side: Side, text: String },
     /// What a host's socket became: `ESTABLISHED`, `TIME-WAIT 60s`.
@@ -163,6 +168,8 @@ enum Mid {
         text: String,
         /// Dropped on the way: stops short of the receiver in `x`.
         dropped: bool,
+        /// Injected by the case: drawn with `~` instead of `-`.
+        injected: bool,
     },
     Note(String),
 }
@@ -183,6 +190,7 @@ impl Mid {
                 to_server,
                 text,
                 dropped,
+                injected,
             } => {
                 let text = fit(text, m - 6);
                 let dashes = m - chars(&text) - 2;
@@ -195,11 +203,12 @@ impl Mid {
                     (true, true) => ("x   ".to_string(), 4),
                     (false, true) => ("   x".to_string(), 4),
                 };
-                let long = "-".repeat(long.saturating_sub(stop));
+                let dash = if *injected { "~" } else { "-" };
+                let long = dash.repeat(long.saturating_sub(stop));
                 if *to_server {
-                    format!("{} {text} {long}{head}", "-".repeat(short))
+                    format!("{} {text} {long}{head}", dash.repeat(short))
                 } else {
-                    format!("{head}{long} {text} {}", "-".repeat(short))
+                    format!("{head}{long} {text} {}", dash.repeat(short))
                 }
             }
             Mid::Note(t) => {
@@ -302,12 +311,17 @@ pub fn draw(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Strin
 }
 
 fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> {
-    let isns = Isns::from_packets(packets);
-    let rexmit = flow::retransmissions(packets);
+    let injected: Vec<bool> = (0..packets.len())
+        .map(|i| events.iter().any(|e| e.event == Event::Injected(i)))
+        .collect();
+    let (isns, rexmit) = flow::of_kernels(packets, &injected);
     let named: HashSet<usize> = events
         .iter()
         .filter_map(|e| match e.event {
-            Event::Packet(i) | Event::Dropped(i) | Event::Arrived { packet: i, .. } => Some(i),
+            Event::Packet(i)
+            | Event::Dropped(i)
+            | Event::Arrived { packet: i, .. }
+            | Event::Injected(i) => Some(i),
             _ => None,
         })
         .collect();
@@ -319,7 +333,7 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
     // comes before the packets it causes, a state after those it follows.
     let rank = |e: &Event| match e {
         Event::Step { .. } => 0,
-        Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } => 1,
+        Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } | Event::Injected(_) => 1,
         Event::State { .. } => 2,
     };
     let mut timeline: Vec<(Duration, u8, usize, &Event)> = events
@@ -342,7 +356,9 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
     for (_, _, _, event) in timeline {
         let (i, dropped, note) = match event {
             Event::Packet(i) => (Some(*i), false, None),
-            Event::Dropped(i) => (Some(*i), true, None),
+            Event::Dropped(i) | Event::Injected(i) => {
+                (Some(*i), matches!(event, Event::Dropped(_)), None)
+            }
             Event::Arrived { packet, note } => (Some(*packet), false, Some(note.as_str())),
             _ => (None, false, None),
         };
@@ -361,11 +377,11 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
             if let Some(note) = note {
                 text += &format!(" ({note})");
             }
-            rows.push(blank(arrow(p, text, dropped)));
+            rows.push(blank(arrow(p, text, dropped, injected[i])));
             continue;
         }
         match event {
-            Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } => {}
+            Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } | Event::Injected(_) => {}
             Event::Step { side, text } => {
                 let mut r = blank(Mid::Empty);
                 *r.margin(*side) = Margin::Step(one_line(text));
@@ -390,12 +406,13 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
 }
 
 /// The arrow of a packet between the lab's hosts; a note for any other.
-fn arrow(p: &Packet, text: String, dropped: bool) -> Mid {
+fn arrow(p: &Packet, text: String, dropped: bool, injected: bool) -> Mid {
     match (Side::of(p.src.ip()), Side::of(p.dst.ip())) {
         (Some(a), Some(b)) if a != b => Mid::Arrow {
             to_server: a == Side::Client,
             text,
             dropped,
+            injected,
         },
         _ => Mid::Note(format!("{} > {}: {text}", Endpoint(p.src), Endpoint(p.dst))),
     }
@@ -529,6 +546,40 @@ nc 192.168.2.100 11111 -->|                                    |
         let (packets, events) = teardown();
         let got = draw(&packets, &events, &LadderOptions::default());
         assert_eq!(got, &TEARDOWN[1..], "\n{got}");
+    }
+
+    /// An injected segment is drawn with `~`, both ways; it neither
+    /// renumbers the connection (a crafted SYN) nor makes the kernel's
+    /// answer a retransmission.
+    #[test]
+    fn injected_segments_are_drawn_with_tildes() {
+        let (mut packets, events) = teardown();
+        packets.truncate(3);
+        packets.push(pkt(40, C, S, "S", CI + 9, 0, 0));
+        packets.push(pkt(41, S, C, ".", SI + 1, CI + 1, 0));
+        packets.push(pkt(42, S, C, "R", SI + 1, 0, 0));
+        let mut events: Vec<Timed> = events.into_iter().take(2).collect();
+        for i in [3, 5] {
+            events.push(Timed {
+                at: packets[i].ts,
+                event: Event::Injected(i),
+            });
+        }
+        let opts = LadderOptions {
+            numbers: true,
+            ..LadderOptions::default()
+        };
+        let got = draw(&packets, &events, &opts);
+        let rows: Vec<&str> = got.lines().skip(7).map(str::trim).collect();
+        assert_eq!(
+            rows,
+            [
+                "|~~~~~~~~~~~~ SYN seq 9 ~~~~~~~~~~~~>|",
+                "|<--------- ACK seq 1 ack 1 ---------|",
+                "|<~~~~~~~~~~~~ RST seq 1 ~~~~~~~~~~~~|",
+            ],
+            "\n{got}"
+        );
     }
 
     /// Events are merged by time whatever order they are given in.

@@ -125,6 +125,44 @@ mod tests {
     }
 
     #[test]
+    fn a_packets_line_ending_in_injected_asserts_the_mark() {
+        use crate::case::expect::{Mark, Marked, Seen};
+        let text = "packets\n  client > server  [R]  seq 2  injected\n";
+        let case = parse(Path::new("x.case"), text).unwrap();
+        let ItemKind::Packets(alts) = &case.items[0].kind else {
+            panic!("not packets")
+        };
+        let line = &alts[0][0];
+        assert_eq!(line.mark, Some(Mark::Injected));
+        assert_eq!(line.to_string(), "client > server  [R]   seq 2  injected");
+        let mut seen = Seen {
+            from: Side::Client,
+            to: Side::Server,
+            flags: TcpFlags::RST,
+            seq: 2,
+            ack: 0,
+            win: 63,
+            len: 0,
+            options: vec![],
+            ctx: Default::default(),
+        };
+        assert_eq!(
+            line.mismatch(&seen).as_deref(),
+            Some("expected it injected, but a kernel sent it")
+        );
+        seen.ctx.marked = Some(Marked {
+            mark: Mark::Injected,
+            delay: None,
+            rule_line: 7,
+        });
+        assert_eq!(line.mismatch(&seen), None);
+        assert!(
+            seen.to_string().ends_with("length 0  injected (line 7)"),
+            "{seen}"
+        );
+    }
+
+    #[test]
     fn a_new_connection_to_the_captured_port_is_accepted() {
         let text = "port 22222\nserver $ nc -kl 22222\nclient sends [S] seq 7, to port 22222\n";
         assert!(parse(Path::new("x.case"), text).is_ok());

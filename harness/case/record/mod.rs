@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, OptExpect, PacketExpect, Seen};
+use super::expect::{compare, Mark, OptExpect, PacketExpect, Seen};
 use super::parse;
 use super::rows::{match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
@@ -180,8 +180,8 @@ fn packets_body(
 /// One packet in the case notation: `FROM > TO  [FLAGS]  ` then seq (when
 /// tcpdump shows it), ack (when ACK is set), options (only where the
 /// original line named them) and length (when not 0, or when the original
-/// line said `length 0`: on a bare ACK it is what says "no data"). Never
-/// the window.
+/// line said `length 0`: on a bare ACK it is what says "no data"), and
+/// `injected` for a segment a `sends` step injected. Never the window.
 pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
     let flags = format!("[{}]", s.flags);
     let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
@@ -196,6 +196,11 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
         fields.push(format!("length {}", s.len));
     }
     t.push_str(&fields.join(", "));
+    // What the case itself sent is written as such: it is a step's doing,
+    // the same in every run.
+    if s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected) {
+        t.push_str("  injected");
+    }
     t.trim_end().to_string()
 }
 

@@ -5,10 +5,21 @@
 
 use std::time::Instant;
 
+use super::super::expect::{Mark, Marked};
 use super::session::{Session, StepError};
 use crate::inject::{self, Injected, SegmentSpec};
 use crate::lab::Side;
 use crate::packet::Packet;
+use crate::report::ladder::{Event, Timed};
+
+/// A segment a `sends` step injected, and where the capture shows it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sent {
+    /// The line of the step.
+    pub(super) line: usize,
+    /// Its index among the captured packets.
+    pub(super) index: usize,
+}
 
 impl Session<'_> {
     /// Settles (so `rcv_nxt` is the peer's latest ACK on the wire), aims
@@ -32,7 +43,7 @@ impl Session<'_> {
                 format!("cannot build the segment of `{host} sends {spec}`: {m}"),
             )
         })?;
-        let from = self.capture_so_far().len();
+        let from = self.captured().len();
         let injected = inject::inject(&self.lab, host, spec, &real, port)
             .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
@@ -41,26 +52,38 @@ impl Session<'_> {
             "{:>7.3}s  {line}: sent {shown}",
             self.start.elapsed().as_secs_f64()
         ));
-        self.sent.push(index);
+        self.sent.push(Sent { line, index });
+        self.events.push(Timed {
+            at: self.captured()[index].ts,
+            event: Event::Injected(index),
+        });
         self.settle(line)
-    }
-
-    /// Every captured packet so far.
-    fn capture_so_far(&self) -> &[Packet] {
-        self.capture
-            .as_ref()
-            .expect("capture lives until the end")
-            .packets()
     }
 
     /// The captured packets that HOST's kernels sent (injected ones left out).
     fn real_packets(&self) -> Vec<Packet> {
-        self.capture_so_far()
+        self.captured()
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.sent.contains(i))
+            .filter(|(i, _)| !self.sent.iter().any(|s| s.index == *i))
             .map(|(_, p)| p.clone())
             .collect()
+    }
+
+    /// `marks` (what rules did to each captured packet, by index) with the
+    /// injected packets marked `injected (line N)`. A rule's mark stays
+    /// where one acted on an injected packet (the `sends` line is in the
+    /// run log).
+    pub(super) fn mark_injected(&self, marks: &mut [Option<Marked>]) {
+        for s in &self.sent {
+            if let Some(m @ None) = marks.get_mut(s.index) {
+                *m = Some(Marked {
+                    mark: Mark::Injected,
+                    delay: None,
+                    rule_line: s.line,
+                });
+            }
+        }
     }
 
     /// The index of the injected segment in the capture, once libpcap has

@@ -40,8 +40,8 @@ pub(super) struct Session<'a> {
     pub(super) events: Vec<Timed>,
     /// What each block observed (see `Outcome::observed`).
     pub(super) observed: Vec<Observed>,
-    /// Where the capture shows the segments `sends` steps injected.
-    pub(super) sent: Vec<usize>,
+    /// The segments `sends` steps injected, in order.
+    pub(super) sent: Vec<super::inject::Sent>,
     pub(super) pcap: PathBuf,
     /// Fault rules: dropped before the lab (their threads hold its
     /// namespaces).
