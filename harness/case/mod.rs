@@ -54,6 +54,9 @@ pub enum ItemKind {
     Eof { host: Side },
     /// `server prints 11111`: the command's stdout shows this line.
     Prints { host: Side, text: String },
+    /// `server prints nothing`: the command's stdout is still empty once
+    /// the lab has settled (e.g. data the kernel must not deliver).
+    PrintsNothing { host: Side },
     /// `client exits 0`: the command ends (with this status, if given).
     Exits { host: Side, code: Option<i32> },
     /// A `packets` block: exactly these packets since the previous block.
@@ -161,6 +164,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits {
                 host,
                 code: Some(c),

@@ -362,3 +362,21 @@ fn calls_match_strace_lines(
     let errno = if ret == -111 { "ECONNREFUSED" } else { "" };
     assert_eq!(e.matches(name, &args(a), ret, errno), ok);
 }
+
+#[test]
+fn prints_nothing_is_its_own_step_and_prints_back() {
+    let case = parse(
+        Path::new("x.case"),
+        "server prints nothing\nserver prints nothing at all\n",
+    )
+    .unwrap();
+    assert_eq!(
+        case.items[0].kind,
+        ItemKind::PrintsNothing { host: Side::Server }
+    );
+    assert_eq!(case.items[0].kind.to_string(), "server prints nothing");
+    assert!(!case.items[0].kind.is_action());
+    assert!(
+        matches!(&case.items[1].kind, ItemKind::Prints { text, .. } if text == "nothing at all")
+    );
+}

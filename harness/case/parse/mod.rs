@@ -28,7 +28,7 @@ use blocks::{block, is_block};
 use words::{port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
      `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
@@ -157,6 +157,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
+        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),

@@ -89,6 +89,18 @@ impl Session<'_> {
                 }
                 Ok(())
             }
+            ItemKind::PrintsNothing { host } => {
+                self.settle(line)?;
+                let p = self.latest(*host, line)?;
+                let out = p.stdout();
+                if !out.is_empty() {
+                    return Err((
+                        line,
+                        format!("`{}` printed {out:?}; expected nothing yet", p.label()),
+                    ));
+                }
+                Ok(())
+            }
             ItemKind::Packets(alts) => self.packets(line, alts),
             ItemKind::Trace { host } => {
                 self.traced.push(*host);
