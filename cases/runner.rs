@@ -15,6 +15,7 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
+use tcplab::report::coverage::Coverage;
 use tcplab::report::html::{self, CaseReport, RunInfo};
 use tcplab::report::{ladder, summary, tcpdump};
 
@@ -200,6 +201,9 @@ fn main() -> ExitCode {
 /// Every case's report, for the run's HTML page and Markdown summary.
 static REPORTS: Mutex<Vec<CaseReport>> = Mutex::new(Vec::new());
 
+/// The TCP states the passing cases asserted (report::coverage).
+static COVERAGE: Mutex<Coverage> = Mutex::new(Coverage::new());
+
 fn run_case(file: &Path, opts: &Options, show: bool) -> Result<(), Failed> {
     let started = std::time::Instant::now();
     let mut report = CaseReport {
@@ -271,6 +275,9 @@ fn write_run_report(opts: &Options, started: &str, seconds: f64) {
         summary::write_markdown(&opts.out_dir, &run, &cases),
     ) {
         (Ok(page), Ok(md)) => {
+            let coverage = COVERAGE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            eprintln!("tcplab: {coverage}");
+            let _ = coverage.append_to(&md);
             run::hand_back(&page);
             run::hand_back(&md);
             eprintln!(
@@ -345,6 +352,10 @@ fn play_case(
     if show {
         print!("{}", render(&case.name, &outcome, same));
     }
+    COVERAGE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .add(&case, &outcome.observed);
     Ok(())
 }
 

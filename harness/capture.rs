@@ -43,8 +43,17 @@ impl Capture {
         let bpf = filter.to_string();
         let cap = netns
             .run("open capture", move || {
+                // libpcap's default 2 MiB ring holds only ~32 of the veth's
+                // 64 KiB GSO frames: a 64 KiB burst lost 39 of 71 packets;
+                // 16 MiB lost none.
                 let mut cap = pcap::Capture::from_device(dev.as_str())
-                    .and_then(|c| c.immediate_mode(true).snaplen(262144).promisc(false).open())
+                    .and_then(|c| {
+                        c.immediate_mode(true)
+                            .snaplen(262144)
+                            .buffer_size(16 << 20)
+                            .promisc(false)
+                            .open()
+                    })
                     .map_err(|e| Error::pcap(format!("open {dev} with libpcap"), e))?;
                 cap.filter(&bpf, true)
                     .map_err(|e| Error::pcap(format!("set BPF filter `{bpf}` on {dev}"), e))?;

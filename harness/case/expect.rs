@@ -38,6 +38,29 @@ pub enum Timing {
     At(Window),
 }
 
+impl Timing {
+    /// The window, whichever moment it counts from.
+    pub fn window(self) -> Window {
+        match self {
+            Timing::After(w) | Timing::At(w) => w,
+        }
+    }
+
+    /// The time this timing measures for `seen`: since the previous packet,
+    /// or since the latest action.
+    pub fn observed(self, seen: &Seen) -> Option<Duration> {
+        match self {
+            Timing::After(_) => seen.ctx.gap,
+            Timing::At(_) => seen.ctx.since_action,
+        }
+    }
+
+    pub fn holds(self, seen: &Seen) -> bool {
+        self.observed(seen)
+            .is_some_and(|t| self.window().contains(t))
+    }
+}
+
 impl fmt::Display for Timing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -53,15 +76,18 @@ pub enum Mark {
     Dropped,
     Delayed,
     Reordered,
+    /// Sent twice (by a `netem ... duplicate` link fault).
+    Duplicated,
     /// Sent by a `HOST sends` step, not by a kernel.
     Injected,
 }
 
 impl Mark {
-    pub const WORDS: [(&'static str, Mark); 4] = [
+    pub const WORDS: [(&'static str, Mark); 5] = [
         ("dropped", Mark::Dropped),
         ("delayed", Mark::Delayed),
         ("reordered", Mark::Reordered),
+        ("duplicated", Mark::Duplicated),
         ("injected", Mark::Injected),
     ];
 
@@ -79,9 +105,11 @@ impl Mark {
 pub struct Marked {
     pub mark: Mark,
     pub delay: Option<Duration>,
-    /// The line of the rule in the case file (of the `sends` step, for an
-    /// injected packet).
+    /// The line of the rule (or `netem` step) in the case file (of the
+    /// `sends` step, for an injected packet).
     pub rule_line: usize,
+    /// A `netem` link fault did it, not a rule.
+    pub netem: bool,
 }
 
 impl fmt::Display for Marked {
@@ -95,7 +123,8 @@ impl fmt::Display for Marked {
         if let Some(d) = self.delay {
             write!(f, " {}", show_duration(d))?;
         }
-        write!(f, " (rule at line {})", self.rule_line)
+        let by = if self.netem { "netem" } else { "rule" };
+        write!(f, " ({by} at line {})", self.rule_line)
     }
 }
 
@@ -394,9 +423,10 @@ fn not_marked(want: Mark) -> &'static str {
 
 /// Why `seen` came outside the window of `timing`, or None.
 fn late(timing: Timing, seen: &Seen) -> Option<String> {
-    let (window, observed, since) = match timing {
-        Timing::After(w) => (w, seen.ctx.gap, "after the previous packet"),
-        Timing::At(w) => (w, seen.ctx.since_action, "after the latest action began"),
+    let (window, observed) = (timing.window(), timing.observed(seen));
+    let since = match timing {
+        Timing::After(_) => "after the previous packet",
+        Timing::At(_) => "after the latest action began",
     };
     let shown = |d: Duration| format!("{:.3}s", d.as_secs_f64());
     match observed {

@@ -12,7 +12,7 @@ pub mod run;
 
 use std::path::PathBuf;
 
-use crate::faults::{Action, Direction, FlagMatch, Rule, Which};
+use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
 use crate::inject::SegmentSpec;
 use crate::lab::Side;
 use calls::CallExpect;
@@ -95,6 +95,10 @@ pub enum ItemKind {
     /// `heal` (every rule of the lab) or `heal DIR` (those of that
     /// direction): the network behaves again.
     Heal { direction: Option<Direction> },
+    /// `netem client > server loss 10% delay 20ms 5ms seed 1`: statistical
+    /// faults on one direction (tc-netem's words), replacing the ones
+    /// before; applied by the harness's verdict thread, not a qdisc.
+    Netem { direction: Direction, link: Link },
     /// `client sysctl net.ipv4.tcp_rfc1337=1`: a sysctl in that host's
     /// namespace only.
     Sysctl {
@@ -130,6 +134,7 @@ impl ItemKind {
                 | ItemKind::Send { .. }
                 | ItemKind::Fault(_)
                 | ItemKind::Heal { .. }
+                | ItemKind::Netem { .. }
                 | ItemKind::Sysctl { .. }
         )
     }
@@ -199,6 +204,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Fault(rule) => f.write_str(&rule_text(rule)),
             ItemKind::Heal { direction: None } => f.write_str("heal"),
             ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),
+            ItemKind::Netem { direction, link } => write!(f, "netem {direction} {link}"),
             ItemKind::Sysctl { host, name, value } => write!(f, "{host} sysctl {name}={value}"),
         }
     }
@@ -222,6 +228,7 @@ pub fn rule_text(rule: &Rule) -> String {
         Action::Drop => ("drop", String::new()),
         Action::Delay(d) => ("delay", format!(" by {}", rows::show_duration(d))),
         Action::Reorder => ("reorder", String::new()),
+        Action::Duplicate => ("duplicate", String::new()),
     };
     format!("{verb} {} {flags} {which}{by}", rule.direction)
 }

@@ -7,7 +7,7 @@
 //! (rule change, stop) and the earliest delayed packet's due time. A delay
 //! is therefore a timer, never a sleep, and other packets pass meanwhile.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -17,54 +17,18 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{setns, CloneFlags};
 
+use super::link::{Link, LinkReport};
 use super::nfnl::NfSocket;
 use super::nft;
 use super::queue::{Queue, Queued};
-use super::rule::{Acted, Action, PacketKey, Rule, RuleId, RuleReport};
+use super::rule::{Direction, Rule, RuleId, RuleReport};
+use super::state::{LinkState, RuleState, State, Verdict};
 use crate::error::{Error, Result};
 use crate::lab::Side;
 use crate::netns::Netns;
-use crate::packet::Packet;
 
 /// The queue number inside each namespace (queues are per namespace).
 const QUEUE: u16 = 0;
-
-struct RuleState {
-    id: RuleId,
-    rule: Rule,
-    active: bool,
-    matched: u64,
-    acted: Vec<Acted>,
-}
-
-impl RuleState {
-    fn report(&self) -> RuleReport {
-        RuleReport {
-            id: self.id,
-            rule: self.rule.clone(),
-            active: self.active,
-            matched: self.matched,
-            acted: self.acted.clone(),
-        }
-    }
-}
-
-/// A packet we have not yet given a verdict: delayed (due) or held for
-/// reordering (no due time: released after the next accepted packet).
-struct Held {
-    packet: u32,
-    rule: usize,
-    acted: usize,
-    due: Option<Instant>,
-}
-
-#[derive(Default)]
-struct State {
-    rules: Vec<RuleState>,
-    held: Vec<Held>,
-    seen: u64,
-    error: Option<String>,
-}
 
 struct Shared {
     state: Mutex<State>,
@@ -185,6 +149,43 @@ impl Engine {
         Some(report)
     }
 
+    /// Puts `link` in force for this direction, replacing the one before
+    /// (whose record is kept). `dup`: a raw IP socket in the sender's
+    /// namespace and the receiver's address, for duplicates.
+    pub fn set_link(
+        &self,
+        direction: Direction,
+        link: Link,
+        dup: Option<(OwnedFd, std::net::Ipv4Addr)>,
+    ) {
+        let mut st = self.shared.lock();
+        st.links.iter_mut().for_each(|l| l.active = false);
+        st.links.push(LinkState::new(direction, link, dup));
+        drop(st);
+        self.poke();
+    }
+
+    /// Takes the link faults out of force; what they did.
+    pub fn clear_link(&self) -> Option<LinkReport> {
+        let report = {
+            let mut st = self.shared.lock();
+            let l = st.links.iter_mut().rev().find(|l| l.active)?;
+            l.active = false;
+            l.report()
+        };
+        self.poke();
+        Some(report)
+    }
+
+    pub fn link_reports(&self) -> Vec<LinkReport> {
+        self.shared
+            .lock()
+            .links
+            .iter()
+            .map(LinkState::report)
+            .collect()
+    }
+
     pub fn reports(&self) -> Vec<RuleReport> {
         self.shared
             .lock()
@@ -268,7 +269,7 @@ impl Verdicts {
     }
 
     fn next_due(&self) -> Option<Instant> {
-        self.shared.lock().held.iter().filter_map(|h| h.due).min()
+        self.shared.lock().next_due()
     }
 
     fn wait(&self, timeout: Option<Duration>) -> Result<()> {
@@ -291,92 +292,57 @@ impl Verdicts {
         Ok(())
     }
 
-    /// The verdict for one packet, under the lock: every active rule that
-    /// matches counts it; the first (oldest) rule that selects it acts.
+    /// One packet's verdict, decided under the lock (see [`State::judge`]).
     fn judge(&mut self, q: Queued) -> Result<()> {
-        let at = now();
         let shared = self.shared.clone();
         let mut st = shared.lock();
-        st.seen += 1;
-        let Some(p) = Packet::from_ip(&q.payload, at) else {
-            return self.accept(&mut st, q.id, None);
-        };
-        let mut chosen = None;
-        for (i, r) in st.rules.iter_mut().enumerate() {
-            if r.active && r.rule.matches(&p) {
-                r.matched += 1;
-                if chosen.is_none() && r.rule.which.selects(r.matched) {
-                    chosen = Some(i);
-                }
-            }
+        let (verdict, duplicate) = st.judge(q.id, &q.payload, now(), Instant::now());
+        match verdict {
+            Verdict::Accept => self.accept(&mut st, q.id)?,
+            Verdict::Drop => self.queue.verdict(q.id, false)?,
+            Verdict::Hold => {}
         }
-        let Some(i) = chosen else {
-            return self.accept(&mut st, q.id, None);
-        };
-        let action = st.rules[i].rule.action;
-        let acted = st.rules[i].acted.len();
-        st.rules[i].acted.push(Acted {
-            key: PacketKey::of(&p),
-            action,
-            at,
-            released: None,
-        });
-        match action {
-            Action::Drop => self.queue.verdict(q.id, false),
-            Action::Delay(d) => {
-                st.held.push(Held {
-                    packet: q.id,
-                    rule: i,
-                    acted,
-                    due: Some(Instant::now() + d),
-                });
-                Ok(())
-            }
-            Action::Reorder => {
-                st.held.push(Held {
-                    packet: q.id,
-                    rule: i,
-                    acted,
-                    due: None,
-                });
-                Ok(())
-            }
+        if let Some(bytes) = duplicate {
+            send_copy(&st, &bytes)?;
         }
+        Ok(())
     }
 
-    /// Accepts `id`; then the packets held for reordering (other than
-    /// `id` itself) follow it. `held` says which held packet `id` is.
-    fn accept(&mut self, st: &mut State, id: u32, held: Option<(usize, usize)>) -> Result<()> {
+    /// Accepts `id`; then the packets held for reordering follow it.
+    fn accept(&mut self, st: &mut State, id: u32) -> Result<()> {
         self.queue.verdict(id, true)?;
-        if let Some((rule, acted)) = held {
-            st.rules[rule].acted[acted].released = Some(now());
-        }
-        let (follow, keep): (Vec<Held>, Vec<Held>) = st
-            .held
-            .drain(..)
-            .partition(|h| h.due.is_none() && h.packet != id);
-        st.held = keep;
-        for h in follow {
-            self.queue.verdict(h.packet, true)?;
-            st.rules[h.rule].acted[h.acted].released = Some(now());
+        for follower in st.accepted(id, now()) {
+            self.queue.verdict(follower, true)?;
         }
         Ok(())
     }
 
     /// Lets through delayed packets that are due, and packets held for
-    /// reordering by rules that were removed.
-    fn release(&mut self, now: Instant) -> Result<()> {
+    /// reordering by rules or links that were removed.
+    fn release(&mut self, at: Instant) -> Result<()> {
         let shared = self.shared.clone();
         let mut st = shared.lock();
-        loop {
-            let rules = &st.rules;
-            let pos = st.held.iter().position(|h| match h.due {
-                Some(due) => due <= now,
-                None => !rules[h.rule].active,
-            });
-            let Some(pos) = pos else { return Ok(()) };
-            let h = st.held.remove(pos);
-            self.accept(&mut st, h.packet, Some((h.rule, h.acted)))?;
+        while let Some(id) = st.take_due(at, now()) {
+            self.accept(&mut st, id)?;
         }
+        Ok(())
     }
+}
+
+/// Sends a duplicate from the sender's namespace, through its raw IP
+/// socket: the copy crosses the wire like the original.
+fn send_copy(st: &State, datagram: &[u8]) -> Result<()> {
+    use nix::sys::socket::{sendto, MsgFlags, SockaddrIn};
+    let Some((fd, dst)) = st.links.last().and_then(|l| l.dup.as_ref()) else {
+        return Ok(());
+    };
+    let [a, b, c, d] = dst.octets();
+    sendto(
+        fd.as_raw_fd(),
+        datagram,
+        &SockaddrIn::new(a, b, c, d, 0),
+        MsgFlags::empty(),
+    )
+    .map(drop)
+    .map_err(|e| Error::sys(format!("send a duplicate to {dst} (raw IP socket)"), e))
 }

@@ -153,7 +153,14 @@ pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
             NLM_F_CREATE | NLM_F_APPEND,
         ),
     ];
-    transaction(sock, body, &format!("install nftables table ip {TABLE}"))
+    transaction(
+        sock,
+        body,
+        &format!(
+            "install nftables table ip {TABLE} (the kernel needs CONFIG_NF_TABLES, CONFIG_NFT_COMPAT \
+             and CONFIG_NETFILTER_XT_TARGET_NFQUEUE)"
+        ),
+    )
 }
 
 /// Deletes the table (and with it the chain and rule).

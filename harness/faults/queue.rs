@@ -79,7 +79,7 @@ impl Queue {
                 vec![DefaultNla::new(NFQA_CFG_PARAMS, params)],
             ),
         ];
-        let what = format!("bind NFQUEUE {num}");
+        let what = format!("bind NFQUEUE {num} (the kernel needs CONFIG_NETFILTER_NETLINK_QUEUE)");
         let seqs = sock.send(msgs, &[true, true], &what)?;
         sock.wait_acks(seqs, &what)?;
         Ok(Queue {

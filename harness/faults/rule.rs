@@ -234,6 +234,8 @@ pub enum Action {
     /// Hold it and accept it right after the next packet in the same
     /// direction is accepted: the two arrive swapped.
     Reorder,
+    /// Let it through and send a copy (statistical link faults only).
+    Duplicate,
 }
 
 impl fmt::Display for Action {
@@ -242,6 +244,7 @@ impl fmt::Display for Action {
             Action::Drop => f.write_str("drop"),
             Action::Delay(d) => write!(f, "delay {}ms", d.as_millis()),
             Action::Reorder => f.write_str("reorder"),
+            Action::Duplicate => f.write_str("duplicate"),
         }
     }
 }
@@ -341,6 +344,9 @@ impl fmt::Display for PacketKey {
 pub struct Acted {
     pub key: PacketKey,
     pub action: Action,
+    /// Its place among the TCP segments its direction's verdict thread
+    /// judged, from 1.
+    pub ordinal: u64,
     /// When the verdict thread saw it (since the Unix epoch, the capture's
     /// clock): after the capture's timestamp of the same packet.
     pub at: Duration,
@@ -352,7 +358,7 @@ pub struct Acted {
 impl Acted {
     /// Whether the packet is still held by the rule.
     pub fn held(&self) -> bool {
-        self.action != Action::Drop && self.released.is_none()
+        matches!(self.action, Action::Delay(_) | Action::Reorder) && self.released.is_none()
     }
 
     /// The capture's copy of this packet: the last packet with this key
@@ -374,10 +380,11 @@ impl fmt::Display for Acted {
             Action::Drop => "dropped".to_string(),
             Action::Delay(d) => format!("delayed {}ms", d.as_millis()),
             Action::Reorder => "held back".to_string(),
+            Action::Duplicate => "duplicated".to_string(),
         };
         write!(f, "{verb}: {}", self.key)?;
         match (self.action, self.released) {
-            (Action::Drop, _) => Ok(()),
+            (Action::Drop | Action::Duplicate, _) => Ok(()),
             (_, None) => f.write_str(" (still held)"),
             (_, Some(r)) => write!(
                 f,
@@ -532,6 +539,7 @@ mod tests {
         let acted = Acted {
             key: PacketKey::of(&a),
             action: Action::Drop,
+            ordinal: 1,
             at: Duration::from_millis(11),
             released: None,
         };

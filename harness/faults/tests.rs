@@ -270,7 +270,7 @@ fn delaying_the_servers_fin_ack_by_300ms_delays_the_clients_answer_by_300ms() {
     assert_eq!(acted.find_in(ps), ps.iter().position(|p| p == fin));
     let held = acted.released.unwrap() - acted.at;
     assert!(
-        held >= delay && held < delay + Duration::from_millis(50),
+        held >= delay && held < delay + Duration::from_millis(100),
         "held {held:?}"
     );
     let mut buf = [0u8; 1];
@@ -430,28 +430,34 @@ fn the_queue_rule_nft_shows_lives_in_the_lab_and_goes_with_the_faults() {
 
 /// Measures what the queue costs: request/response round trips over one
 /// connection, with and without a (never matching) rule on both sides.
+/// Best of three runs each, so another test's burst on the two cores does
+/// not count as the queue's cost.
 #[test]
 fn the_queue_adds_well_under_a_millisecond_per_packet() {
     root();
-    const ROUNDS: u32 = 300;
-    fn rounds(client: &mut TcpStream, server: &mut TcpStream) -> Duration {
+    const ROUNDS: u32 = 200;
+    fn best(client: &mut TcpStream, server: &mut TcpStream) -> Duration {
         let mut b = [0u8; 1];
-        let start = Instant::now();
-        for _ in 0..ROUNDS {
-            client.write_all(b"x").unwrap();
-            server.read_exact(&mut b).unwrap();
-            server.write_all(b"y").unwrap();
-            client.read_exact(&mut b).unwrap();
-        }
-        start.elapsed()
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..ROUNDS {
+                    client.write_all(b"x").unwrap();
+                    server.read_exact(&mut b).unwrap();
+                    server.write_all(b"y").unwrap();
+                    client.read_exact(&mut b).unwrap();
+                }
+                start.elapsed()
+            })
+            .min()
+            .unwrap()
     }
     let lab = Lab::new("faults-cost").unwrap();
     let listener = listen(&lab);
     let mut client = connect(&lab);
     let (mut server, _) = listener.accept().unwrap();
     server.set_nodelay(true).unwrap();
-    rounds(&mut client, &mut server); // warm up
-    let clean = rounds(&mut client, &mut server);
+    let clean = best(&mut client, &mut server);
     let mut faults = Faults::new();
     let start = Instant::now();
     for dir in [Direction::TO_SERVER, Direction::TO_CLIENT] {
@@ -460,7 +466,7 @@ fn the_queue_adds_well_under_a_millisecond_per_packet() {
             .unwrap();
     }
     let setup = start.elapsed();
-    let queued = rounds(&mut client, &mut server);
+    let queued = best(&mut client, &mut server);
     let seen = faults.seen(Side::Server) + faults.seen(Side::Client);
     assert!(
         seen >= u64::from(2 * ROUNDS),

@@ -720,3 +720,7 @@ nc 192.168.2.100 11111 -->|                                    |
         assert_eq!(label(&pkt(0, C, S, flags, 1, 1, len)), want);
     }
 }
+
+#[cfg(test)]
+#[path = "ladder_faults_tests.rs"]
+mod faults_tests;

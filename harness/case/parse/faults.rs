@@ -7,7 +7,7 @@ use super::super::error::{bad, Bad};
 use super::super::rows::duration;
 use super::super::ItemKind;
 use super::words::split_word;
-use crate::faults::{Action, Direction, FlagMatch, Rule, Which};
+use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 
@@ -149,6 +149,25 @@ pub(super) fn heal(rest: &str) -> Result<ItemKind, Bad> {
     Ok(ItemKind::Heal { direction })
 }
 
+/// `netem DIR [loss P%] [delay D [JITTER]] [duplicate P%] [reorder P%]
+/// [seed N]`: tc-netem's words (`jitter` may name the jitter).
+pub(super) fn netem(rest: &str) -> Result<ItemKind, Bad> {
+    const HINT: &str = "write e.g. `netem client > server loss 10% delay 20ms 5ms seed 1` \
+         (tc-netem's words: loss P%, delay D [JITTER], duplicate P%, reorder P%, seed N)";
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    if words.len() < 3 {
+        return Err(bad("`netem` needs a direction and faults", HINT));
+    }
+    let direction = direction(&words[..3].join(" "))?;
+    let faults: Vec<&str> = words[3..]
+        .iter()
+        .copied()
+        .filter(|w| *w != "jitter")
+        .collect();
+    let link: Link = faults.join(" ").parse().map_err(|m: String| bad(m, HINT))?;
+    Ok(ItemKind::Netem { direction, link })
+}
+
 /// Prefixes of the sysctls a case may set: per-namespace networking ones.
 const SYSCTL_PREFIXES: [&str; 3] = ["net.ipv4.", "net.ipv6.", "net.core."];
 
@@ -255,6 +274,29 @@ mod tests {
             assert!(e.starts_with("cases/x.case:1: "), "{e}");
             assert!(e.contains(says), "{text}: {e}");
             assert!(e.contains("(hint: "), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn netem_takes_a_direction_and_tc_netem_words() {
+        let kind = step("netem client > server loss 10% delay 20ms jitter 5ms").unwrap();
+        assert_eq!(
+            kind.to_string(),
+            "netem client > server loss 10% delay 20ms 5ms seed 1"
+        );
+        let ItemKind::Netem { direction, link } = kind else {
+            panic!("not netem")
+        };
+        assert_eq!(direction, Direction::TO_SERVER);
+        assert_eq!(link.jitter, Duration::from_millis(5));
+        for (text, says) in [
+            ("netem client > server", "no link fault given"),
+            ("netem client > server loss 10", "percent"),
+            ("netem up loss 10%", "is not a direction"),
+            ("netem client > server wobble 3%", "not a link fault"),
+        ] {
+            let e = step(text).unwrap_err();
+            assert!(e.contains(says) && e.contains("(hint: "), "{text}: {e}");
         }
     }
 

@@ -154,6 +154,7 @@ mod tests {
             mark: Mark::Injected,
             delay: None,
             rule_line: 7,
+            netem: false,
         });
         assert_eq!(line.mismatch(&seen), None);
         assert!(

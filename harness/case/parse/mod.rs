@@ -29,7 +29,7 @@ use words::{port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub fn load(path: &Path) -> Result<Case, ParseError> {
     let text = std::fs::read_to_string(path).map_err(|e| ParseError {
@@ -150,6 +150,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "wait" => return wait::wait(rest),
         "drop" | "delay" | "reorder" => return faults::rule(first, rest),
         "heal" => return faults::heal(rest),
+        "netem" => return faults::netem(rest),
         _ => {}
     }
     let host = steps::host_word(first, rest)?;

@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, Mark, OptExpect, PacketExpect, Seen};
+use super::expect::{compare, OptExpect, PacketExpect, Seen};
 use super::parse;
 use super::rows::{match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
@@ -53,7 +53,7 @@ pub fn record(case: &Case, text: &str, observed: &[Observed]) -> Recorded {
         let at = format!("{}:{}", case.path.display(), item.line);
         let body = match (&item.kind, &seen.what) {
             (ItemKind::Packets(alts), Observation::Packets(s)) => {
-                packets_body(alts, s, &at, &mut warnings)
+                packets_body(alts, s, &at, &lines, &mut warnings)
             }
             (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
                 Some(sockets_body(rows, s, case.port, &lines))
@@ -143,6 +143,7 @@ fn packets_body(
     alts: &[Vec<PacketExpect>],
     seen: &[Seen],
     at: &str,
+    lines: &[String],
     warnings: &mut Vec<String>,
 ) -> Option<Vec<String>> {
     let matched = alts.iter().position(|a| compare(a, seen).is_none());
@@ -172,7 +173,11 @@ fn packets_body(
     Some(
         seen.iter()
             .enumerate()
-            .map(|(i, s)| packet_line(s, model.get(i)))
+            .map(|(i, s)| {
+                let m = model.get(i);
+                let original = m.and_then(|m| lines.get(m.line.wrapping_sub(1)));
+                packet_line(s, m) + &timing::tail(s, m, original.map(String::as_str))
+            })
             .collect(),
     )
 }
@@ -180,8 +185,8 @@ fn packets_body(
 /// One packet in the case notation: `FROM > TO  [FLAGS]  ` then seq (when
 /// tcpdump shows it), ack (when ACK is set), options (only where the
 /// original line named them) and length (when not 0, or when the original
-/// line said `length 0`: on a bare ACK it is what says "no data"), and
-/// `injected` for a segment a `sends` step injected. Never the window.
+/// line said `length 0`: on a bare ACK it is what says "no data"). Never
+/// the window.
 pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
     let flags = format!("[{}]", s.flags);
     let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
@@ -196,11 +201,6 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
         fields.push(format!("length {}", s.len));
     }
     t.push_str(&fields.join(", "));
-    // What the case itself sent is written as such: it is a step's doing,
-    // the same in every run.
-    if s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected) {
-        t.push_str("  injected");
-    }
     t.trim_end().to_string()
 }
 
@@ -460,3 +460,4 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
 
 #[cfg(test)]
 mod tests;
+mod timing;

@@ -287,9 +287,10 @@ const INJECTED: &str = "server $ nc -kl 11111\nclient sends [R] seq rcv_nxt+1\np
 fn injected_observed() -> Vec<Observation> {
     let mut rst = seen(Side::Client, "R", 2, 0, 0);
     rst.ctx.marked = Some(crate::case::expect::Marked {
-        mark: Mark::Injected,
+        mark: crate::case::expect::Mark::Injected,
         delay: None,
         rule_line: 2,
+        netem: false,
     });
     vec![Observation::Packets(vec![
         rst,

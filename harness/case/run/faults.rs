@@ -11,7 +11,7 @@ use super::super::expect::{Mark, Marked};
 use super::super::rows::show_duration;
 use super::super::rule_text;
 use super::session::{Session, StepError};
-use crate::faults::{Acted, Action, Direction, Rule, RuleId, RuleReport};
+use crate::faults::{Acted, Action, Direction, Link, Rule, RuleId, RuleReport};
 use crate::lab::Side;
 use crate::packet::Packet;
 use crate::report::ladder::{Event, Timed};
@@ -52,7 +52,35 @@ impl Session<'_> {
                 return Err((at, why));
             }
         }
+        let links: Vec<Direction> = self
+            .faults
+            .link_reports()
+            .into_iter()
+            .filter(|l| l.active && direction.is_none_or(|d| l.direction == d))
+            .map(|l| l.direction)
+            .collect();
+        for d in links {
+            self.faults
+                .clear_link(d)
+                .map_err(|e| (line, e.to_string()))?;
+        }
         self.settle(line)
+    }
+
+    /// `netem DIR ...`: statistical faults on one direction from here on.
+    pub(super) fn netem(
+        &mut self,
+        line: usize,
+        direction: Direction,
+        link: &Link,
+    ) -> Result<(), StepError> {
+        let link = Link {
+            origin: format!("{}:{line}", self.case.path.display()),
+            ..link.clone()
+        };
+        self.faults
+            .set_link(&self.lab, direction, link)
+            .map_err(|e| (line, e.to_string()))
     }
 
     /// `HOST sysctl NAME=VALUE`, in that host's namespace only.
@@ -129,18 +157,41 @@ impl Session<'_> {
                 let _ = write!(t, "\n      {a}");
             }
         }
+        for l in self.faults.link_reports().iter().filter(|l| l.active) {
+            let _ = write!(
+                t,
+                "\n    netem at line {} (`{} {}`) is in force: judged {} packet(s), acted on {}",
+                origin_line(&l.link.origin),
+                l.direction,
+                l.link,
+                l.judged,
+                l.acted.len()
+            );
+        }
         t
+    }
+
+    /// Everything rules and link faults did: each record with the line of
+    /// its step, and whether a `netem` step did it.
+    fn all_acted(&self) -> Vec<(Acted, usize, bool)> {
+        let mut all = Vec::new();
+        for r in self.faults.reports() {
+            let line = self.rule_line(r.id).unwrap_or(0);
+            all.extend(r.acted.into_iter().map(|a| (a, line, false)));
+        }
+        for l in self.faults.link_reports() {
+            let line = origin_line(&l.link.origin);
+            all.extend(l.acted.into_iter().map(|a| (a, line, true)));
+        }
+        all
     }
 
     /// What rules did to each captured packet, by index in `packets`.
     pub(super) fn marks(&self, packets: &[Packet]) -> Vec<Option<Marked>> {
         let mut marks = vec![None; packets.len()];
-        for r in self.faults.reports() {
-            let rule_line = self.rule_line(r.id).unwrap_or(0);
-            for acted in &r.acted {
-                if let Some(i) = acted.find_in(packets) {
-                    marks[i] = Some(marked(acted, rule_line));
-                }
+        for (acted, line, netem) in self.all_acted() {
+            if let Some(i) = acted.find_in(packets) {
+                marks[i] = Some(marked(&acted, line, netem));
             }
         }
         marks
@@ -151,43 +202,47 @@ impl Session<'_> {
     /// when it was let through.
     pub(super) fn fault_events(&self, packets: &[Packet]) -> Vec<Timed> {
         let mut events = Vec::new();
-        for r in self.faults.reports() {
-            for acted in &r.acted {
-                let Some(i) = acted.find_in(packets) else {
-                    continue;
-                };
-                let (at, event) = match (acted.action, acted.released) {
-                    (Action::Drop, _) => (packets[i].ts, Event::Dropped(i)),
-                    (_, Some(released)) => (
-                        released,
-                        Event::Arrived {
-                            packet: i,
-                            note: match acted.action {
-                                Action::Delay(d) => format!("delayed {}", show_duration(d)),
-                                _ => "reordered".to_string(),
-                            },
-                        },
-                    ),
-                    (_, None) => continue,
-                };
-                events.push(Timed { at, event });
-            }
+        for (acted, _, _) in self.all_acted() {
+            let Some(i) = acted.find_in(packets) else {
+                continue;
+            };
+            let note = match acted.action {
+                Action::Delay(d) => format!("delayed {}", show_duration(d)),
+                Action::Reorder => "reordered".to_string(),
+                Action::Drop | Action::Duplicate => String::new(),
+            };
+            let (at, event) = match (acted.action, acted.released) {
+                (Action::Drop, _) => (packets[i].ts, Event::Dropped(i)),
+                (Action::Duplicate, _) | (_, None) => continue,
+                (_, Some(released)) => (released, Event::Arrived { packet: i, note }),
+            };
+            events.push(Timed { at, event });
         }
         events
     }
 }
 
-fn marked(acted: &Acted, rule_line: usize) -> Marked {
+fn marked(acted: &Acted, rule_line: usize, netem: bool) -> Marked {
     let (mark, delay) = match acted.action {
         Action::Drop => (Mark::Dropped, None),
         Action::Delay(d) => (Mark::Delayed, Some(d)),
         Action::Reorder => (Mark::Reordered, None),
+        Action::Duplicate => (Mark::Duplicated, None),
     };
     Marked {
         mark,
         delay,
         rule_line,
+        netem,
     }
+}
+
+/// The line of a `file:line` origin.
+fn origin_line(origin: &str) -> usize {
+    origin
+        .rsplit_once(':')
+        .and_then(|(_, l)| l.parse().ok())
+        .unwrap_or(0)
 }
 
 /// "rule `drop ...` matched 0 packets by WHEN", for a rule that never

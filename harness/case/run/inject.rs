@@ -81,6 +81,7 @@ impl Session<'_> {
                     mark: Mark::Injected,
                     delay: None,
                     rule_line: s.line,
+                    netem: false,
                 });
             }
         }

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::Case;
+use super::{Case, ItemKind};
 use crate::capture::Capture;
 use crate::fds::FdRow;
 use crate::lab::{Lab, Side};
@@ -106,7 +106,7 @@ impl std::fmt::Display for Failure {
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
-    let lab = Lab::new(&case.name).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    let lab = lab(case).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let capture = Capture::open(
         lab.netns(Side::Server),
@@ -202,6 +202,21 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         s.pcap.display()
     );
     Err(Failure(text))
+}
+
+/// The case's lab. Rules count segments and the capture must see the same
+/// ones: a lab with fault steps has no GSO super-packets
+/// (`faults::wire_sized`).
+fn lab(case: &Case) -> crate::error::Result<Lab> {
+    let lab = Lab::new(&case.name)?;
+    let faulty = case
+        .items
+        .iter()
+        .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
+    if faulty {
+        crate::faults::wire_sized(&lab)?;
+    }
+    Ok(lab)
 }
 
 /// Wall-clock time, on the same clock as libpcap's time stamps.
