@@ -89,6 +89,24 @@ pub fn retransmissions(packets: &[Packet]) -> Vec<bool> {
         .collect()
 }
 
+/// [`Isns::from_packets`] and [`retransmissions`] of the segments the
+/// kernels sent, leaving out those `skip` marks (segments a case injected:
+/// a crafted SYN must not renumber the connection, crafted data must not
+/// make the kernel's next segment look like a retransmission). A skipped
+/// packet is never a retransmission; `skip` may be shorter than `packets`.
+pub fn of_kernels(packets: &[Packet], skip: &[bool]) -> (Isns, Vec<bool>) {
+    let skipped = |i: usize| skip.get(i).copied().unwrap_or(false);
+    let kept: Vec<Packet> = (0..packets.len())
+        .filter(|i| !skipped(*i))
+        .map(|i| packets[i].clone())
+        .collect();
+    let mut rexmit = retransmissions(&kept).into_iter();
+    let all = (0..packets.len())
+        .map(|i| !skipped(i) && rexmit.next().unwrap_or(false))
+        .collect();
+    (Isns::from_packets(&kept), all)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +146,26 @@ mod tests {
             got,
             [false, true, false, false, false, true, false, false, false, true]
         );
+    }
+
+    #[test]
+    fn injected_segments_neither_renumber_nor_make_retransmissions() {
+        let packets = [
+            pkt(0, true, "S", 100, 0, 0),
+            pkt(1, false, "S.", 900, 101, 0),
+            pkt(2, true, ".", 101, 901, 0),
+            // Injected: a SYN with another ISN, then data far ahead.
+            pkt(3, true, "S", 5000, 0, 0),
+            pkt(4, true, ".", 100_101, 901, 10),
+            pkt(5, true, "P.", 101, 901, 6),
+        ];
+        let skip = [false, false, false, true, true];
+        let (isns, rexmit) = of_kernels(&packets, &skip);
+        assert_eq!(rexmit, [false; 6]);
+        assert_eq!(isns.seq(&packets[5]), 1);
+        assert_eq!(isns.seq(&packets[4]), 100_001);
+        // Without skipping, the SYN would renumber the rest.
+        assert_ne!(Isns::from_packets(&packets).seq(&packets[5]), 1);
     }
 
     #[test]

@@ -78,14 +78,17 @@ pub enum Mark {
     Reordered,
     /// Sent twice (by a `netem ... duplicate` link fault).
     Duplicated,
+    /// Sent by a `HOST sends` step, not by a kernel.
+    Injected,
 }
 
 impl Mark {
-    pub const WORDS: [(&'static str, Mark); 4] = [
+    pub const WORDS: [(&'static str, Mark); 5] = [
         ("dropped", Mark::Dropped),
         ("delayed", Mark::Delayed),
         ("reordered", Mark::Reordered),
         ("duplicated", Mark::Duplicated),
+        ("injected", Mark::Injected),
     ];
 
     pub fn word(self) -> &'static str {
@@ -102,15 +105,20 @@ impl Mark {
 pub struct Marked {
     pub mark: Mark,
     pub delay: Option<Duration>,
-    /// The line of the rule (or `netem` step) in the case file.
+    /// The line of the rule (or `netem` step) in the case file (of the
+    /// `sends` step, for an injected packet).
     pub rule_line: usize,
     /// A `netem` link fault did it, not a rule.
     pub netem: bool,
 }
 
 impl fmt::Display for Marked {
-    /// `dropped (rule at line 7)`, `delayed 300ms (rule at line 8)`.
+    /// `dropped (rule at line 7)`, `delayed 300ms (rule at line 8)`,
+    /// `injected (line 12)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mark == Mark::Injected {
+            return write!(f, "injected (line {})", self.rule_line);
+        }
         f.write_str(self.mark.word())?;
         if let Some(d) = self.delay {
             write!(f, " {}", show_duration(d))?;
@@ -229,9 +237,14 @@ impl Seen {
 
     /// [`Seen::all`], with what rules did to them (`marks[i]` for
     /// `packets[i]`; shorter is fine).
+    /// Injected packets are numbered like the rest but neither set an ISN
+    /// nor count toward retransmissions (see [`flow::of_kernels`]).
     pub fn all_marked(packets: &[Packet], marks: &[Option<Marked>]) -> Vec<Seen> {
-        let isns = Isns::from_packets(packets);
-        let rexmit = flow::retransmissions(packets);
+        let injected: Vec<bool> = marks
+            .iter()
+            .map(|m| m.is_some_and(|m| m.mark == Mark::Injected))
+            .collect();
+        let (isns, rexmit) = flow::of_kernels(packets, &injected);
         packets
             .iter()
             .enumerate()
@@ -392,11 +405,19 @@ impl PacketExpect {
                 let saw = seen
                     .ctx
                     .marked
-                    .map_or("no rule acted on it".to_string(), |m| m.to_string());
+                    .map_or_else(|| not_marked(want).to_string(), |m| m.to_string());
                 return Some(format!("expected it {}, but {saw}", want.word()));
             }
         }
         self.timing.and_then(|t| late(t, seen))
+    }
+}
+
+/// What the run says of a packet nothing marked, for a line that expected `want`.
+fn not_marked(want: Mark) -> &'static str {
+    match want {
+        Mark::Injected => "a kernel sent it",
+        _ => "no rule acted on it",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod run;
 use std::path::PathBuf;
 
 use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
+use crate::inject::SegmentSpec;
 use crate::lab::Side;
 use calls::CallExpect;
 use expect::PacketExpect;
@@ -53,6 +54,9 @@ pub enum ItemKind {
     Eof { host: Side },
     /// `server prints 11111`: the command's stdout shows this line.
     Prints { host: Side, text: String },
+    /// `server prints nothing`: the command's stdout is still empty once
+    /// the lab has settled (e.g. data the kernel must not deliver).
+    PrintsNothing { host: Side },
     /// `client exits 0`: the command ends (with this status, if given).
     Exits { host: Side, code: Option<i32> },
     /// A `packets` block: exactly these packets since the previous block.
@@ -80,6 +84,9 @@ pub enum ItemKind {
         gone: bool,
         at: Option<Window>,
     },
+    /// `client sends [R] seq rcv_nxt+1`: a crafted segment sent from the
+    /// host's veth end as if its kernel had sent it (see `inject`).
+    Send { host: Side, spec: SegmentSpec },
     /// `drop client > server [F.] first`, `delay ... by 300ms`, `reorder
     /// ...`: a deterministic fault rule, in force from this step until a
     /// `heal` or the end of the case. Its `origin` (file:line) is filled in
@@ -124,6 +131,7 @@ impl ItemKind {
                 | ItemKind::Type { .. }
                 | ItemKind::Signal { .. }
                 | ItemKind::Eof { .. }
+                | ItemKind::Send { .. }
                 | ItemKind::Fault(_)
                 | ItemKind::Heal { .. }
                 | ItemKind::Netem { .. }
@@ -161,6 +169,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits {
                 host,
                 code: Some(c),
@@ -191,6 +200,7 @@ impl std::fmt::Display for ItemKind {
                 }
                 Ok(())
             }
+            ItemKind::Send { host, spec } => write!(f, "{host} sends {spec}"),
             ItemKind::Fault(rule) => f.write_str(&rule_text(rule)),
             ItemKind::Heal { direction: None } => f.write_str("heal"),
             ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),

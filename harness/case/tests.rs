@@ -397,3 +397,21 @@ fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
         .to_string()
         .ends_with("length 0  dropped (rule at line 3)"));
 }
+
+#[test]
+fn prints_nothing_is_its_own_step_and_prints_back() {
+    let case = parse(
+        Path::new("x.case"),
+        "server prints nothing\nserver prints nothing at all\n",
+    )
+    .unwrap();
+    assert_eq!(
+        case.items[0].kind,
+        ItemKind::PrintsNothing { host: Side::Server }
+    );
+    assert_eq!(case.items[0].kind.to_string(), "server prints nothing");
+    assert!(!case.items[0].kind.is_action());
+    assert!(
+        matches!(&case.items[1].kind, ItemKind::Prints { text, .. } if text == "nothing at all")
+    );
+}

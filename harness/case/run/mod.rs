@@ -6,12 +6,14 @@
 //! each step (one arm per step kind); `blocks` checks the sockets, fds and
 //! syscalls blocks, `packets` the packets blocks; `settle` is every wait
 //! for the lab to go quiet; `failure` writes a set block's failure;
+//! `inject` the `sends` step and which captured packets it injected;
 //! `faults` the fault steps and what rules mean for settling, marks and
 //! the ladder.
 
 mod blocks;
 mod failure;
 mod faults;
+mod inject;
 pub mod limits;
 mod packets;
 mod session;
@@ -140,6 +142,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         log: Vec::new(),
         events: Vec::new(),
         observed: Vec::new(),
+        sent: Vec::new(),
         pcap,
         faults: crate::faults::Faults::new(),
         rules: Vec::new(),

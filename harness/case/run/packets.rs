@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use super::super::expect::{compare, PacketExpect, Seen, Timing};
+use super::super::expect::{compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
 use super::Observation;
 use crate::report::sidebyside::{self, Arrow};
@@ -13,7 +13,9 @@ impl Session<'_> {
     /// Every captured packet, marked with what rules did to it.
     pub(super) fn seen(&self) -> Vec<Seen> {
         let packets = self.captured();
-        Seen::all_marked(packets, &self.marks(packets))
+        let mut marks = self.marks(packets);
+        self.mark_injected(&mut marks);
+        Seen::all_marked(packets, &marks)
     }
 
     /// The packets of a block (from `start` on), timed from the latest
@@ -167,6 +169,7 @@ impl Session<'_> {
                 from: e.from,
                 flags: e.flags,
                 len: e.length,
+                injected: e.mark == Some(Mark::Injected),
             })
             .collect();
         let arrows_o: Vec<Arrow> = seen
@@ -175,6 +178,7 @@ impl Session<'_> {
                 from: s.from,
                 flags: s.flags,
                 len: Some(s.len),
+                injected: s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected),
             })
             .collect();
         let title = format!("{}:{line}", self.case.path.display());

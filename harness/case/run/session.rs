@@ -45,6 +45,8 @@ pub(super) struct Session<'a> {
     pub(super) events: Vec<Timed>,
     /// What each block observed (see `Outcome::observed`).
     pub(super) observed: Vec<Observed>,
+    /// The segments `sends` steps injected, in order.
+    pub(super) sent: Vec<super::inject::Sent>,
     pub(super) pcap: PathBuf,
     /// Fault rules: dropped before the lab (their threads hold its
     /// namespaces).

@@ -73,6 +73,18 @@ impl Session<'_> {
                 }
                 Ok(())
             }
+            ItemKind::PrintsNothing { host } => {
+                self.settle(line)?;
+                let p = self.latest(*host, line)?;
+                let out = p.stdout();
+                if !out.is_empty() {
+                    return Err((
+                        line,
+                        format!("`{}` printed {out:?}; expected nothing yet", p.label()),
+                    ));
+                }
+                Ok(())
+            }
             ItemKind::Packets(alts) => self.packets(line, alts),
             ItemKind::Trace { host } => {
                 self.traced.push(*host);
@@ -87,6 +99,7 @@ impl Session<'_> {
                 gone,
                 at,
             } => self.wait(line, *host, row, *gone, *at),
+            ItemKind::Send { host, spec } => self.send(line, *host, spec),
             ItemKind::Fault(rule) => self.fault(line, rule),
             ItemKind::Heal { direction } => self.heal(line, *direction),
             ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
