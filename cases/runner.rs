@@ -17,6 +17,7 @@ use std::time::Duration;
 use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
+use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
 use tcplab::report::{ladder, tcpdump};
 
@@ -406,6 +407,7 @@ fn play_case(
     if let (true, Some(same)) = (show, same) {
         print!("{}", render(&case.name, &outcome, same));
     }
+    report.states = coverage::names(&coverage::states_of(&case, &outcome.observed));
     Ok(())
 }
 

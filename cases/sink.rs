@@ -142,7 +142,8 @@ impl Sink {
             .unwrap_or(runs::KEEP);
         match runs::assemble(&run.root, &run.id, keep) {
             Ok(a) => eprintln!(
-                "tcplab: report {} ({} cases of run {}); the latest run: {}",
+                "tcplab: {}\ntcplab: report {} ({} cases of run {}); the latest run: {}",
+                a.coverage,
                 shown(&a.run_page).display(),
                 a.cases,
                 run.id,

@@ -9,6 +9,7 @@ pub mod fds;
 pub mod flow;
 pub mod host;
 pub mod hostnet;
+pub mod inject;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;

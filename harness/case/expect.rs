@@ -2,8 +2,10 @@
 //! printed in tcpdump's notation with relative seq/ack.
 
 use std::fmt;
+use std::time::Duration;
 
-use crate::flow::Isns;
+use super::rows::{show_duration, Window};
+use crate::flow::{self, Isns};
 use crate::lab::Side;
 use crate::packet::{OptionList, Packet, TcpFlags, TcpOption};
 
@@ -20,8 +22,127 @@ pub struct PacketExpect {
     pub win: Option<u16>,
     pub length: Option<u32>,
     pub options: Option<Vec<OptExpect>>,
+    /// `after 0.9s..1.3s` / `at 0.2s..0.4s`: when it must come.
+    pub timing: Option<Timing>,
+    /// `dropped`, `delayed`, `reordered`: what a fault rule must have done
+    /// to it. Absent: not checked.
+    pub mark: Option<Mark>,
 }
 
+/// When a packets line says its packet must come, as a window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Timing {
+    /// `after LO..HI`: since the previous captured packet (of any block).
+    After(Window),
+    /// `at LO..HI`: since the latest action step began.
+    At(Window),
+}
+
+impl Timing {
+    /// The window, whichever moment it counts from.
+    pub fn window(self) -> Window {
+        match self {
+            Timing::After(w) | Timing::At(w) => w,
+        }
+    }
+
+    /// The time this timing measures for `seen`: since the previous packet,
+    /// or since the latest action.
+    pub fn observed(self, seen: &Seen) -> Option<Duration> {
+        match self {
+            Timing::After(_) => seen.ctx.gap,
+            Timing::At(_) => seen.ctx.since_action,
+        }
+    }
+
+    pub fn holds(self, seen: &Seen) -> bool {
+        self.observed(seen)
+            .is_some_and(|t| self.window().contains(t))
+    }
+}
+
+impl fmt::Display for Timing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Timing::After(w) => write!(f, "after {w}"),
+            Timing::At(w) => write!(f, "at {w}"),
+        }
+    }
+}
+
+/// What the harness did to a packet: the trailing word of a packets line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mark {
+    Dropped,
+    Delayed,
+    Reordered,
+    /// Sent twice (by a `netem ... duplicate` link fault).
+    Duplicated,
+    /// Sent by a `HOST sends` step, not by a kernel.
+    Injected,
+}
+
+impl Mark {
+    pub const WORDS: [(&'static str, Mark); 5] = [
+        ("dropped", Mark::Dropped),
+        ("delayed", Mark::Delayed),
+        ("reordered", Mark::Reordered),
+        ("duplicated", Mark::Duplicated),
+        ("injected", Mark::Injected),
+    ];
+
+    pub fn word(self) -> &'static str {
+        Mark::WORDS
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("", |(w, _)| w)
+    }
+}
+
+/// A mark as a run observed it: which rule did it, and for how long a
+/// delayed packet was held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Marked {
+    pub mark: Mark,
+    pub delay: Option<Duration>,
+    /// The line of the rule (or `netem` step) in the case file (of the
+    /// `sends` step, for an injected packet).
+    pub rule_line: usize,
+    /// A `netem` link fault did it, not a rule.
+    pub netem: bool,
+}
+
+impl fmt::Display for Marked {
+    /// `dropped (rule at line 7)`, `delayed 300ms (rule at line 8)`,
+    /// `injected (line 12)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mark == Mark::Injected {
+            return write!(f, "injected (line {})", self.rule_line);
+        }
+        f.write_str(self.mark.word())?;
+        if let Some(d) = self.delay {
+            write!(f, " {}", show_duration(d))?;
+        }
+        let by = if self.netem { "netem" } else { "rule" };
+        write!(f, " ({by} at line {})", self.rule_line)
+    }
+}
+
+/// What is known of a captured packet beyond its header: when it came,
+/// whether it repeats data, what a rule did to it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    /// Its capture time stamp (since the Unix epoch).
+    pub ts: Duration,
+    /// Time since the previous captured packet; None for the first.
+    pub gap: Option<Duration>,
+    /// Time since the latest action step began; set when a block is
+    /// judged, None for a packet captured before that step.
+    pub since_action: Option<Duration>,
+    /// It repeats sequence space its sender had already sent.
+    pub retransmission: bool,
+    pub marked: Option<Marked>,
+}
 /// One item of `options [...]`: a name, and a value only where the case
 /// names one (`mss 1460` pins the MSS, `wscale` only asks that it be there).
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +207,7 @@ pub struct Seen {
     pub win: u16,
     pub len: u32,
     pub options: Vec<TcpOption>,
+    pub ctx: Context,
 }
 
 impl Seen {
@@ -100,13 +222,40 @@ impl Seen {
             win: p.win,
             len: p.len(),
             options: p.options.clone(),
+            ctx: Context {
+                ts: p.ts,
+                ..Context::default()
+            },
         })
     }
 
-    /// All packets of a capture, in order.
+    /// All packets of a capture, in order, with the time since the
+    /// previous one and which are retransmissions.
     pub fn all(packets: &[Packet]) -> Vec<Seen> {
-        let isns = Isns::from_packets(packets);
-        packets.iter().filter_map(|p| Seen::new(p, &isns)).collect()
+        Seen::all_marked(packets, &[])
+    }
+
+    /// [`Seen::all`], with what rules did to them (`marks[i]` for
+    /// `packets[i]`; shorter is fine).
+    /// Injected packets are numbered like the rest but neither set an ISN
+    /// nor count toward retransmissions (see [`flow::of_kernels`]).
+    pub fn all_marked(packets: &[Packet], marks: &[Option<Marked>]) -> Vec<Seen> {
+        let injected: Vec<bool> = marks
+            .iter()
+            .map(|m| m.is_some_and(|m| m.mark == Mark::Injected))
+            .collect();
+        let (isns, rexmit) = flow::of_kernels(packets, &injected);
+        packets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let mut s = Seen::new(p, &isns)?;
+                s.ctx.gap = i.checked_sub(1).map(|k| p.ts.saturating_sub(packets[k].ts));
+                s.ctx.retransmission = rexmit[i];
+                s.ctx.marked = marks.get(i).copied().flatten();
+                Some(s)
+            })
+            .collect()
     }
 
     /// `seq A[:B]` where tcpdump shows a seq, and `ack N` where the ACK
@@ -151,7 +300,14 @@ impl fmt::Display for Seen {
             fields.push(format!("options {}", OptionList(&self.options)));
         }
         fields.push(format!("length {}", self.len));
-        f.write_str(&fields.join(", "))
+        f.write_str(&fields.join(", "))?;
+        if let Some(m) = &self.ctx.marked {
+            write!(f, "  {m}")?;
+        }
+        if self.ctx.retransmission {
+            f.write_str("  retransmission")?;
+        }
+        Ok(())
     }
 }
 
@@ -177,7 +333,14 @@ impl fmt::Display for PacketExpect {
         if let Some(l) = self.length {
             fields.push(format!("length {l}"));
         }
-        f.write_str(fields.join(", ").trim_end())
+        let mut t = fields.join(", ");
+        if let Some(w) = self.timing {
+            t += &format!("  {w}");
+        }
+        if let Some(m) = self.mark {
+            t += &format!("  {}", m.word());
+        }
+        f.write_str(t.trim_end())
     }
 }
 
@@ -236,7 +399,48 @@ impl PacketExpect {
                 ));
             }
         }
-        None
+        if let Some(want) = self.mark {
+            let did = seen.ctx.marked.map(|m| m.mark);
+            if did != Some(want) {
+                let saw = seen
+                    .ctx
+                    .marked
+                    .map_or_else(|| not_marked(want).to_string(), |m| m.to_string());
+                return Some(format!("expected it {}, but {saw}", want.word()));
+            }
+        }
+        self.timing.and_then(|t| late(t, seen))
+    }
+}
+
+/// What the run says of a packet nothing marked, for a line that expected `want`.
+fn not_marked(want: Mark) -> &'static str {
+    match want {
+        Mark::Injected => "a kernel sent it",
+        _ => "no rule acted on it",
+    }
+}
+
+/// Why `seen` came outside the window of `timing`, or None.
+fn late(timing: Timing, seen: &Seen) -> Option<String> {
+    let (window, observed) = (timing.window(), timing.observed(seen));
+    let since = match timing {
+        Timing::After(_) => "after the previous packet",
+        Timing::At(_) => "after the latest action began",
+    };
+    let shown = |d: Duration| format!("{:.3}s", d.as_secs_f64());
+    match observed {
+        Some(t) if window.contains(t) => None,
+        Some(t) => Some(format!(
+            "came {} {since}, outside {window}: {seen}",
+            shown(t)
+        )),
+        None if matches!(timing, Timing::After(_)) => Some(format!(
+            "is the first packet captured: nothing before it to time it from: {seen}"
+        )),
+        None => Some(format!(
+            "came before the latest action began, outside {timing}: {seen}"
+        )),
     }
 }
 

@@ -12,6 +12,8 @@ pub mod run;
 
 use std::path::PathBuf;
 
+use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
+use crate::inject::SegmentSpec;
 use crate::lab::Side;
 use calls::CallExpect;
 use expect::PacketExpect;
@@ -52,6 +54,9 @@ pub enum ItemKind {
     Eof { host: Side },
     /// `server prints 11111`: the command's stdout shows this line.
     Prints { host: Side, text: String },
+    /// `server prints nothing`: the command's stdout is still empty once
+    /// the lab has settled (e.g. data the kernel must not deliver).
+    PrintsNothing { host: Side },
     /// `client exits 0`: the command ends (with this status, if given).
     Exits { host: Side, code: Option<i32> },
     /// A `packets` block: exactly these packets since the previous block.
@@ -79,6 +84,28 @@ pub enum ItemKind {
         gone: bool,
         at: Option<Window>,
     },
+    /// `client sends [R] seq rcv_nxt+1`: a crafted segment sent from the
+    /// host's veth end as if its kernel had sent it (see `inject`).
+    Send { host: Side, spec: SegmentSpec },
+    /// `drop client > server [F.] first`, `delay ... by 300ms`, `reorder
+    /// ...`: a deterministic fault rule, in force from this step until a
+    /// `heal` or the end of the case. Its `origin` (file:line) is filled in
+    /// when the case runs.
+    Fault(Rule),
+    /// `heal` (every rule of the lab) or `heal DIR` (those of that
+    /// direction): the network behaves again.
+    Heal { direction: Option<Direction> },
+    /// `netem client > server loss 10% delay 20ms 5ms seed 1`: statistical
+    /// faults on one direction (tc-netem's words), replacing the ones
+    /// before; applied by the harness's verdict thread, not a qdisc.
+    Netem { direction: Direction, link: Link },
+    /// `client sysctl net.ipv4.tcp_rfc1337=1`: a sysctl in that host's
+    /// namespace only.
+    Sysctl {
+        host: Side,
+        name: String,
+        value: String,
+    },
 }
 
 /// The keys a terminal turns into signals.
@@ -104,6 +131,11 @@ impl ItemKind {
                 | ItemKind::Type { .. }
                 | ItemKind::Signal { .. }
                 | ItemKind::Eof { .. }
+                | ItemKind::Send { .. }
+                | ItemKind::Fault(_)
+                | ItemKind::Heal { .. }
+                | ItemKind::Netem { .. }
+                | ItemKind::Sysctl { .. }
         )
     }
 }
@@ -137,6 +169,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits {
                 host,
                 code: Some(c),
@@ -167,8 +200,37 @@ impl std::fmt::Display for ItemKind {
                 }
                 Ok(())
             }
+            ItemKind::Send { host, spec } => write!(f, "{host} sends {spec}"),
+            ItemKind::Fault(rule) => f.write_str(&rule_text(rule)),
+            ItemKind::Heal { direction: None } => f.write_str("heal"),
+            ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),
+            ItemKind::Netem { direction, link } => write!(f, "netem {direction} {link}"),
+            ItemKind::Sysctl { host, name, value } => write!(f, "{host} sysctl {name}={value}"),
         }
     }
+}
+
+/// A rule in the case notation: `drop client > server [F.] first`,
+/// `delay server > client [*] data #2..3 by 300ms`.
+pub fn rule_text(rule: &Rule) -> String {
+    let flags = match rule.flags {
+        FlagMatch::Any => "[*]".to_string(),
+        FlagMatch::Data => "[*] data".to_string(),
+        other => other.to_string(),
+    };
+    let which = match rule.which {
+        Which::Nth(1) => "first".to_string(),
+        Which::Nth(n) => format!("#{n}"),
+        Which::Range(a, b) => format!("#{a}..{b}"),
+        Which::Every => "all".to_string(),
+    };
+    let (verb, by) = match rule.action {
+        Action::Drop => ("drop", String::new()),
+        Action::Delay(d) => ("delay", format!(" by {}", rows::show_duration(d))),
+        Action::Reorder => ("reorder", String::new()),
+        Action::Duplicate => ("duplicate", String::new()),
+    };
+    format!("{verb} {} {flags} {which}{by}", rule.direction)
 }
 
 #[cfg(test)]

@@ -214,6 +214,7 @@ fn seen(from: Side, flags: TcpFlags, seq: u32, ack: u32, len: u32) -> Seen {
             TcpOption::Nop,
             TcpOption::Ts { val: 1, ecr: 2 },
         ],
+        ctx: Default::default(),
     }
 }
 
@@ -286,6 +287,7 @@ fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) 
             TcpOption::Nop,
             TcpOption::Wscale(10),
         ],
+        ctx: Default::default(),
     };
     assert_eq!(p.mismatch(&syn).is_none(), ok, "{:?}", p.mismatch(&syn));
 }
@@ -359,4 +361,57 @@ fn calls_match_strace_lines(
     let e = CallExpect::parse(1, line).ok().unwrap();
     let errno = if ret == -111 { "ECONNREFUSED" } else { "" };
     assert_eq!(e.matches(name, &args(a), ret, errno), ok);
+}
+
+#[test]
+fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
+    use super::expect::{Mark, Marked};
+    let block = packets_of(
+        "packets\n  client > server  [S]  seq 0  dropped\n  client > server  [S]  seq 0  after 0.9s..1.3s\n",
+    );
+    let mut first = seen(Side::Client, TcpFlags::SYN, 0, 0, 0);
+    let mut again = first.clone();
+    again.ctx.gap = Some(Duration::from_millis(1412));
+    again.ctx.retransmission = true;
+    let d = compare(&block, &[first.clone(), again.clone()]).expect("diverges");
+    assert_eq!(d.index, 0);
+    assert_eq!(d.reason, "expected it dropped, but no rule acted on it");
+    first.ctx.marked = Some(Marked {
+        mark: Mark::Dropped,
+        delay: None,
+        rule_line: 3,
+        netem: false,
+    });
+    let d = compare(&block, &[first.clone(), again.clone()]).expect("diverges");
+    assert_eq!(d.index, 1);
+    assert!(
+        d.reason.starts_with(
+            "came 1.412s after the previous packet, outside 900ms..1.3s: client > server  [S]   seq 0,"
+        ) && d.reason.ends_with("  retransmission"),
+        "{}",
+        d.reason
+    );
+    again.ctx.gap = Some(Duration::from_millis(1005));
+    assert_eq!(compare(&block, &[first.clone(), again]), None);
+    assert!(first
+        .to_string()
+        .ends_with("length 0  dropped (rule at line 3)"));
+}
+
+#[test]
+fn prints_nothing_is_its_own_step_and_prints_back() {
+    let case = parse(
+        Path::new("x.case"),
+        "server prints nothing\nserver prints nothing at all\n",
+    )
+    .unwrap();
+    assert_eq!(
+        case.items[0].kind,
+        ItemKind::PrintsNothing { host: Side::Server }
+    );
+    assert_eq!(case.items[0].kind.to_string(), "server prints nothing");
+    assert!(!case.items[0].kind.is_action());
+    assert!(
+        matches!(&case.items[1].kind, ItemKind::Prints { text, .. } if text == "nothing at all")
+    );
 }

@@ -82,7 +82,7 @@ pub fn duration(s: &str) -> Result<Duration, String> {
     if v < 0.0 || !v.is_finite() {
         return Err(format!("`{s}`: a time is not negative"));
     }
-    Ok(Duration::from_secs_f64(v * scale))
+    Duration::try_from_secs_f64(v * scale).map_err(|_| format!("`{s}` is too long"))
 }
 
 impl FromStr for Link {

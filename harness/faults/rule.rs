@@ -79,6 +79,9 @@ pub enum FlagMatch {
     Any,
     /// Exactly these flags, in tcpdump's letters (`[F.]`, `[P.]`).
     Exact(TcpFlags),
+    /// Exactly these flags and a payload (`[.] data`: a data segment
+    /// without PSH).
+    ExactData(TcpFlags),
 }
 
 impl FlagMatch {
@@ -100,6 +103,7 @@ impl FlagMatch {
             FlagMatch::Data => !p.is_empty(),
             FlagMatch::Any => true,
             FlagMatch::Exact(x) => f == x,
+            FlagMatch::ExactData(x) => f == x && !p.is_empty(),
         }
     }
 }
@@ -115,6 +119,7 @@ impl fmt::Display for FlagMatch {
             FlagMatch::Data => f.write_str("data"),
             FlagMatch::Any => f.write_str("any"),
             FlagMatch::Exact(x) => write!(f, "[{x}]"),
+            FlagMatch::ExactData(x) => write!(f, "[{x}] data"),
         }
     }
 }

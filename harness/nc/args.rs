@@ -20,8 +20,12 @@ use clap::{Arg, ArgAction, Command};
 pub enum Mode {
     /// `nc -l [-k] PORT`: listen on [::]:PORT (fd 3) and 0.0.0.0:PORT (fd 4).
     Listen { port: u16, keep_open: bool },
-    /// `nc HOST PORT`: connect fd 3 to `addr`.
-    Connect { addr: SocketAddr },
+    /// `nc [-p SOURCE] HOST PORT`: connect fd 3 to `addr`, from port
+    /// `source` when given.
+    Connect {
+        addr: SocketAddr,
+        source: Option<u16>,
+    },
 }
 
 /// Result of a successful parse.
@@ -38,7 +42,7 @@ pub enum Parsed {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-const USAGE: &str = "nc [-k] -l PORT\n       nc HOST PORT";
+const USAGE: &str = "nc [-k] -l PORT\n       nc [-p PORT] HOST PORT";
 
 const AFTER_HELP: &str = "\
 MODES
@@ -53,6 +57,8 @@ MODES
                     HOST must be a numeric IPv4/IPv6 address or 'localhost'
                     (= 127.0.0.1); names are not resolved, because resolving
                     would open descriptors before the socket and move fd 3.
+                    -p PORT: bind fd 3 to that local port first, with
+                    SO_REUSEADDR, as ncat -p does.
 
 DATA AND EOF
   One thread, poll(2) on stdin and the sockets. stdin is read with read(2)
@@ -106,6 +112,13 @@ fn command() -> Command {
                 .help("With -l: keep listening after a connection ends"),
         )
         .arg(
+            Arg::new("source-port")
+                .short('p')
+                .long("source-port")
+                .value_name("PORT")
+                .help("Client: bind to this local port first (SO_REUSEADDR, as ncat)"),
+        )
+        .arg(
             Arg::new("operands")
                 .value_name("HOST PORT | PORT")
                 .num_args(0..)
@@ -129,6 +142,13 @@ where
     };
     let listen = matches.get_flag("listen");
     let keep_open = matches.get_flag("keep-open");
+    let source = matches
+        .get_one::<String>("source-port")
+        .map(|p| parse_port(p))
+        .transpose()?;
+    if listen && source.is_some() {
+        return Err(usage("-p/--source-port is for a client, not with -l"));
+    }
     let operands: Vec<&String> = matches
         .get_many::<String>("operands")
         .map(|v| v.collect())
@@ -152,6 +172,7 @@ where
                 let port = parse_port(port)?;
                 Mode::Connect {
                     addr: SocketAddr::new(parse_host(host)?, port),
+                    source,
                 }
             }
             [] => return Err(usage("missing HOST PORT (or -l PORT)")),
@@ -243,9 +264,26 @@ mod tests {
         assert_eq!(
             run(args),
             Ok(Parsed::Run(Mode::Connect {
-                addr: addr.parse().unwrap()
+                addr: addr.parse().unwrap(),
+                source: None,
             }))
         );
+    }
+
+    #[test]
+    fn a_client_may_choose_its_source_port() {
+        assert_eq!(
+            run(&["-p", "40000", "192.168.2.100", "11111"]),
+            Ok(Parsed::Run(Mode::Connect {
+                addr: "192.168.2.100:11111".parse().unwrap(),
+                source: Some(40000),
+            }))
+        );
+        assert!(run(&["-p", "0", "192.168.2.100", "11111"]).is_err());
+        assert!(run(&["-l", "-p", "40000", "11111"])
+            .unwrap_err()
+            .0
+            .contains("not with -l"));
     }
 
     #[rstest]

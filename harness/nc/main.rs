@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 fn run(mode: Mode) -> Result<u8, SysError> {
     let relay = match mode {
         Mode::Listen { port, keep_open } => Relay::server(sockets::listen(port)?, keep_open),
-        Mode::Connect { addr } => Relay::client(sockets::connect(addr)?),
+        Mode::Connect { addr, source } => Relay::client(sockets::connect(addr, source)?),
     };
     relay.run()
 }

@@ -134,12 +134,29 @@ pub fn close_now(fd: OwnedFd) {
 }
 
 /// The client: socket = 3 of `addr`'s family, then a blocking connect(2).
-pub fn connect(addr: SocketAddr) -> Result<OwnedFd, SysError> {
-    let (family, name) = match addr {
-        SocketAddr::V4(_) => (AddressFamily::Inet, "socket(AF_INET)"),
-        SocketAddr::V6(_) => (AddressFamily::Inet6, "socket(AF_INET6)"),
+/// With a source port, ncat's order first: SO_REUSEADDR, then bind to the
+/// wildcard address and that port.
+pub fn connect(addr: SocketAddr, source: Option<u16>) -> Result<OwnedFd, SysError> {
+    let (family, name, any) = match addr {
+        SocketAddr::V4(_) => (
+            AddressFamily::Inet,
+            "socket(AF_INET)",
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        ),
+        SocketAddr::V6(_) => (
+            AddressFamily::Inet6,
+            "socket(AF_INET6)",
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        ),
     };
     let fd = tcp_socket(family).map_err(|e| SysError::new(name, e))?;
+    if let Some(port) = source {
+        socket::setsockopt(&fd, sockopt::ReuseAddr, &true)
+            .map_err(|e| SysError::new("setsockopt(SO_REUSEADDR)", e))?;
+        let local = SocketAddr::new(any, port);
+        bind_or_connect(&fd, local, socket::bind)
+            .map_err(|e| SysError::new(format!("bind to {local}"), e))?;
+    }
     bind_or_connect(&fd, addr, socket::connect)
         .map_err(|e| SysError::new(format!("connect to {addr}"), e))?;
     Ok(fd)

@@ -46,6 +46,8 @@ pub struct RunInfo {
     pub kernel: String,
     /// Wall time of the whole run.
     pub seconds: f64,
+    /// `states observed: 11/11` (report::coverage); empty: not shown.
+    pub coverage: String,
 }
 
 /// Passed / failed / all, over a run's cases.
@@ -340,7 +342,11 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
         ("nc", run.nc.clone(), true),
         ("Kernel", run.kernel.clone(), true),
         ("Started", run.started.clone(), false),
-    ] {
+        ("TCP states", run.coverage.clone(), false),
+    ]
+    .into_iter()
+    .filter(|(k, v, _)| *k != "TCP states" || !v.is_empty())
+    {
         let v = escape(&v);
         let v = if mono { format!("<code>{v}</code>") } else { v };
         let _ = writeln!(h, "<div><dt>{k}</dt><dd>{v}</dd></div>");

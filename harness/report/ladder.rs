@@ -22,6 +22,13 @@
 //! whose margin on that side is free goes on that row. A packet that is
 //! not between the lab's two addresses is a note between the lines.
 //!
+//! What fault rules did shows too: a dropped packet's arrow stops short of
+//! the receiver and ends in `x`; a delayed or reordered one is drawn where
+//! it arrived (when the rule let it through), named so; a segment that
+//! repeats sequence space already sent is labelled `(retransmission)`.
+//! A segment a case injected is drawn with `~` (`~~~ RST ~~~>`): no
+//! kernel sent it.
+//!
 //! The output has no times in it, so the same run draws the same text.
 //! Every line fits `width` columns (counted in chars; long texts end in
 //! `…`); widths under 40 are drawn as 40. A margin is at most 32 columns
@@ -31,7 +38,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use crate::flow::Isns;
+use crate::flow::{self, Isns};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet, TcpFlags};
 
@@ -41,6 +48,15 @@ pub enum Event {
     /// A packet, by its index in the `packets` given to [`draw`]. Packets
     /// no event names are placed by their own time stamps.
     Packet(usize),
+    /// A packet a fault rule dropped, at its own time stamp: its arrow
+    /// stops short of the receiver and ends in `x`.
+    Dropped(usize),
+    /// A packet a fault rule held back (delayed, reordered), placed when it
+    /// was let through, where it arrived; `note` follows its name.
+    Arrived { packet: usize, note: String },
+    /// A packet a `sends` step injected, at its own time stamp: drawn
+    /// with `~` (`~~~ RST ~~~>`), since no kernel sent it.
+    Injected(usize),
     /// What was done on a host: `nc -kl 11111`, `^C`, `types hello`.
     Step { side: Side, text: String },
     /// What a host's socket became: `ESTABLISHED`, `TIME-WAIT 60s`.
@@ -210,6 +226,10 @@ enum Mid {
     Arrow {
         to_server: bool,
         text: String,
+        /// Dropped on the way: stops short of the receiver in `x`.
+        dropped: bool,
+        /// Injected by the case: drawn with `~` instead of `-`.
+        injected: bool,
     },
     Note(String),
 }
@@ -226,15 +246,29 @@ impl Mid {
     fn render(&self, m: usize) -> String {
         match self {
             Mid::Empty => " ".repeat(m),
-            Mid::Arrow { to_server, text } => {
+            Mid::Arrow {
+                to_server,
+                text,
+                dropped,
+                injected,
+            } => {
                 let text = fit(text, m - 6);
                 let dashes = m - chars(&text) - 2;
                 // The head's side takes the odd dash, as in the seed.
                 let (short, long) = (dashes / 2, dashes - dashes / 2);
+                // A dropped packet's arrow ends in `x`, three columns short.
+                let (head, stop) = match (*to_server, *dropped) {
+                    (true, false) => (">".to_string(), 1),
+                    (false, false) => ("<".to_string(), 1),
+                    (true, true) => ("x   ".to_string(), 4),
+                    (false, true) => ("   x".to_string(), 4),
+                };
+                let dash = if *injected { "~" } else { "-" };
+                let long = dash.repeat(long.saturating_sub(stop));
                 if *to_server {
-                    format!("{} {text} {}>", "-".repeat(short), "-".repeat(long - 1))
+                    format!("{} {text} {long}{head}", dash.repeat(short))
                 } else {
-                    format!("<{} {text} {}", "-".repeat(long - 1), "-".repeat(short))
+                    format!("{head}{long} {text} {}", dash.repeat(short))
                 }
             }
             Mid::Note(t) => {
@@ -337,36 +371,13 @@ pub fn draw(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Strin
 }
 
 fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> {
-    let isns = Isns::from_packets(packets);
+    let injected: Vec<bool> = (0..packets.len())
+        .map(|i| events.iter().any(|e| e.event == Event::Injected(i)))
+        .collect();
+    let (isns, rexmit) = flow::of_kernels(packets, &injected);
     let labels = labels(packets);
-    let named: HashSet<usize> = events
-        .iter()
-        .filter_map(|e| match e.event {
-            Event::Packet(i) => Some(i),
-            _ => None,
-        })
-        .collect();
-    let auto: Vec<Event> = (0..packets.len())
-        .filter(|i| !named.contains(i))
-        .map(Event::Packet)
-        .collect();
-    // (time, rank at equal times, order within its list, event): a step
-    // comes before the packets it causes, a state after those it follows.
-    let rank = |e: &Event| match e {
-        Event::Step { .. } => 0,
-        Event::Packet(_) => 1,
-        Event::State { .. } => 2,
-    };
-    let mut timeline: Vec<(Duration, u8, usize, &Event)> = events
-        .iter()
-        .enumerate()
-        .map(|(k, e)| (e.at, rank(&e.event), k, &e.event))
-        .collect();
-    for (k, e) in auto.iter().enumerate() {
-        let Event::Packet(i) = e else { unreachable!() };
-        timeline.push((packets[*i].ts, 1, k, e));
-    }
-    timeline.sort_by_key(|(at, rank, k, _)| (*at, *rank, *k));
+    let auto = unnamed(packets, events);
+    let timeline = timeline(packets, events, &auto);
 
     let mut rows: Vec<Row> = Vec::new();
     let blank = |mid| Row {
@@ -375,28 +386,37 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
         server: Margin::Empty,
     };
     for (_, _, _, event) in timeline {
-        match event {
-            Event::Packet(i) => {
-                let Some(p) = packets.get(*i) else {
-                    rows.push(blank(Mid::Note(format!("no packet #{i}"))));
-                    continue;
-                };
-                let mut text = labels[*i].clone();
-                if opts.numbers {
-                    text = format!("{text} {}", numbers(p, &isns));
-                }
-                if !p.is_empty() {
-                    text = format!("{text} {}", bytes(&p.payload));
-                }
-                let mid = match (Side::of(p.src.ip()), Side::of(p.dst.ip())) {
-                    (Some(a), Some(b)) if a != b => Mid::Arrow {
-                        to_server: a == Side::Client,
-                        text,
-                    },
-                    _ => Mid::Note(format!("{} > {}: {text}", Endpoint(p.src), Endpoint(p.dst))),
-                };
-                rows.push(blank(mid));
+        let (i, dropped, note) = match event {
+            Event::Packet(i) => (Some(*i), false, None),
+            Event::Dropped(i) | Event::Injected(i) => {
+                (Some(*i), matches!(event, Event::Dropped(_)), None)
             }
+            Event::Arrived { packet, note } => (Some(*packet), false, Some(note.as_str())),
+            _ => (None, false, None),
+        };
+        if let Some(i) = i {
+            let Some(p) = packets.get(i) else {
+                rows.push(blank(Mid::Note(format!("no packet #{i}"))));
+                continue;
+            };
+            let mut text = labels[i].clone();
+            if opts.numbers {
+                text = format!("{text} {}", numbers(p, &isns));
+            }
+            if rexmit[i] {
+                text += " (retransmission)";
+            }
+            if let Some(note) = note {
+                text += &format!(" ({note})");
+            }
+            if !p.is_empty() {
+                text = format!("{text} {}", bytes(&p.payload));
+            }
+            rows.push(blank(arrow(p, text, dropped, injected[i])));
+            continue;
+        }
+        match event {
+            Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } | Event::Injected(_) => {}
             Event::Step { side, text } => {
                 let mut r = blank(Mid::Empty);
                 *r.margin(*side) = Margin::Step(one_line(text));
@@ -418,6 +438,63 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
         }
     }
     rows
+}
+
+/// Packets no event names: drawn at their capture time.
+fn unnamed(packets: &[Packet], events: &[Timed]) -> Vec<Event> {
+    let named: HashSet<usize> = events
+        .iter()
+        .filter_map(|e| match e.event {
+            Event::Packet(i)
+            | Event::Dropped(i)
+            | Event::Arrived { packet: i, .. }
+            | Event::Injected(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    (0..packets.len())
+        .filter(|i| !named.contains(i))
+        .map(Event::Packet)
+        .collect()
+}
+
+/// Every event and packet in drawing order: (time, rank at equal times,
+/// order within its list, event). A step comes before the packets it
+/// causes, a state after those it follows.
+fn timeline<'a>(
+    packets: &[Packet],
+    events: &'a [Timed],
+    auto: &'a [Event],
+) -> Vec<(Duration, u8, usize, &'a Event)> {
+    let rank = |e: &Event| match e {
+        Event::Step { .. } => 0,
+        Event::Packet(_) | Event::Dropped(_) | Event::Arrived { .. } | Event::Injected(_) => 1,
+        Event::State { .. } => 2,
+    };
+    let mut timeline: Vec<(Duration, u8, usize, &Event)> = events
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.at, rank(&e.event), k, &e.event))
+        .collect();
+    for (k, e) in auto.iter().enumerate() {
+        let Event::Packet(i) = e else { unreachable!() };
+        timeline.push((packets[*i].ts, 1, k, e));
+    }
+    timeline.sort_by_key(|(at, rank, k, _)| (*at, *rank, *k));
+    timeline
+}
+
+/// The arrow of a packet between the lab's hosts; a note for any other.
+fn arrow(p: &Packet, text: String, dropped: bool, injected: bool) -> Mid {
+    match (Side::of(p.src.ip()), Side::of(p.dst.ip())) {
+        (Some(a), Some(b)) if a != b => Mid::Arrow {
+            to_server: a == Side::Client,
+            text,
+            dropped,
+            injected,
+        },
+        _ => Mid::Note(format!("{} > {}: {text}", Endpoint(p.src), Endpoint(p.dst))),
+    }
 }
 
 /// Texts centered on columns, left to right, never overlapping.
@@ -462,282 +539,9 @@ fn one_line(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rstest::rstest;
+#[path = "ladder_tests.rs"]
+mod tests;
 
-    const C: &str = "192.168.2.105:43068";
-    const S: &str = "192.168.2.100:11111";
-    const T0: u64 = 1_700_000_000;
-
-    fn at(ms: u64) -> Duration {
-        Duration::from_secs(T0) + Duration::from_millis(ms)
-    }
-
-    fn pkt(ms: u64, src: &str, dst: &str, flags: &str, seq: u32, ack: u32, len: usize) -> Packet {
-        Packet {
-            ts: at(ms),
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            flags: flags.parse().unwrap(),
-            seq,
-            ack,
-            win: 502,
-            options: vec![],
-            payload: vec![b'x'; len],
-        }
-    }
-
-    fn step(ms: u64, side: Side, text: &str) -> Timed {
-        Timed {
-            at: at(ms),
-            event: Event::Step {
-                side,
-                text: text.into(),
-            },
-        }
-    }
-
-    fn state(ms: u64, side: Side, text: &str) -> Timed {
-        Timed {
-            at: at(ms),
-            event: Event::State {
-                side,
-                text: text.into(),
-            },
-        }
-    }
-
-    const CI: u32 = 2_190_574_322;
-    const SI: u32 = 3_451_519_765;
-
-    /// The seed's teardown: handshake, ^C on the client, three-packet close.
-    fn teardown() -> (Vec<Packet>, Vec<Timed>) {
-        let packets = vec![
-            pkt(10, C, S, "S", CI, 0, 0),
-            pkt(11, S, C, "S.", SI, CI + 1, 0),
-            pkt(12, C, S, ".", CI + 1, SI + 1, 0),
-            pkt(30, C, S, "F.", CI + 1, SI + 1, 0),
-            pkt(31, S, C, "F.", SI + 1, CI + 2, 0),
-            pkt(32, C, S, ".", CI + 2, SI + 2, 0),
-        ];
-        let events = vec![
-            step(0, Side::Server, "nc -kl 11111"),
-            step(5, Side::Client, "nc 192.168.2.100 11111"),
-            step(20, Side::Client, "^C"),
-        ];
-        (packets, events)
-    }
-
-    const TEARDOWN: &str = r"
-                       client                               server
-                    192.168.2.105                        192.168.2.100
-                          |                                    |<-- nc -kl 11111
-nc 192.168.2.100 11111 -->|                                    |
-                          |--------------- SYN --------------->|
-                          |<------------- SYN+ACK -------------|
-                          |--------------- ACK --------------->|
-                    ^C -->|                                    |
-                          |--------------- FIN --------------->|
-                          |<------------- FIN+ACK -------------|
-                          |--------------- ACK --------------->|
-";
-
-    #[test]
-    fn teardown_ladder() {
-        let (packets, events) = teardown();
-        let got = draw(&packets, &events, &LadderOptions::default());
-        assert_eq!(got, &TEARDOWN[1..], "\n{got}");
-    }
-
-    /// Events are merged by time whatever order they are given in.
-    #[test]
-    fn events_in_any_order() {
-        let (packets, mut events) = teardown();
-        events.reverse();
-        assert_eq!(
-            draw(&packets, &events, &LadderOptions::default()),
-            &TEARDOWN[1..]
-        );
-    }
-
-    #[test]
-    fn numbers_and_states() {
-        let packets = vec![
-            pkt(10, C, S, "S", CI, 0, 0),
-            pkt(11, S, C, "S.", SI, CI + 1, 0),
-            pkt(12, C, S, ".", CI + 1, SI + 1, 0),
-            pkt(20, C, S, "P.", CI + 1, SI + 1, 6),
-            pkt(21, S, C, ".", SI + 1, CI + 7, 0),
-            pkt(30, S, C, "R.", SI + 1, CI + 7, 0),
-        ];
-        let events = vec![
-            step(0, Side::Server, "nc -kl 11111"),
-            state(1, Side::Server, "LISTEN"),
-            step(5, Side::Client, "nc 192.168.2.100 11111"),
-            state(12, Side::Server, "ESTABLISHED"),
-            state(13, Side::Client, "ESTABLISHED"),
-            step(19, Side::Client, "types 11111"),
-            step(29, Side::Server, "kill nc"),
-            state(31, Side::Client, "CLOSED"),
-        ];
-        let got = draw(
-            &packets,
-            &events,
-            &LadderOptions {
-                numbers: true,
-                width: 80,
-            },
-        );
-        let want = r#"
-                     client                                 server
-                  192.168.2.105                          192.168.2.100
-                        |                                      |<-- nc -kl 11111
-                        |                                      |  LISTEN
-nc 192.168.2.100 11… -->|                                      |
-                        |------------- SYN seq 0 ------------->|
-                        |<-------- SYN+ACK seq 0 ack 1 --------|
-           ESTABLISHED  |---------- ACK seq 1 ack 1 ---------->|  ESTABLISHED
-         types 11111 -->|                                      |
-                        |-- PSH len 6 seq 1:7 ack 1 "xxxxxx" ->|
-                        |<---------- ACK seq 1 ack 7 ----------|
-                        |                                      |<-- kill nc
-                CLOSED  |<---------- RST seq 1 ack 7 ----------|
-"#;
-        assert_eq!(got, &want[1..], "\n{got}");
-    }
-
-    /// A packet not between client and server is a note; an event naming a
-    /// packet places it, and the packet is not drawn twice.
-    #[test]
-    fn notes_and_named_packets() {
-        let packets = vec![
-            pkt(10, C, S, "S", CI, 0, 0),
-            pkt(11, "10.0.0.9:80", "10.0.0.7:5", "R", 1, 0, 0),
-        ];
-        let events = vec![
-            Timed {
-                at: at(0),
-                event: Event::Packet(0),
-            },
-            Timed {
-                at: at(1),
-                event: Event::Packet(9),
-            },
-        ];
-        let got = draw(&packets, &events, &LadderOptions::default());
-        let body: Vec<&str> = got.lines().skip(2).collect();
-        assert_eq!(body.len(), 3, "\n{got}");
-        assert!(body[0].contains("- SYN -"), "\n{got}");
-        assert!(body[1].contains("(no packet #9)"), "\n{got}");
-        assert!(
-            body[2].contains("(10.0.0.9.80 > 10.0.0.7.5: RST)"),
-            "\n{got}"
-        );
-    }
-
-    #[rstest]
-    #[case(40)]
-    #[case(60)]
-    #[case(80)]
-    #[case(120)]
-    fn lines_fit_and_arrows_point_the_right_way(#[case] width: usize) {
-        let (packets, mut events) = teardown();
-        events.push(step(
-            25,
-            Side::Client,
-            "a step written on the client side that is far too long to fit anywhere",
-        ));
-        events.push(state(40, Side::Client, "TIME-WAIT 60s"));
-        for numbers in [false, true] {
-            let got = draw(&packets, &events, &LadderOptions { numbers, width });
-            for l in got.lines() {
-                assert!(
-                    chars(l) <= width,
-                    "{} > {width} columns: {l:?}\n{got}",
-                    chars(l)
-                );
-            }
-            // "|--- SYN --->|" and "|<-- SYN+ACK ---|"; not "^C -->|"
-            // nor "|<-- nc -kl 11111".
-            let to_server = |l: &str| l.contains("|-") && l.contains("->|");
-            let to_client = |l: &str| l.contains("|<-") && l.contains("-|");
-            let arrows: Vec<&str> = got
-                .lines()
-                .filter(|l| to_server(l) || to_client(l))
-                .collect();
-            assert_eq!(arrows.len(), packets.len(), "\n{got}");
-            for (l, p) in arrows.iter().zip(&packets) {
-                let right = Side::of(p.src.ip()) == Some(Side::Client);
-                assert_eq!(to_server(l), right, "{l}");
-                assert_eq!(to_client(l), !right, "{l}");
-                assert!(l.contains(&label(p, true).replace("+ACK", "")), "{l}");
-            }
-            assert!(got.contains("…"), "\n{got}");
-        }
-    }
-
-    /// `+ACK` only where the acknowledgment is news to the other side.
-    #[rstest]
-    #[case::handshake_and_client_close(
-        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("F.", true, 0), ("F.", false, 0), (".", true, 0)],
-        &["SYN", "SYN+ACK", "ACK", "FIN", "FIN+ACK", "ACK"]
-    )]
-    #[case::data_then_server_closes(
-        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("P.", true, 6), (".", false, 0),
-          ("F.", false, 0), ("F.", true, 0), (".", false, 0)],
-        &["SYN", "SYN+ACK", "ACK", "PSH len 6", "ACK", "FIN", "FIN+ACK", "ACK"]
-    )]
-    #[case::data_acked_with_data_and_a_duplicate_ack(
-        &[("S", true, 0), ("S.", false, 0), (".", true, 0), ("P.", true, 3), ("P.", false, 2),
-          (".", true, 0), (".", true, 0), ("R.", false, 0)],
-        &["SYN", "SYN+ACK", "ACK", "PSH len 3", "PSH+ACK len 2", "ACK", "ACK", "RST"]
-    )]
-    fn labels_say_ack_only_when_it_is_news(
-        #[case] segments: &[(&str, bool, usize)],
-        #[case] want: &[&str],
-    ) {
-        // Each side's seq and ack follow what was sent and received.
-        let (mut c_seq, mut s_seq) = (CI, SI);
-        let (mut c_ack, mut s_ack) = (0, 0);
-        let packets: Vec<Packet> = segments
-            .iter()
-            .enumerate()
-            .map(|(i, (flags, from_client, len))| {
-                let f: TcpFlags = flags.parse().unwrap();
-                let used =
-                    *len as u32 + u32::from(f.contains(TcpFlags::SYN) || f.contains(TcpFlags::FIN));
-                if *from_client {
-                    let p = pkt(i as u64, C, S, flags, c_seq, c_ack, *len);
-                    c_seq = c_seq.wrapping_add(used);
-                    s_ack = c_seq;
-                    p
-                } else {
-                    let p = pkt(i as u64, S, C, flags, s_seq, s_ack, *len);
-                    s_seq = s_seq.wrapping_add(used);
-                    c_ack = s_seq;
-                    p
-                }
-            })
-            .collect();
-        assert_eq!(labels(&packets), want);
-    }
-
-    #[test]
-    fn ack_numbers_compare_across_the_wrap() {
-        let packets = vec![
-            pkt(0, C, S, ".", 1, u32::MAX - 1, 0),
-            pkt(1, C, S, "F.", 1, 3, 0),
-            pkt(2, C, S, "F.", 1, 3, 0),
-        ];
-        assert_eq!(labels(&packets), ["ACK", "FIN+ACK", "FIN"]);
-    }
-
-    #[rstest]
-    #[case(b"11111\n", "\"11111\\n\"")]
-    #[case(b"a\"b\\\x00", "\"a\\\"b\\\\\\x00\"")]
-    #[case(b"0123456789abcdefXYZ", "\"0123456789abcdef…\"")]
-    fn bytes_are_quoted_escaped_and_cut(#[case] payload: &[u8], #[case] want: &str) {
-        assert_eq!(bytes(payload), want);
-    }
-}
+#[cfg(test)]
+#[path = "ladder_faults_tests.rs"]
+mod faults_tests;

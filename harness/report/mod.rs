@@ -2,6 +2,7 @@
 //! prints them (`tcpdump`), and the seed's ladder diagram of the
 //! conversation with the steps that caused it (`ladder`).
 
+pub mod coverage;
 pub mod html;
 pub mod ladder;
 pub mod results;

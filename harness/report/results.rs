@@ -42,6 +42,10 @@ pub struct CaseResult {
     pub nc: String,
     /// `uname -r` of the machine it ran on.
     pub kernel: String,
+    /// The TCP states its `sockets` checks asserted, by RFC 9293's names
+    /// (`report::coverage`); empty unless it passed.
+    #[serde(default)]
+    pub states: Vec<String>,
 }
 
 impl CaseResult {
@@ -134,6 +138,7 @@ mod tests {
             pcap: Some(format!("{name}.pcap")),
             nc: "tcplab nc".into(),
             kernel: "6.18".into(),
+            states: vec!["LISTEN".into()],
         }
     }
 

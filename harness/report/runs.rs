@@ -180,6 +180,8 @@ fn run_info(rs: &[CaseResult]) -> RunInfo {
         nc: distinct(rs.iter().map(|r| r.nc.as_str())).join(", "),
         kernel: distinct(rs.iter().map(|r| r.kernel.as_str())).join(", "),
         seconds,
+        coverage: super::coverage::Coverage::of_names(rs.iter().flat_map(|r| &r.states))
+            .to_string(),
     }
 }
 
@@ -238,6 +240,8 @@ pub struct Assembled {
     pub latest_page: PathBuf,
     pub cases: usize,
     pub pruned: Vec<String>,
+    /// `states observed: 11/11` over the run's passing cases.
+    pub coverage: String,
 }
 
 /// Rebuilds run `id`'s report from every result in its folder, points
@@ -291,6 +295,7 @@ pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, String>
         latest_page,
         cases: rs.len(),
         pruned,
+        coverage: info.coverage,
     })
 }
 

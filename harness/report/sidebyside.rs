@@ -9,6 +9,8 @@ pub struct Arrow {
     pub from: Side,
     pub flags: TcpFlags,
     pub len: Option<u32>,
+    /// Injected by a `sends` step: drawn with `~`, as in the big ladder.
+    pub injected: bool,
 }
 
 /// Width of one ladder, between and including its two lines.
@@ -23,9 +25,10 @@ fn arrow(a: &Arrow) -> String {
     let text = format!(" {label} ");
     let dashes = inner.saturating_sub(text.chars().count() + 1);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
+    let d = if a.injected { "~" } else { "-" };
     match a.from {
-        Side::Client => format!("|{}{text}{}>|", "-".repeat(l), "-".repeat(r)),
-        Side::Server => format!("|<{}{text}{}|", "-".repeat(l), "-".repeat(r)),
+        Side::Client => format!("|{}{text}{}>|", d.repeat(l), d.repeat(r)),
+        Side::Server => format!("|<{}{text}{}|", d.repeat(l), d.repeat(r)),
     }
 }
 
@@ -63,6 +66,7 @@ mod tests {
             from,
             flags,
             len: None,
+            injected: false,
         }
     }
 
@@ -90,6 +94,19 @@ mod tests {
                 "  >> |<--------- RST+ACK ---------|    |<--------- FIN+ACK ---------|\n",
                 "     |----------- ACK ----------->|    |----------- ACK ----------->|\n",
             )
+        );
+    }
+
+    #[test]
+    fn an_injected_arrow_is_drawn_with_tildes() {
+        let rst = Arrow {
+            injected: true,
+            ..a(Side::Client, TcpFlags::RST)
+        };
+        let text = render("x", &[rst], &[a(Side::Server, TcpFlags::ACK)], 0);
+        assert_eq!(
+            text.lines().nth(2).unwrap(),
+            "  >> |~~~~~~~~~~~ RST ~~~~~~~~~~~>|    |<----------- ACK -----------|"
         );
     }
 

@@ -65,6 +65,9 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
         code(&run.kernel),
         inline(&run.started)
     );
+    if !run.coverage.is_empty() {
+        let _ = writeln!(m, "{}\n", run.coverage);
+    }
     match runs {
         [] => {}
         [one] => {

@@ -6,11 +6,14 @@
 //! ignored.
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
-//! one arm there and a function in its own module: `steps`, `wait`); a new
+//! one arm there and a function in its own module: `steps`, `wait`,
+//! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
 //! words and hosts in `words`.
 
 mod blocks;
+mod faults;
+mod inject;
 mod packets;
 mod read;
 mod steps;
@@ -31,8 +34,8 @@ use blocks::{block, is_block};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST exits [CODE]`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -131,6 +134,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         };
         case.items.push(Item { line: n, kind });
     }
+    if let Some((line, b)) = inject::uncaptured(&case) {
+        return Err(err(line, b));
+    }
     if case.items.is_empty() {
         return Err(err(
             1,
@@ -149,6 +155,9 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match first {
         "trace" => return steps::trace(rest),
         "wait" => return wait::wait(rest),
+        "drop" | "delay" | "reorder" => return faults::rule(first, rest),
+        "heal" => return faults::heal(rest),
+        "netem" => return faults::netem(rest),
         _ => {}
     }
     let host = steps::host_word(first, rest)?;
@@ -156,10 +165,13 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
+        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
+        "sends" => inject::sends(host, arg),
+        "sysctl" => faults::sysctl(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }

@@ -1,13 +1,15 @@
 //! Lines of a `packets` block: `client > server  [P.]  seq 1:7, ack 1, length 6`.
 
 use super::super::error::{bad, Bad};
-use super::super::expect::{OptExpect, PacketExpect};
+use super::super::expect::{Mark, OptExpect, PacketExpect, Timing};
+use super::super::rows::Window;
 use super::words::split_word;
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 
 const PACKET_HINT: &str =
-    "a packet line is `client > server  [FLAGS]  seq A[:B], ack N, win N, options [...], length N`";
+    "a packet line is `client > server  [FLAGS]  seq A[:B], ack N, win N, options [...], length N`, \
+     then optionally `after LO..HI` or `at LO..HI` and `dropped`, `delayed` or `reordered`";
 
 /// `client > server  [P.]  seq 1:7, ack 1, length 6`
 pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
@@ -41,6 +43,7 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
             "write flags as tcpdump does: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R.]`, `[.]`",
         )
     })?;
+    let (fields, timing, mark) = tail(fields)?;
     let mut p = PacketExpect {
         line,
         from,
@@ -51,6 +54,8 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
         win: None,
         length: None,
         options: None,
+        timing,
+        mark,
     };
     for field in split_fields(fields.trim())? {
         let (key, val) = split_word(field);
@@ -100,6 +105,46 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
         }
     }
     Ok(p)
+}
+
+/// The words after the fields, in either order: a timing (`after LO..HI`,
+/// `at LO..HI`) and a mark (`dropped`, `delayed`, `reordered`).
+fn tail(fields: &str) -> Result<(&str, Option<Timing>, Option<Mark>), Bad> {
+    const TIMING_HINT: &str = "write `after 0.9s..1.3s` (since the previous packet) or `at 0.2s..0.4s` (since the latest action step)";
+    let (mut rest, mut timing, mut mark) = (fields.trim_end(), None, None);
+    loop {
+        let (head, last) = rest.rsplit_once(char::is_whitespace).unwrap_or(("", rest));
+        if let Some((_, m)) = Mark::WORDS.iter().find(|(w, _)| *w == last) {
+            if mark.replace(*m).is_some() {
+                return Err(bad(
+                    "two marks on one packet",
+                    "a packet is `dropped`, `delayed` or `reordered`, once",
+                ));
+            }
+            rest = head.trim_end();
+            continue;
+        }
+        let (head2, word) = head
+            .trim_end()
+            .rsplit_once(char::is_whitespace)
+            .unwrap_or(("", head.trim_end()));
+        let kind = match word {
+            "after" => Timing::After,
+            "at" => Timing::At,
+            _ if last.contains("..") => {
+                return Err(bad(
+                    format!("a time window `{last}` without `after` or `at` before it"),
+                    TIMING_HINT,
+                ))
+            }
+            _ => return Ok((rest, timing, mark)),
+        };
+        let w = Window::parse(last).map_err(|b| bad(b.msg, TIMING_HINT))?;
+        if timing.replace(kind(w)).is_some() {
+            return Err(bad("two timings on one packet", TIMING_HINT));
+        }
+        rest = head2.trim_end();
+    }
 }
 
 /// The most bytes one TCP segment can carry (an IP datagram's length field).

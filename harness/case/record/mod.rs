@@ -53,7 +53,7 @@ pub fn record(case: &Case, text: &str, observed: &[Observed]) -> Recorded {
         let at = format!("{}:{}", case.path.display(), item.line);
         let body = match (&item.kind, &seen.what) {
             (ItemKind::Packets(alts), Observation::Packets(s)) => {
-                packets_body(alts, s, &at, &mut warnings)
+                packets_body(alts, s, &at, &lines, &mut warnings)
             }
             (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
                 Some(sockets_body(rows, s, case.port, &lines))
@@ -143,6 +143,7 @@ fn packets_body(
     alts: &[Vec<PacketExpect>],
     seen: &[Seen],
     at: &str,
+    lines: &[String],
     warnings: &mut Vec<String>,
 ) -> Option<Vec<String>> {
     let matched = alts.iter().position(|a| compare(a, seen).is_none());
@@ -172,7 +173,11 @@ fn packets_body(
     Some(
         seen.iter()
             .enumerate()
-            .map(|(i, s)| packet_line(s, model.get(i)))
+            .map(|(i, s)| {
+                let m = model.get(i);
+                let original = m.and_then(|m| lines.get(m.line.wrapping_sub(1)));
+                packet_line(s, m) + &timing::tail(s, m, original.map(String::as_str))
+            })
             .collect(),
     )
 }
@@ -455,3 +460,4 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
 
 #[cfg(test)]
 mod tests;
+mod timing;

@@ -23,6 +23,7 @@ fn seen(from: Side, flags: &str, seq: u32, ack: u32, len: u32) -> Seen {
         win: 502,
         len,
         options: Vec::new(),
+        ctx: Default::default(),
     }
 }
 
@@ -261,6 +262,7 @@ fn rewrites_blocks_and_keeps_everything_else() {
         seen(Side::Server, ".", 1, 7, 0),
     ])]
 )]
+#[case::injected(INJECTED, injected_observed())]
 #[case::no_trailing_newline(
     "server $ nc -kl 11111\nsockets client\n  ESTAB 0 0 192.168.2.105:* 192.168.2.100:11111",
     vec![Observation::Sockets(vec![])]
@@ -277,6 +279,33 @@ fn recording_twice_changes_nothing(#[case] text: &str, #[case] what: Vec<Observa
     let twice = rec(&once.text, &obs2);
     assert_eq!(twice.text, once.text);
     assert_eq!(twice.changed, 0);
+}
+
+const INJECTED: &str = "server $ nc -kl 11111\nclient sends [R] seq rcv_nxt+1\npackets\n  none\n";
+
+/// An injected in-window RST and the server's challenge ACK.
+fn injected_observed() -> Vec<Observation> {
+    let mut rst = seen(Side::Client, "R", 2, 0, 0);
+    rst.ctx.marked = Some(crate::case::expect::Marked {
+        mark: crate::case::expect::Mark::Injected,
+        delay: None,
+        rule_line: 2,
+        netem: false,
+    });
+    vec![Observation::Packets(vec![
+        rst,
+        seen(Side::Server, ".", 1, 1, 0),
+    ])]
+}
+
+#[test]
+fn injected_segments_are_recorded_with_their_mark() {
+    let r = rec(INJECTED, &observe(INJECTED, injected_observed()));
+    assert_eq!(
+        r.text,
+        "server $ nc -kl 11111\nclient sends [R] seq rcv_nxt+1\npackets\n  client > server  [R]   seq 2  injected\n  server > client  [.]   ack 1\n"
+    );
+    assert_eq!(r.warnings, Vec::<String>::new());
 }
 
 const ALTS: &str = "\

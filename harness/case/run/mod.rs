@@ -5,10 +5,15 @@
 //! Where things go: `session` holds the lab and what was seen; `steps` runs
 //! each step (one arm per step kind); `blocks` checks the sockets, fds and
 //! syscalls blocks, `packets` the packets blocks; `settle` is every wait
-//! for the lab to go quiet; `failure` writes a set block's failure.
+//! for the lab to go quiet; `failure` writes a set block's failure;
+//! `inject` the `sends` step and which captured packets it injected;
+//! `faults` the fault steps and what rules mean for settling, marks and
+//! the ladder.
 
 mod blocks;
 mod failure;
+mod faults;
+mod inject;
 pub mod limits;
 mod packets;
 mod session;
@@ -22,7 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::Case;
+use super::{Case, ItemKind};
 use crate::capture::Capture;
 use crate::fds::FdRow;
 use crate::lab::{Lab, Side};
@@ -107,7 +112,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure(format!("{}: {msg}\n", at(line))))?;
-    let lab = Lab::new(&case.name).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    let lab = lab(case).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let capture = Capture::open(
         lab.netns(Side::Server),
@@ -132,19 +137,21 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         start: Instant::now(),
         end: limits::capped(Instant::now(), opts.case_timeout, far_future()),
         last_action: Instant::now(),
+        last_action_at: now(),
         traced: Vec::new(),
         log: Vec::new(),
         events: Vec::new(),
         observed: Vec::new(),
+        sent: Vec::new(),
         pcap,
+        faults: crate::faults::Faults::new(),
+        rules: Vec::new(),
         lab,
     };
     let result = s.play();
-    let packets = s
-        .capture
-        .as_ref()
-        .map(|c| c.packets().to_vec())
-        .unwrap_or_default();
+    let packets = s.captured().to_vec();
+    let fault_events = s.fault_events(&packets);
+    s.events.extend(fault_events);
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
     for (_, p) in &s.procs {
@@ -186,6 +193,21 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     }
     s.explain(&mut text, &packets);
     Err(Failure(text))
+}
+
+/// The case's lab. Rules count segments and the capture must see the same
+/// ones: a lab with fault steps has no GSO super-packets
+/// (`faults::wire_sized`).
+fn lab(case: &Case) -> crate::error::Result<Lab> {
+    let lab = Lab::new(&case.name)?;
+    let faulty = case
+        .items
+        .iter()
+        .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
+    if faulty {
+        crate::faults::wire_sized(&lab)?;
+    }
+    Ok(lab)
 }
 
 /// A time no case reaches: what a limit saturates to.

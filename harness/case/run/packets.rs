@@ -4,19 +4,28 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use super::super::expect::{compare, PacketExpect, Seen};
+use super::super::expect::{compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
 use super::Observation;
 use crate::report::sidebyside::{self, Arrow};
 
 impl Session<'_> {
+    /// Every captured packet, marked with what rules did to it.
     pub(super) fn seen(&self) -> Vec<Seen> {
-        Seen::all(
-            self.capture
-                .as_ref()
-                .expect("capture lives until the end")
-                .packets(),
-        )
+        let packets = self.captured();
+        let mut marks = self.marks(packets);
+        self.mark_injected(&mut marks);
+        Seen::all_marked(packets, &marks)
+    }
+
+    /// The packets of a block (from `start` on), timed from the latest
+    /// action for `at` windows.
+    pub(super) fn block_of(&self, seen: &[Seen], start: usize) -> Vec<Seen> {
+        let mut block = seen[start.min(seen.len())..].to_vec();
+        for s in &mut block {
+            s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
+        }
+        block
     }
 
     pub(super) fn packets(
@@ -42,7 +51,7 @@ impl Session<'_> {
                 .wait_readable(left);
         }
         let seen = self.seen();
-        let block = &seen[self.claimed..];
+        let block = &self.block_of(&seen, self.claimed);
         self.block_start = self.claimed;
         self.claimed = seen.len();
         self.observe(line, Observation::Packets(block.to_vec()));
@@ -54,7 +63,11 @@ impl Session<'_> {
                 note.trim()
             ));
         }
-        match alts.iter().position(|alt| compare(alt, block).is_none()) {
+        let matched = alts.iter().position(|alt| compare(alt, block).is_none());
+        if let Some(k) = matched {
+            self.log_timings(&alts[k], block);
+        }
+        match matched {
             Some(k) if alts.len() > 1 => {
                 let first = alts[k].first().map_or(line, |p| p.line);
                 self.log.push(format!(
@@ -69,6 +82,26 @@ impl Session<'_> {
             None => {
                 let (at, text) = self.block_failure(alts, block, line);
                 self.judged((at, with_note(text, strays)))
+            }
+        }
+    }
+
+    /// For each timed line of a block that held, when its packet came: the
+    /// run log shows how much of its window the kernel used.
+    pub(super) fn log_timings(&mut self, expected: &[PacketExpect], block: &[Seen]) {
+        for (e, s) in expected.iter().zip(block) {
+            let (what, took) = match e.timing {
+                Some(Timing::After(_)) => ("after the previous packet", s.ctx.gap),
+                Some(Timing::At(_)) => ("after the latest action", s.ctx.since_action),
+                None => continue,
+            };
+            if let (Some(t), Some(timing)) = (took, e.timing) {
+                self.log.push(format!(
+                    "{:>7.3}s  {}: came {:.3}s {what} ({timing})",
+                    self.start.elapsed().as_secs_f64(),
+                    e.line,
+                    t.as_secs_f64()
+                ));
             }
         }
     }
@@ -136,6 +169,7 @@ impl Session<'_> {
                 from: e.from,
                 flags: e.flags,
                 len: e.length,
+                injected: e.mark == Some(Mark::Injected),
             })
             .collect();
         let arrows_o: Vec<Arrow> = seen
@@ -144,6 +178,7 @@ impl Session<'_> {
                 from: s.from,
                 flags: s.flags,
                 len: Some(s.len),
+                injected: s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected),
             })
             .collect();
         let title = format!("{}:{line}", self.case.path.display());

@@ -2,12 +2,14 @@
 //! capture, the observers, what was seen; and the loop over the steps.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::super::expect::compare;
 use super::super::{Case, ItemKind};
 use super::steps::ladder_step;
 use super::{now, Observation, Observed, Options};
 use crate::capture::Capture;
+use crate::faults::{Faults, RuleId};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
 use crate::report::ladder::{Event, Timed};
@@ -35,13 +37,22 @@ pub(super) struct Session<'a> {
     /// When the latest action (start, type, signal, ^D) began: time
     /// windows count from here.
     pub(super) last_action: Instant,
+    /// The same moment on the capture's clock, for `at` windows.
+    pub(super) last_action_at: Duration,
     /// Hosts whose commands run under ptrace (`trace HOST`).
     pub(super) traced: Vec<Side>,
     pub(super) log: Vec<String>,
     pub(super) events: Vec<Timed>,
     /// What each block observed (see `Outcome::observed`).
     pub(super) observed: Vec<Observed>,
+    /// The segments `sends` steps injected, in order.
+    pub(super) sent: Vec<super::inject::Sent>,
     pub(super) pcap: PathBuf,
+    /// Fault rules: dropped before the lab (their threads hold its
+    /// namespaces).
+    pub(super) faults: Faults,
+    /// Each rule and the line it was written on.
+    pub(super) rules: Vec<(RuleId, usize)>,
     pub(super) lab: Lab,
 }
 
@@ -57,6 +68,7 @@ impl Session<'_> {
             ));
             if item.kind.is_action() {
                 self.last_action = Instant::now();
+                self.last_action_at = now();
                 if let Some((side, text)) = ladder_step(&item.kind) {
                     self.events.push(Timed {
                         at: now(),
@@ -73,14 +85,22 @@ impl Session<'_> {
         if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
             if seen.len() > self.claimed {
-                let block = &seen[self.block_start..];
+                // Packets came after the block was judged: it holds only
+                // if one of its forms is the whole of them (a form with
+                // more packets than the one first matched).
+                let block = &self.block_of(&seen, self.block_start);
                 self.observe(last.line, Observation::Packets(block.to_vec()));
-                let (at, text) = self.block_failure(alts, block, last.line);
-                let note = self.stray_note();
-                return self.judged((at, super::packets::with_note(text, note)));
+                match alts.iter().position(|a| compare(a, block).is_none()) {
+                    Some(k) => self.log_timings(&alts[k], block),
+                    None => {
+                        let (at, text) = self.block_failure(alts, block, last.line);
+                        let note = self.stray_note();
+                        self.judged((at, super::packets::with_note(text, note)))?;
+                    }
+                }
             }
         }
-        Ok(())
+        self.rules_all_acted()
     }
 
     /// Keeps what the block at `line` observed, replacing an earlier
@@ -98,6 +118,14 @@ impl Session<'_> {
         } else {
             Err(failure)
         }
+    }
+
+    /// The packets captured so far.
+    pub(super) fn captured(&self) -> &[crate::packet::Packet] {
+        self.capture
+            .as_ref()
+            .expect("capture lives until the end")
+            .packets()
     }
 
     /// The deadline of a wait starting now: the run's deadline, or the

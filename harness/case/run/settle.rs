@@ -64,11 +64,30 @@ impl Session<'_> {
     /// by itself, no data is unacknowledged, and every command sleeps in a
     /// system call or is gone; then reads the capture to its end. Polls
     /// sock_diag and /proc every millisecond under the deadline.
+    ///
+    /// Under fault rules, a socket that is not settled by itself counts as
+    /// settled while it is waiting on a rule (`waiting_on_rule`): held in
+    /// FIN-WAIT-1 by a dropped ACK, it stays there until its retransmission
+    /// timer fires, and a `sockets` block must be able to see it.
     pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
         let deadline = self.deadline();
+        let faulty = !self.rules.is_empty();
         loop {
+            if faulty {
+                self.capture
+                    .as_mut()
+                    .expect("capture lives until the end")
+                    .poll()
+                    .map_err(|e| (line, e.to_string()))?;
+                self.faults.health().map_err(|e| (line, e.to_string()))?;
+            }
             let rows = self.dump(line)?;
-            let quiet_sockets = rows.iter().all(|(_, r)| sockets::settled(r));
+            let quiet_sockets = rows.iter().all(|(_, r)| {
+                r.iter().all(|row| {
+                    sockets::settled(std::slice::from_ref(row))
+                        || (faulty && self.waiting_on_rule(row))
+                })
+            });
             let quiet_procs = self.procs.iter_mut().all(|(_, p)| p.is_idle());
             if quiet_sockets && quiet_procs {
                 break;
@@ -92,6 +111,7 @@ impl Session<'_> {
                         p.state()
                     );
                 }
+                why += &self.rules_text();
                 return Err((line, why));
             }
             std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait

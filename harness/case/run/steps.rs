@@ -13,25 +13,7 @@ impl Session<'_> {
     pub(super) fn step(&mut self, item: &Item) -> Result<(), StepError> {
         let line = item.line;
         match &item.kind {
-            ItemKind::Start { host, argv } => {
-                let program = if argv[0] == "nc" {
-                    self.opts.nc.clone()
-                } else {
-                    PathBuf::from(&argv[0])
-                };
-                let spawn = Spawn {
-                    program,
-                    args: argv[1..].iter().map(Into::into).collect(),
-                    label: argv.join(" "),
-                    trace: self.traced.contains(host),
-                };
-                let stem =
-                    (self.opts.out_dir).join(format!("{}.line{line}.{host}", self.case.name));
-                let p = Process::spawn_keeping_output(self.lab.netns(*host), &spawn, Some(&stem))
-                    .map_err(|e| (line, e.to_string()))?;
-                self.procs.push((*host, p));
-                self.settle(line)
-            }
+            ItemKind::Start { host, argv } => self.start(line, *host, argv),
             ItemKind::Type { host, text } => {
                 self.latest(*host, line)?
                     .type_line(text)
@@ -91,6 +73,18 @@ impl Session<'_> {
                 }
                 Ok(())
             }
+            ItemKind::PrintsNothing { host } => {
+                self.settle(line)?;
+                let p = self.latest(*host, line)?;
+                let out = p.stdout();
+                if !out.is_empty() {
+                    return Err((
+                        line,
+                        format!("`{}` printed {out:?}; expected nothing yet", p.label()),
+                    ));
+                }
+                Ok(())
+            }
             ItemKind::Packets(alts) => self.packets(line, alts),
             ItemKind::Trace { host } => {
                 self.traced.push(*host);
@@ -105,7 +99,40 @@ impl Session<'_> {
                 gone,
                 at,
             } => self.wait(line, *host, row, *gone, *at),
+            ItemKind::Send { host, spec } => self.send(line, *host, spec),
+            ItemKind::Fault(rule) => self.fault(line, rule),
+            ItemKind::Heal { direction } => self.heal(line, *direction),
+            ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
+            ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
         }
+    }
+}
+
+impl Session<'_> {
+    /// `HOST $ COMMAND`: `nc` is the nc under test, anything else is looked
+    /// up on PATH; `$NC` in a word is the nc under test too, for pipelines:
+    /// `server $ sh -c '$NC -l 11111 | sha256sum'`.
+    fn start(&mut self, line: usize, host: Side, argv: &[String]) -> Result<(), StepError> {
+        let program = if argv[0] == "nc" {
+            self.opts.nc.clone()
+        } else {
+            PathBuf::from(&argv[0])
+        };
+        let nc = self.opts.nc.display().to_string();
+        let spawn = Spawn {
+            program,
+            args: argv[1..]
+                .iter()
+                .map(|a| a.replace("$NC", &nc).into())
+                .collect(),
+            label: argv.join(" "),
+            trace: self.traced.contains(&host),
+        };
+        let stem = (self.opts.out_dir).join(format!("{}.line{line}.{host}", self.case.name));
+        let p = Process::spawn_keeping_output(self.lab.netns(host), &spawn, Some(&stem))
+            .map_err(|e| (line, e.to_string()))?;
+        self.procs.push((host, p));
+        self.settle(line)
     }
 }
 

@@ -84,6 +84,7 @@ pub(crate) fn run() -> RunInfo {
         nc: "tcplab nc".into(),
         kernel: "6.12.48+deb13-amd64".into(),
         seconds: 12.34,
+        coverage: String::new(),
     }
 }
 

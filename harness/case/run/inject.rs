@@ -1,0 +1,122 @@
+//! `HOST sends SEGMENT`: a crafted segment sent from HOST's veth end into
+//! the case's connection (`crate::inject` builds and sends it), then found
+//! again in the capture, so every view can mark it and the next `packets`
+//! block holds the kernel's answer like any other packet.
+
+use std::time::Instant;
+
+use super::super::expect::{Mark, Marked};
+use super::session::{Session, StepError};
+use crate::inject::{self, Injected, SegmentSpec};
+use crate::lab::Side;
+use crate::packet::Packet;
+use crate::report::ladder::{Event, Timed};
+
+/// A segment a `sends` step injected, and where the capture shows it.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Sent {
+    /// The line of the step.
+    pub(super) line: usize,
+    /// Its index among the captured packets.
+    pub(super) index: usize,
+}
+
+impl Session<'_> {
+    /// Settles (so `rcv_nxt` is the peer's latest ACK on the wire), aims
+    /// the segment at the connection the capture shows without earlier
+    /// injected segments (an injected data segment would otherwise move
+    /// HOST's `snd_nxt`), sends it, waits until the capture shows it and
+    /// settles again. A segment that cannot be aimed (no connection on the
+    /// case's port, no ISN captured) fails the step before anything is sent.
+    pub(super) fn send(
+        &mut self,
+        line: usize,
+        host: Side,
+        spec: &SegmentSpec,
+    ) -> Result<(), StepError> {
+        self.settle(line)?;
+        let real = self.real_packets();
+        let port = self.case.port;
+        inject::resolve(spec, host, &real, port, super::now()).map_err(|m| {
+            (
+                line,
+                format!("cannot build the segment of `{host} sends {spec}`: {m}"),
+            )
+        })?;
+        let from = self.captured().len();
+        let injected = inject::inject(&self.lab, host, spec, &real, port)
+            .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
+        let index = self.wait_captured(line, &injected, from)?;
+        let shown = crate::report::tcpdump::Printer::new().line(&injected.packet);
+        self.log.push(format!(
+            "{:>7.3}s  {line}: sent {shown}",
+            self.start.elapsed().as_secs_f64()
+        ));
+        self.sent.push(Sent { line, index });
+        self.events.push(Timed {
+            at: self.captured()[index].ts,
+            event: Event::Injected(index),
+        });
+        self.settle(line)
+    }
+
+    /// The captured packets that HOST's kernels sent (injected ones left out).
+    fn real_packets(&self) -> Vec<Packet> {
+        self.captured()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.sent.iter().any(|s| s.index == *i))
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    /// `marks` (what rules did to each captured packet, by index) with the
+    /// injected packets marked `injected (line N)`. A rule's mark stays
+    /// where one acted on an injected packet (the `sends` line is in the
+    /// run log).
+    pub(super) fn mark_injected(&self, marks: &mut [Option<Marked>]) {
+        for s in &self.sent {
+            if let Some(m @ None) = marks.get_mut(s.index) {
+                *m = Some(Marked {
+                    mark: Mark::Injected,
+                    delay: None,
+                    rule_line: s.line,
+                    netem: false,
+                });
+            }
+        }
+    }
+
+    /// The index of the injected segment in the capture, once libpcap has
+    /// seen it (at `from` or later), under the deadline.
+    fn wait_captured(
+        &mut self,
+        line: usize,
+        injected: &Injected,
+        from: usize,
+    ) -> Result<usize, StepError> {
+        let deadline = self.deadline();
+        loop {
+            let capture = self.capture.as_mut().expect("capture lives until the end");
+            capture.poll().map_err(|e| (line, e.to_string()))?;
+            let found = capture.packets()[from..]
+                .iter()
+                .position(|p| injected.is(p));
+            if let Some(k) = found {
+                return Ok(from + k);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err((
+                    line,
+                    format!(
+                        "the injected segment was sent ({}) but the capture did not show it within {:?}",
+                        crate::report::tcpdump::Printer::new().line(&injected.packet),
+                        self.opts.deadline
+                    ),
+                ));
+            }
+            capture.wait_readable(left);
+        }
+    }
+}

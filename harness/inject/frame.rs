@@ -1,0 +1,126 @@
+//! An absolute segment ([`Packet`]) to the Ethernet II + IPv4 + TCP frame
+//! HOST's kernel would put on its veth, built by etherparse's
+//! `PacketBuilder`, which fills in the IP header checksum and the TCP
+//! checksum over the pseudo-header.
+//!
+//! The IP header is Linux's for a TCP socket: DF set, TTL 64 (the
+//! `net.ipv4.ip_default_ttl` default), DSCP/ECN 0. Linux numbers IP ids per
+//! socket from a random start; the capture keeps no IP header, so the id is
+//! the caller's choice ([`plausible_ip_id`] is a random one).
+
+use std::net::IpAddr;
+
+use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder, TcpHeader, TcpOptionElement};
+
+use crate::packet::{Packet, TcpFlags, TcpOption};
+
+/// Linux's default TTL (`net.ipv4.ip_default_ttl`).
+pub const TTL: u8 = 64;
+
+/// Hardware addresses of the frame: HOST's veth end and its peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Macs {
+    pub src: [u8; 6],
+    pub dst: [u8; 6],
+}
+
+/// `aa:bb:cc:dd:ee:ff`, as `ip link` prints it.
+pub fn mac_string(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// A random IP id, as Linux starts each socket's counter (`get_random_u16`).
+pub fn plausible_ip_id() -> u16 {
+    let mut b = [0u8; 2];
+    // SAFETY: writes at most 2 bytes into `b`. getrandom(2) does not fail
+    // for 2 bytes once the pool is initialised; should it, 0 is still a
+    // valid id (Linux's own for DF packets without a socket).
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    u16::from_ne_bytes(b)
+}
+
+/// The Ethernet frame of `seg` (IPv4 only: the lab has no IPv6 addresses).
+pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (seg.src.ip(), seg.dst.ip()) else {
+        return Err(format!(
+            "{} > {}: only IPv4 segments can be injected",
+            seg.src, seg.dst
+        ));
+    };
+    let mut tcp = TcpHeader::new(seg.src.port(), seg.dst.port(), seg.seq, seg.win);
+    let f = seg.flags;
+    tcp.fin = f.contains(TcpFlags::FIN);
+    tcp.syn = f.contains(TcpFlags::SYN);
+    tcp.rst = f.contains(TcpFlags::RST);
+    tcp.psh = f.contains(TcpFlags::PSH);
+    tcp.ack = f.contains(TcpFlags::ACK);
+    tcp.urg = f.contains(TcpFlags::URG);
+    tcp.ece = f.contains(TcpFlags::ECE);
+    tcp.cwr = f.contains(TcpFlags::CWR);
+    tcp.acknowledgment_number = seg.ack;
+    let options: Vec<TcpOptionElement> = seg.options.iter().map(element).collect();
+    tcp.set_options(&options)
+        .map_err(|e| format!("TCP options {:?}: {e}", seg.options))?;
+    let mut ip = Ipv4Header::new(0, TTL, IpNumber::TCP, src.octets(), dst.octets())
+        .map_err(|e| format!("IPv4 header: {e}"))?;
+    ip.dont_fragment = true;
+    ip.identification = ip_id;
+    let builder = PacketBuilder::ethernet2(macs.src, macs.dst)
+        .ip(IpHeaders::Ipv4(ip, Default::default()))
+        .tcp_header(tcp);
+    let mut frame = Vec::with_capacity(builder.size(seg.payload.len()));
+    builder
+        .write(&mut frame, &seg.payload)
+        .map_err(|e| format!("build frame {} > {}: {e}", seg.src, seg.dst))?;
+    Ok(frame)
+}
+
+fn element(o: &TcpOption) -> TcpOptionElement {
+    match o {
+        TcpOption::Nop => TcpOptionElement::Noop,
+        TcpOption::Mss(v) => TcpOptionElement::MaximumSegmentSize(*v),
+        TcpOption::Wscale(v) => TcpOptionElement::WindowScale(*v),
+        TcpOption::SackOk => TcpOptionElement::SelectiveAcknowledgementPermitted,
+        TcpOption::Sack(blocks) => {
+            let mut rest = [None; 3];
+            for (slot, b) in rest.iter_mut().zip(blocks.iter().skip(1)) {
+                *slot = Some(*b);
+            }
+            TcpOptionElement::SelectiveAcknowledgement(
+                blocks.first().copied().unwrap_or((0, 0)),
+                rest,
+            )
+        }
+        TcpOption::Ts { val, ecr } => TcpOptionElement::Timestamp(*val, *ecr),
+    }
+}
+
+/// Writes `frames` (capture time since the epoch, Ethernet bytes) to a
+/// .pcap file that `tcpdump -r` reads: the record a test or a report keeps
+/// of what was injected.
+pub fn save_pcap(
+    path: &std::path::Path,
+    frames: &[(std::time::Duration, &[u8])],
+) -> Result<(), String> {
+    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET)
+        .map_err(|e| format!("open a pcap writer: {e}"))?;
+    let mut save = dead
+        .savefile(path)
+        .map_err(|e| format!("create {}: {e}", path.display()))?;
+    for (ts, data) in frames {
+        let header = pcap::PacketHeader {
+            ts: libc::timeval {
+                tv_sec: ts.as_secs() as libc::time_t,
+                tv_usec: ts.subsec_micros() as libc::suseconds_t,
+            },
+            caplen: data.len() as u32,
+            len: data.len() as u32,
+        };
+        save.write(&pcap::Packet::new(&header, data));
+    }
+    save.flush()
+        .map_err(|e| format!("flush {}: {e}", path.display()))
+}
