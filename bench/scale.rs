@@ -9,7 +9,7 @@
 //!
 //! What that case asserts: the server listens and the lab settles; every
 //! one of the N clients exits 0 (it connected, sent its FIN on stdin's EOF
-//! and saw the server's); the lab settles at the end; libpcap dropped
+//! and saw the server's); the lab settles at the end; the capture dropped
 //! nothing (the runner fails a case on any drop); and tcpdump -r prints
 //! every packet as our lines do. It does not assert each connection's
 //! packets or the TIME-WAIT sockets: the bench reads the .pcap itself and
@@ -79,9 +79,9 @@ fn read_pcap(path: &Path) -> Result<Seen, String> {
     Ok(seen)
 }
 
-/// `libpcap dropped X packets (Y by the interface)` in a failure text.
+/// `the capture dropped X packets (Y by the interface)` in a failure text.
 fn drops(output: &str) -> Option<(u64, u64)> {
-    let rest = output.split("libpcap dropped ").nth(1)?;
+    let rest = output.split("it dropped ").nth(1)?;
     let (x, rest) = rest.split_once(" packets (")?;
     let (y, _) = rest.split_once(" by the interface")?;
     Some((x.parse().ok()?, y.parse().ok()?))

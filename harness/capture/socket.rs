@@ -144,7 +144,11 @@ impl PacketSocket {
             let e = std::io::Error::last_os_error();
             return match e.raw_os_error() {
                 Some(libc::EAGAIN) => Ok(None),
-                Some(libc::EINTR) => self.next(),
+                // ENETDOWN is the socket's pending error from a bind to the
+                // interface while it was still down (the lab's links come
+                // up after the capture opens), or from its going down at
+                // the end: reading it clears it, and nothing was lost.
+                Some(libc::EINTR) | Some(libc::ENETDOWN) => self.next(),
                 _ => Err(format!("read the packet socket: {e}")),
             };
         }

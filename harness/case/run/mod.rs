@@ -8,7 +8,7 @@
 //! for the lab to go quiet; `failure` writes a set block's failure;
 //! `inject` the `sends` step and which captured packets it injected;
 //! `faults` the fault steps and what rules mean for settling, marks and
-//! the ladder.
+//! the ladder; `setup` the lab and its observers, built at once.
 
 mod blocks;
 mod failure;
@@ -18,6 +18,7 @@ pub mod limits;
 mod packets;
 mod session;
 mod settle;
+mod setup;
 mod steps;
 
 use session::Session;
@@ -27,13 +28,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::{Case, ItemKind};
-use crate::capture::Capture;
+use super::Case;
 use crate::fds::FdRow;
-use crate::lab::{Lab, Side};
 use crate::packet::Packet;
 use crate::report::ladder::Timed;
-use crate::sockets::{SockDiag, SocketRow};
+use crate::sockets::SocketRow;
 
 /// How cases are run: which nc, where files go, how long a wait may take.
 #[derive(Clone, Debug)]
@@ -112,25 +111,15 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure(format!("{}: {msg}\n", at(line))))?;
-    let lab = lab(case).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
-    let capture = Capture::open(
-        lab.netns(Side::Server),
-        Side::Server.iface(),
-        &format!("tcp port {}", case.port),
-        &pcap,
-    )
-    .map_err(|e| Failure(format!("{}: capture: {e}", at(1))))?;
-    let diag = [Side::Client, Side::Server].map(|s| {
-        SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1))))
-    });
-    let [dc, ds] = diag;
+    let setup::Setup { lab, capture, diag } =
+        setup::setup(case, &pcap).map_err(|e| Failure(format!("{}: {e}", at(1))))?;
     let mut s = Session {
         case,
         opts,
         procs: Vec::new(),
         capture: Some(capture),
-        diag: [dc?, ds?],
+        diag,
         claimed: 0,
         block_start: 0,
         strays_claimed: 0,
@@ -171,7 +160,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
             let _ = writeln!(
                 text,
-                "{}: the capture is incomplete: libpcap dropped {} packets ({} by the interface); the trace cannot be trusted",
+                "{}: the capture is incomplete: it dropped {} packets ({} by the interface); the trace cannot be trusted",
                 at(1),
                 sum.dropped,
                 sum.if_dropped
@@ -193,21 +182,6 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     }
     s.explain(&mut text, &packets);
     Err(Failure(text))
-}
-
-/// The case's lab. Rules count segments and the capture must see the same
-/// ones: a lab with fault steps has no GSO super-packets
-/// (`faults::wire_sized`).
-fn lab(case: &Case) -> crate::error::Result<Lab> {
-    let lab = Lab::new(&case.name)?;
-    let faulty = case
-        .items
-        .iter()
-        .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
-    if faulty {
-        crate::faults::wire_sized(&lab)?;
-    }
-    Ok(lab)
 }
 
 /// A time no case reaches: what a limit saturates to.

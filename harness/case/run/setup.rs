@@ -1,0 +1,62 @@
+//! The case's lab and observers, built as much at once as they can be.
+//!
+//! The capture opens on the server's veth as soon as it exists, while the
+//! addresses and links go up (and, with fault steps, the veth is made
+//! wire-sized) and the sock_diag sockets open; it is ready before the
+//! first step, so no segment of the case is ever missed.
+
+use std::path::Path;
+
+use super::super::{Case, ItemKind};
+use crate::capture::Capture;
+use crate::error::Result;
+use crate::lab::{Lab, Side};
+use crate::sockets::SockDiag;
+
+/// What a case plays in: the lab, its capture, a sock_diag socket per side.
+pub(super) struct Setup {
+    pub lab: Lab,
+    pub capture: Capture,
+    pub diag: [SockDiag; 2],
+}
+
+/// Builds the lab for `case` with its capture writing `pcap`. Errors say
+/// which part failed (`lab: ...`, `capture: ...`, `sock_diag: ...`).
+pub(super) fn setup(case: &Case, pcap: &Path) -> std::result::Result<Setup, String> {
+    let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
+    let capture = Capture::start(
+        lab.netns(Side::Server),
+        Side::Server.iface(),
+        &format!("tcp port {}", case.port),
+        pcap,
+    )
+    .map_err(|e| format!("capture: {e}"))?;
+    let (configured, diag) = std::thread::scope(|s| {
+        let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
+        let configured = configure(case, &lab);
+        (configured, diag.join())
+    });
+    configured.map_err(|e| format!("lab: {e}"))?;
+    let [dc, ds] = diag.map_err(|_| "sock_diag: the opening thread panicked".to_string())?;
+    let diag = [
+        dc.map_err(|e| format!("sock_diag: {e}"))?,
+        ds.map_err(|e| format!("sock_diag: {e}"))?,
+    ];
+    capture.ready().map_err(|e| format!("capture: {e}"))?;
+    Ok(Setup { lab, capture, diag })
+}
+
+/// Addresses and links up. Rules count segments and the capture must see
+/// the same ones: a lab with fault steps has no GSO super-packets
+/// (`faults::wire_sized`).
+fn configure(case: &Case, lab: &Lab) -> Result<()> {
+    lab.configure()?;
+    let faulty = case
+        .items
+        .iter()
+        .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
+    if faulty {
+        crate::faults::wire_sized(lab)?;
+    }
+    Ok(())
+}
