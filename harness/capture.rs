@@ -71,6 +71,9 @@ struct State {
     strays_uncounted: u64,
     /// Strays noted so far (taken or not): what MAX_STRAYS bounds.
     strays_noted: usize,
+    /// Every TCP segment read so far, kept or stray: what
+    /// [`Capture::wait_activity`] watches.
+    read: u64,
     /// A read failed; the reader has stopped reading.
     failed: Option<String>,
     /// Set when the reader stopped: the file is complete.
@@ -245,6 +248,32 @@ impl Capture {
             let left = limit.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
+            }
+            s = self
+                .shared
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// How many TCP segments the reader has seen so far (kept or not):
+    /// pass it to [`Capture::wait_activity`].
+    pub fn activity(&self) -> u64 {
+        self.shared.lock().read
+    }
+
+    /// Sleeps until the reader sees a TCP segment beyond the first `seen`,
+    /// or `timeout` passes; returns the count then. For waits on what the
+    /// lab does: a segment on the wire is when states change.
+    pub fn wait_activity(&self, seen: u64, timeout: Duration) -> u64 {
+        let limit = Instant::now() + timeout;
+        let mut s = self.shared.lock();
+        loop {
+            let left = limit.saturating_duration_since(Instant::now());
+            if s.read > seen || s.failed.is_some() || left.is_zero() {
+                return s.read;
             }
             s = self
                 .shared

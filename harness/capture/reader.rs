@@ -151,6 +151,7 @@ fn drain(h: &mut Handle, open: &Open) -> Result<(), String> {
     };
     if !kept.is_empty() || !strays.is_empty() {
         let mut s = open.shared.lock();
+        s.read += (kept.len() + strays.len()) as u64;
         s.packets.append(&mut kept);
         let room = MAX_STRAYS.saturating_sub(s.strays_noted);
         let over = strays.len().saturating_sub(room);

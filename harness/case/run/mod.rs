@@ -15,6 +15,7 @@ mod failure;
 mod faults;
 mod inject;
 pub mod limits;
+mod pace;
 mod packets;
 mod session;
 mod settle;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::super::rows::{SocketExpect, Window};
+use super::pace::{self, Backoff};
 use super::session::{Session, StepError};
 use crate::lab::Side;
 use crate::sockets::{self, SocketRow};
@@ -29,6 +30,8 @@ impl Session<'_> {
             "{} socket `{row}` on {host}",
             if gone { "the end of the" } else { "a" }
         );
+        let mut backoff = Backoff::new();
+        let mut seen = self.capture_ref().activity();
         loop {
             let rows = self.rows_of(line, host)?;
             let present = rows.iter().any(|r| row.matches(r));
@@ -56,14 +59,34 @@ impl Session<'_> {
                 }
                 return Err((line, t));
             }
-            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+            let pause = match at {
+                Some(w) => pace::near_edges(w, since.elapsed()),
+                None => backoff.pause(),
+            };
+            self.pause(pause, deadline, &mut seen, &mut backoff);
         }
+    }
+
+    /// Sleeps `pause` (not past `deadline`), woken early by a segment on
+    /// the wire; a segment means things move: look quickly again.
+    fn pause(&self, pause: Duration, deadline: Instant, seen: &mut u64, backoff: &mut Backoff) {
+        let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
+        let now = self.capture_ref().wait_activity(*seen, pause);
+        if now != *seen {
+            *seen = now;
+            backoff.reset();
+        }
+    }
+
+    fn capture_ref(&self) -> &crate::capture::Capture {
+        self.capture.as_ref().expect("capture lives until the end")
     }
 
     /// Waits until no socket of either host is in a state the kernel leaves
     /// by itself, no data is unacknowledged, and every command sleeps in a
-    /// system call or is gone; then reads the capture to its end. Polls
-    /// sock_diag and /proc every millisecond under the deadline.
+    /// system call or is gone; then reads the capture to its end. Looks at
+    /// sock_diag and /proc under the deadline, quickly at first, then less
+    /// often, and again at once when a segment goes by (`pace`).
     ///
     /// Under fault rules, a socket that is not settled by itself counts as
     /// settled while it is waiting on a rule (`waiting_on_rule`): held in
@@ -72,6 +95,8 @@ impl Session<'_> {
     pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
         let deadline = self.deadline();
         let faulty = !self.rules.is_empty();
+        let mut backoff = Backoff::new();
+        let mut seen = self.capture_ref().activity();
         loop {
             if faulty {
                 self.capture
@@ -114,7 +139,8 @@ impl Session<'_> {
                 why += &self.rules_text();
                 return Err((line, why));
             }
-            std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+            let pause = backoff.pause();
+            self.pause(pause, deadline, &mut seen, &mut backoff);
         }
         self.capture
             .as_mut()

@@ -2,7 +2,7 @@
 //! and the blocks, each dispatched to where it is checked.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::super::{Interrupt, Item, ItemKind};
 use super::session::{Session, StepError};
@@ -149,8 +149,9 @@ pub(super) fn ladder_step(kind: &ItemKind) -> Option<(Side, String)> {
 }
 
 /// Waits until the process is stopped (state T), or no longer stopped,
-/// polling /proc under the deadline.
+/// looking at /proc under the deadline, quickly at first.
 pub(super) fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Result<(), String> {
+    let mut backoff = super::pace::Backoff::new();
     loop {
         let state = p.state();
         if (state == "T") == stopped {
@@ -164,6 +165,9 @@ pub(super) fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Resul
                 if stopped { "stop" } else { "resume" }
             ));
         }
-        std::thread::sleep(Duration::from_millis(1)); // poll interval of this wait
+        let pause = backoff
+            .pause()
+            .min(deadline.saturating_duration_since(Instant::now()));
+        std::thread::sleep(pause); // the pause of this wait, backing off
     }
 }
