@@ -143,6 +143,8 @@ fn precondition() -> Option<String> {
 
 fn main() -> ExitCode {
     let (mut args, selection) = tcplab::cli::parse(std::env::args_os());
+    // First of all: no lab is made until it is taken.
+    let before = (!args.list).then(host_before);
     if let Err(e) = tcplab::interrupt::install() {
         eprintln!("tcplab: {e}");
         return ExitCode::FAILURE;
@@ -170,7 +172,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let before = (!listing).then(host_before);
     let mut opts = match options() {
         Ok(o) => o,
         Err(e) => {
