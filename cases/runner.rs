@@ -19,7 +19,7 @@ use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record};
 use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
-use tcplab::report::{ladder, tcpdump};
+use tcplab::report::{ladder, many, tcpdump};
 
 mod selftest;
 mod selftest_cli;
@@ -379,12 +379,13 @@ fn play_case(
             name = case.name
         )
     })?;
-    report.ladder = ladder::draw(
+    // Many connections: the first and the last in full, the rest counted.
+    report.ladder = many::ladder(
         &outcome.packets,
         &outcome.events,
         &ladder::LadderOptions::default(),
     );
-    report.packets = tcpdump::lines(&outcome.packets);
+    report.packets = many::tcpdump_lines(&outcome.packets);
     report.log = outcome.log.clone();
     if opts.record {
         return write_recorded(file, &case, &text, &outcome);
@@ -452,13 +453,13 @@ fn render(name: &str, o: &run::Outcome, same: usize) -> String {
         t += &format!("  {l}\n");
     }
     t += &format!("\n== {name}: the exchange, drawn from the capture\n\n");
-    t += &ladder::draw(&o.packets, &o.events, &ladder::LadderOptions::default());
+    t += &many::ladder(&o.packets, &o.events, &ladder::LadderOptions::default());
     t += &format!(
         "\n== {name}: {} packets on the server's veth, as `tcpdump -nn -r {}` prints them ({same} lines identical)\n",
         o.packets.len(),
         shown(&o.pcap).display()
     );
-    for l in tcpdump::lines(&o.packets) {
+    for l in many::tcpdump_lines(&o.packets) {
         t += &format!("  {l}\n");
     }
     t

@@ -35,7 +35,7 @@ pub struct Case {
 }
 
 /// One step or expectation, with the line it starts on.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Item {
     pub line: usize,
     pub kind: ItemKind,
@@ -57,12 +57,27 @@ pub enum ItemKind {
     /// `server prints nothing`: the command's stdout is still empty once
     /// the lab has settled (e.g. data the kernel must not deliver).
     PrintsNothing { host: Side },
-    /// `client exits 0`: the command ends (with this status, if given).
-    Exits { host: Side, code: Option<i32> },
+    /// `client exits 0`: the command ends (with this status, if given);
+    /// `within 30s`: it may take that long (else the run's deadline).
+    Exits {
+        host: Side,
+        code: Option<i32>,
+        within: Option<std::time::Duration>,
+    },
     /// A `packets` block: exactly these packets since the previous block.
     /// Usually one list; where the kernel's timing legitimately decides
     /// between forms, the alternatives, separated by `or` lines, each exact.
     Packets(Vec<Vec<PacketExpect>>),
+    /// A `packets × N` block: the packets since the previous block are
+    /// those of exactly N connections, each on its own client port, and
+    /// each connection's packets, in order, are one of the alternatives
+    /// (numbered relative to that connection's own ISNs).
+    PacketsEach {
+        count: usize,
+        alts: Vec<Vec<PacketExpect>>,
+    },
+    /// `repeat N` and indented steps: those steps, in order, N times.
+    Repeat { times: u32, steps: Vec<Item> },
     /// `trace server`: commands started on the host from here on run under
     /// ptrace, so a `syscalls` block can be held against them.
     Trace { host: Side },
@@ -170,11 +185,25 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
             ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
             ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
-            ItemKind::Exits {
-                host,
-                code: Some(c),
-            } => write!(f, "{host} exits {c}"),
-            ItemKind::Exits { host, code: None } => write!(f, "{host} exits"),
+            ItemKind::Exits { host, code, within } => {
+                write!(f, "{host} exits")?;
+                if let Some(c) = code {
+                    write!(f, " {c}")?;
+                }
+                if let Some(d) = within {
+                    write!(f, " within {}", rows::show_duration(*d))?;
+                }
+                Ok(())
+            }
+            ItemKind::PacketsEach { count, alts } if alts.len() == 1 => {
+                write!(f, "packets × {count} ({} lines each)", alts[0].len())
+            }
+            ItemKind::PacketsEach { count, alts } => {
+                write!(f, "packets × {count} ({} alternatives each)", alts.len())
+            }
+            ItemKind::Repeat { times, steps } => {
+                write!(f, "repeat {times} ({} steps)", steps.len())
+            }
             ItemKind::Packets(alts) if alts.len() == 1 => {
                 write!(f, "packets ({} lines)", alts[0].len())
             }
@@ -233,5 +262,7 @@ pub fn rule_text(rule: &Rule) -> String {
     format!("{verb} {} {flags} {which}{by}", rule.direction)
 }
 
+#[cfg(test)]
+mod many_tests;
 #[cfg(test)]
 mod tests;

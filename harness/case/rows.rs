@@ -147,6 +147,8 @@ pub fn show_duration(d: Duration) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SocketExpect {
     pub line: usize,
+    /// `1000 × TIME-WAIT ...`: how many sockets the row stands for.
+    pub count: usize,
     pub state: TcpState,
     pub queues: Option<(u32, u32)>,
     pub local: AddrPattern,
@@ -154,12 +156,32 @@ pub struct SocketExpect {
     pub timer: Option<(Option<TimerKind>, Window)>,
 }
 
+/// The most sockets one row may stand for.
+pub const MAX_SOCKETS: usize = 1_000_000;
+
 const SOCKET_HINT: &str =
     "a socket row is `STATE LOCAL PEER [timer WINDOW]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s`";
 
 impl SocketExpect {
     pub fn parse(line: usize, text: &str) -> Result<SocketExpect, Bad> {
-        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut words: Vec<&str> = text.split_whitespace().collect();
+        let count = match words.as_slice() {
+            [n, "×" | "x", ..] => {
+                let count = n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|c| (1..=MAX_SOCKETS).contains(c))
+                    .ok_or_else(|| {
+                        bad(
+                            format!("bad socket count `{n}`: a number from 1 to {MAX_SOCKETS}"),
+                            "write `1000 × TIME-WAIT 192.168.2.105:* 192.168.2.100:11111` (`x` for `×` is fine)",
+                        )
+                    })?;
+                words.drain(..2);
+                count
+            }
+            _ => 1,
+        };
         let Some((state, rest)) = words.split_first() else {
             return Err(bad("empty socket row", SOCKET_HINT));
         };
@@ -189,6 +211,7 @@ impl SocketExpect {
         };
         Ok(SocketExpect {
             line,
+            count,
             state,
             queues,
             local: AddrPattern::parse(local)?,
@@ -229,6 +252,9 @@ fn timer_kind(s: &str) -> Result<TimerKind, Bad> {
 
 impl fmt::Display for SocketExpect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.count != 1 {
+            write!(f, "{} × ", self.count)?;
+        }
         write!(f, "{:<10}", self.state.to_string())?;
         if let Some((r, s)) = self.queues {
             write!(f, " {r} {s}")?;
@@ -365,9 +391,25 @@ pub fn match_set<E, O>(
     observed: &[O],
     fits: impl Fn(&E, &O) -> bool,
 ) -> (Vec<usize>, Vec<usize>) {
-    let owner = pairing(expected, observed, fits);
-    let missing = (0..expected.len())
-        .filter(|e| !owner.contains(&Some(*e)))
+    let (short, extra) = match_counted(expected, |_| 1, observed, fits);
+    (short.into_iter().map(|(e, _)| e).collect(), extra)
+}
+
+/// [`match_set`] where expected row `e` stands for `count(e)` rows
+/// (`1000 × TIME-WAIT ...`). Returns each expected row that got fewer
+/// partners than its count, with how many it got, and the observed rows
+/// nobody claimed.
+pub fn match_counted<E, O>(
+    expected: &[E],
+    count: impl Fn(&E) -> usize,
+    observed: &[O],
+    fits: impl Fn(&E, &O) -> bool,
+) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let counts: Vec<usize> = expected.iter().map(&count).collect();
+    let owner = pairing_counted(expected, &counts, observed, fits);
+    let short = (0..expected.len())
+        .map(|e| (e, owner.iter().filter(|o| **o == Some(e)).count()))
+        .filter(|(e, got)| *got < counts[*e])
         .collect();
     let extra = owner
         .iter()
@@ -375,41 +417,80 @@ pub fn match_set<E, O>(
         .filter(|(_, o)| o.is_none())
         .map(|(i, _)| i)
         .collect();
-    (missing, extra)
+    (short, extra)
 }
 
 /// For each observed row, the expected row it is paired with in a maximum
-/// matching (Kuhn's augmenting paths; blocks are a handful of rows), or
-/// None.
+/// matching, or None.
 pub fn pairing<E, O>(
     expected: &[E],
     observed: &[O],
     fits: impl Fn(&E, &O) -> bool,
 ) -> Vec<Option<usize>> {
-    fn augment<E, O>(
-        e: usize,
-        expected: &[E],
-        observed: &[O],
-        fits: &dyn Fn(&E, &O) -> bool,
-        owner: &mut [Option<usize>],
-        seen: &mut [bool],
-    ) -> bool {
-        for o in 0..observed.len() {
-            if !seen[o] && fits(&expected[e], &observed[o]) {
-                seen[o] = true;
-                if owner[o].is_none_or(|prev| augment(prev, expected, observed, fits, owner, seen))
-                {
-                    owner[o] = Some(e);
-                    return true;
+    pairing_counted(expected, &vec![1; expected.len()], observed, fits)
+}
+
+/// A maximum matching in which expected row `e` takes up to `counts[e]`
+/// observed rows: Kuhn's augmenting paths, each first trying the observed
+/// rows nobody holds (a cursor per expected row, since a held row is never
+/// freed again), so a thousand alike rows cost a thousand steps, not a
+/// million.
+fn pairing_counted<E, O>(
+    expected: &[E],
+    counts: &[usize],
+    observed: &[O],
+    fits: impl Fn(&E, &O) -> bool,
+) -> Vec<Option<usize>> {
+    struct Search<'a, E, O, F> {
+        expected: &'a [E],
+        observed: &'a [O],
+        fits: F,
+        owner: Vec<Option<usize>>,
+        cursor: Vec<usize>,
+    }
+    impl<E, O, F: Fn(&E, &O) -> bool> Search<'_, E, O, F> {
+        fn free(&mut self, e: usize) -> Option<usize> {
+            while self.cursor[e] < self.observed.len() {
+                let o = self.cursor[e];
+                self.cursor[e] += 1;
+                if self.owner[o].is_none() && (self.fits)(&self.expected[e], &self.observed[o]) {
+                    return Some(o);
                 }
             }
+            None
         }
-        false
+        fn augment(&mut self, e: usize, seen: &mut [bool]) -> bool {
+            if let Some(o) = self.free(e) {
+                self.owner[o] = Some(e);
+                return true;
+            }
+            for o in 0..self.observed.len() {
+                if !seen[o] && (self.fits)(&self.expected[e], &self.observed[o]) {
+                    seen[o] = true;
+                    let prev = self.owner[o].expect("free rows were taken above");
+                    if self.augment(prev, seen) {
+                        self.owner[o] = Some(e);
+                        return true;
+                    }
+                }
+            }
+            false
+        }
     }
-    let mut owner = vec![None; observed.len()];
-    for e in 0..expected.len() {
-        let mut seen = vec![false; observed.len()];
-        augment(e, expected, observed, &fits, &mut owner, &mut seen);
+    let mut s = Search {
+        expected,
+        observed,
+        fits,
+        owner: vec![None; observed.len()],
+        cursor: vec![0; expected.len()],
+    };
+    for (e, &n) in counts.iter().enumerate() {
+        for _ in 0..n {
+            let mut seen = vec![false; observed.len()];
+            if !s.augment(e, &mut seen) {
+                break;
+            }
+        }
     }
-    owner
+    s.owner
 }

@@ -1,10 +1,13 @@
 //! What a run shows a person: the captured packets as `tcpdump -nn -r`
 //! prints them (`tcpdump`), and the seed's ladder diagram of the
-//! conversation with the steps that caused it (`ladder`).
+//! conversation with the steps that caused it (`ladder`); for a capture of
+//! many connections, the first and the last in full and the rest counted
+//! (`many`).
 
 pub mod coverage;
 pub mod html;
 pub mod ladder;
+pub mod many;
 pub mod results;
 pub mod runs;
 pub mod sidebyside;

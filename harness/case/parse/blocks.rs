@@ -18,6 +18,28 @@ pub(super) fn is_block(head: &str) -> bool {
 
 type BlockErr = (Option<usize>, Bad);
 
+/// The most connections a `packets × N` block may count.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+
+/// `× N` (or `x N`) after `packets`: how many connections.
+fn connections(rest: &str) -> Result<usize, Bad> {
+    const HINT: &str = "`packets` alone, or `packets × N` for N connections that each show the packets below (`x` for `×` is fine)";
+    let (times, n) = split_word(rest);
+    if times != "×" && times != "x" {
+        return Err(bad(
+            format!("`packets` takes nothing after it but `× N`, got `{rest}`"),
+            HINT,
+        ));
+    }
+    match n.parse::<usize>() {
+        Ok(c) if (1..=MAX_CONNECTIONS).contains(&c) => Ok(c),
+        _ => Err(bad(
+            format!("bad connection count `{n}`: a number from 1 to {MAX_CONNECTIONS}"),
+            HINT,
+        )),
+    }
+}
+
 pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
     let (kw, rest) = split_word(head);
     let example = match kw {
@@ -26,16 +48,11 @@ pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, Bloc
         "fds" => "`  4u IPv4 TCP *:11111 (LISTEN)`",
         _ => "`  accept(4, ...) = 5`",
     };
+    let each = match kw {
+        "packets" if !rest.is_empty() => Some(connections(rest).map_err(|b| (None, b))?),
+        _ => None,
+    };
     let host = match kw {
-        "packets" if !rest.is_empty() => {
-            return Err((
-                None,
-                bad(
-                    format!("`packets` takes nothing after it, got `{rest}`"),
-                    "the packets go on the indented lines below",
-                ),
-            ))
-        }
         "packets" => None,
         _ => Some(host(rest).map_err(|b| {
             (
@@ -57,37 +74,8 @@ pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, Bloc
         ));
     }
     let none = body.len() == 1 && body[0].1 == "none";
-    fn lines<T>(
-        body: &[(usize, &str)],
-        none: bool,
-        f: impl Fn(usize, &str) -> Result<T, Bad>,
-    ) -> Result<Vec<T>, BlockErr> {
-        if none {
-            return Ok(Vec::new());
-        }
-        body.iter()
-            .map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b)))
-            .collect()
-    }
     Ok(match (kw, host) {
-        ("packets", _) => {
-            let mut alts = Vec::new();
-            for alt in body.split(|(_, l)| *l == "or") {
-                if alt.is_empty() {
-                    let at = body.iter().find(|(_, l)| *l == "or").map(|(n, _)| *n);
-                    return Err((
-                        at,
-                        bad(
-                            "`or` must stand between two lists of packets",
-                            "write the alternatives above and below the `or` line",
-                        ),
-                    ));
-                }
-                let none = alt.len() == 1 && alt[0].1 == "none";
-                alts.push(lines(alt, none, packet_line)?);
-            }
-            ItemKind::Packets(alts)
-        }
+        ("packets", _) => packets_block(body, each)?,
         ("sockets", Some(host)) => ItemKind::Sockets {
             host,
             rows: lines(body, none, SocketExpect::parse)?,
@@ -110,5 +98,52 @@ pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, Bloc
             calls: lines(body, none, CallExpect::parse)?,
         },
         _ => unreachable!("is_block admits only known blocks"),
+    })
+}
+
+/// Each body line parsed by `f`; none for a body of `none`.
+fn lines<T>(
+    body: &[(usize, &str)],
+    none: bool,
+    f: impl Fn(usize, &str) -> Result<T, Bad>,
+) -> Result<Vec<T>, BlockErr> {
+    if none {
+        return Ok(Vec::new());
+    }
+    body.iter()
+        .map(|(n, l)| f(*n, l).map_err(|b| (Some(*n), b)))
+        .collect()
+}
+
+/// The body of a `packets` block: its alternatives; with `each`, those of
+/// one connection of `packets × N`.
+fn packets_block(body: &[(usize, &str)], each: Option<usize>) -> Result<ItemKind, BlockErr> {
+    let mut alts = Vec::new();
+    for alt in body.split(|(_, l)| *l == "or") {
+        if alt.is_empty() {
+            let at = body.iter().find(|(_, l)| *l == "or").map(|(n, _)| *n);
+            return Err((
+                at,
+                bad(
+                    "`or` must stand between two lists of packets",
+                    "write the alternatives above and below the `or` line",
+                ),
+            ));
+        }
+        let none = alt.len() == 1 && alt[0].1 == "none";
+        if none && each.is_some() {
+            return Err((
+                Some(alt[0].0),
+                bad(
+                    "a connection has packets: `none` means no connection",
+                    "write `packets` and `  none` for a capture with nothing in it",
+                ),
+            ));
+        }
+        alts.push(lines(alt, none, packet_line)?);
+    }
+    Ok(match each {
+        Some(count) => ItemKind::PacketsEach { count, alts },
+        None => ItemKind::Packets(alts),
     })
 }

@@ -16,6 +16,7 @@ mod faults;
 mod inject;
 mod packets;
 mod read;
+mod repeat;
 mod steps;
 mod wait;
 mod words;
@@ -31,11 +32,13 @@ pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
 use blocks::{block, is_block};
+pub use repeat::MAX_REPEAT;
+use repeat::{is_repeat, repeat};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, a block (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -68,35 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         items: Vec::new(),
     };
 
-    // Editors on Windows start UTF-8 files with a byte order mark; left in,
-    // it would sit invisibly in the first word (`unknown host `server``).
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut groups: Vec<Group> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
-        plain_text(raw).map_err(|b| err(n, b))?;
-        let trimmed = raw.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        if raw.starts_with([' ', '\t']) {
-            match groups.last_mut() {
-                Some((_, head, body)) if is_block(head) => body.push((n, trimmed)),
-                _ => {
-                    return Err(err(
-                        n,
-                        bad(
-                            "indented line outside a block",
-                            "indent only the lines of a `packets` block; steps start at column 1",
-                        ),
-                    ))
-                }
-            }
-        } else {
-            groups.push((n, trimmed, Vec::new()));
-        }
-    }
-
+    let groups = groups(text).map_err(|(n, b)| err(n, b))?;
     for (n, head, body) in groups {
         if let Some(rest) = head.strip_prefix("port") {
             if !rest.is_empty() && !rest.starts_with(' ') {
@@ -127,7 +102,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             case.ours_only = Some(rest.trim().to_string());
             continue;
         }
-        let kind = if is_block(head) {
+        let kind = if is_repeat(head) {
+            repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+        } else if is_block(head) {
             block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else {
             step(head).map_err(|b| err(n, b))?
@@ -147,6 +124,42 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         ));
     }
     Ok(case)
+}
+
+/// The file's lines grouped: each unindented line with the indented lines
+/// under it (a block's or a repeat's body); blank and `#` lines left out.
+fn groups(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
+    // Editors on Windows start UTF-8 files with a byte order mark; left in,
+    // it would sit invisibly in the first word (`unknown host `server``).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        plain_text(raw).map_err(|b| (n, b))?;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if raw.starts_with([' ', '\t']) {
+            match groups.last_mut() {
+                Some((_, head, body)) if is_block(head) || is_repeat(head) => {
+                    body.push((n, trimmed))
+                }
+                _ => {
+                    return Err((
+                        n,
+                        bad(
+                            "indented line outside a block",
+                            "indent only the lines of a block (`packets`, `sockets HOST`, ...) or of a `repeat`; steps start at column 1",
+                        ),
+                    ))
+                }
+            }
+        } else {
+            groups.push((n, trimmed, Vec::new()));
+        }
+    }
+    Ok(groups)
 }
 
 /// The step dispatcher: a step's first words choose its parser.

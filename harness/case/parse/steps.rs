@@ -2,6 +2,7 @@
 //! `exits`) and `trace`; one function per step, chosen by `super::step`.
 
 use super::super::error::{bad, Bad};
+use super::super::rows::duration;
 use super::super::{Interrupt, ItemKind};
 use super::words::{host, shell_words};
 use super::STEP_HINT;
@@ -69,17 +70,23 @@ pub(super) fn signal(host: Side, verb: &str) -> ItemKind {
     ItemKind::Signal { host, signal }
 }
 
-/// `HOST exits [CODE]`.
+/// `HOST exits [CODE] [within DUR]`.
 pub(super) fn exits(host: Side, arg: &str) -> Result<ItemKind, Bad> {
-    let code = if arg.is_empty() {
+    let (code, within) = match arg.split_once("within") {
+        Some((code, dur)) if code.is_empty() || code.ends_with(' ') => {
+            (code.trim(), Some(duration(dur.trim())?))
+        }
+        _ => (arg, None),
+    };
+    let code = if code.is_empty() {
         None
     } else {
-        Some(arg.parse::<u8>().map(i32::from).map_err(|_| {
+        Some(code.parse::<u8>().map(i32::from).map_err(|_| {
             bad(
-                format!("bad exit status `{arg}`"),
-                "an exit status is a number from 0 to 255, e.g. `client exits 0`",
+                format!("bad exit status `{code}`"),
+                "an exit status is a number from 0 to 255, e.g. `client exits 0` or `client exits 0 within 30s`",
             )
         })?)
     };
-    Ok(ItemKind::Exits { host, code })
+    Ok(ItemKind::Exits { host, code, within })
 }

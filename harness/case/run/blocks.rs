@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::super::calls::CallExpect;
-use super::super::rows::{match_set, SocketExpect};
+use super::super::rows::{match_counted, match_set, SocketExpect};
 use super::failure::set_failure;
 use super::session::{Session, StepError};
 use super::{now, Observation};
@@ -31,35 +31,63 @@ impl Session<'_> {
         self.settle(line)?;
         let observed = self.rows_of(line, host)?;
         self.observe(line, Observation::Sockets(observed.clone()));
-        let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
-        if missing.is_empty() && extra.is_empty() {
-            for r in observed
-                .iter()
-                .filter(|r| r.state != crate::sockets::TcpState::Listen)
-            {
-                let text = match &r.timer {
-                    Some(t) if r.state == crate::sockets::TcpState::TimeWait => {
-                        format!("{} {}s", r.state, t.left.as_secs())
-                    }
-                    _ => r.state.to_string(),
-                };
-                self.events.push(Timed {
-                    at: now(),
-                    event: Event::State { side: host, text },
-                });
-            }
+        let (short, extra) = match_counted(expected, |e| e.count, &observed, |e, o| e.matches(o));
+        if short.is_empty() && extra.is_empty() {
+            self.state_events(host, &observed);
             return Ok(());
         }
         let shown: Vec<String> = observed.iter().map(|r| r.to_string()).collect();
+        let missing: Vec<usize> = short.iter().map(|(e, _)| *e).collect();
+        let rows = expected.iter().enumerate().map(|(i, e)| {
+            let got = short.iter().find(|(s, _)| *s == i).map(|(_, got)| *got);
+            let text = match got {
+                Some(got) if e.count > 1 => format!("{e}   ({got} of {} seen)", e.count),
+                _ => e.to_string(),
+            };
+            (e.line, text)
+        });
         self.judged(set_failure(
             &format!("sockets on {host}"),
             line,
-            expected.iter().map(|e| (e.line, e.to_string())).collect(),
+            rows.collect(),
             &missing,
             &format!("observed (ss -tan -o in the {host} namespace)"),
             shown,
             &extra,
         ))
+    }
+
+    /// The ladder's note of each socket state a sockets block saw (not
+    /// LISTEN): alike ones once, with their number (`1000 × TIME-WAIT
+    /// 59s`).
+    fn state_events(&mut self, host: Side, observed: &[SocketRow]) {
+        let mut texts: Vec<(String, usize)> = Vec::new();
+        for r in observed
+            .iter()
+            .filter(|r| r.state != crate::sockets::TcpState::Listen)
+        {
+            let text = match &r.timer {
+                Some(t) if r.state == crate::sockets::TcpState::TimeWait => {
+                    format!("{} {}s", r.state, t.left.as_secs())
+                }
+                _ => r.state.to_string(),
+            };
+            match texts.iter_mut().find(|(t, _)| *t == text) {
+                Some((_, n)) => *n += 1,
+                None => texts.push((text, 1)),
+            }
+        }
+        for (text, n) in texts {
+            let text = if n > 1 {
+                format!("{n} × {text}")
+            } else {
+                text
+            };
+            self.events.push(Timed {
+                at: now(),
+                event: Event::State { side: host, text },
+            });
+        }
     }
 
     pub(super) fn fds(

@@ -21,8 +21,14 @@ impl Session<'_> {
             }
         }
         if !packets.is_empty() {
-            let _ = writeln!(text, "  the whole capture, as tcpdump -nn -r prints it:");
-            for l in crate::report::tcpdump::lines(packets) {
+            let n = crate::report::many::connections(packets).len();
+            let whole = if n <= crate::report::many::SHOWN_WHOLE {
+                "the whole capture".to_string()
+            } else {
+                format!("the capture ({n} connections: the first and the last in full)")
+            };
+            let _ = writeln!(text, "  {whole}, as tcpdump -nn -r prints it:");
+            for l in crate::report::many::tcpdump_lines(packets) {
                 let _ = writeln!(text, "    {l}");
             }
         }
@@ -34,6 +40,9 @@ impl Session<'_> {
         );
     }
 }
+
+/// The most observed rows a set block's failure lists in full.
+const SHOWN_ROWS: usize = 40;
 
 /// A set block's failure: expected rows with `>>` on those nothing matched,
 /// observed rows with `>>` on those nothing expected; attributed to the
@@ -64,8 +73,21 @@ pub(super) fn set_failure(
         let _ = writeln!(t, "     (none)");
     }
     let _ = writeln!(t, "  {observed_title}:");
-    for (i, o) in observed.iter().enumerate() {
+    // A thousand alike rows say no more than a few: the first ones and
+    // every unexpected one (up to a bound), then how many in all.
+    let shown = |i: usize| {
+        observed.len() <= SHOWN_ROWS || i < 10 || extra[..extra.len().min(SHOWN_ROWS)].contains(&i)
+    };
+    for (i, o) in observed.iter().enumerate().filter(|(i, _)| shown(*i)) {
         let _ = writeln!(t, "  {} {o}", if extra.contains(&i) { ">>" } else { "  " });
+    }
+    if observed.len() > SHOWN_ROWS {
+        let _ = writeln!(
+            t,
+            "     ... {} rows in all, {} of them unexpected",
+            observed.len(),
+            extra.len()
+        );
     }
     if observed.is_empty() {
         let _ = writeln!(t, "     (none)");

@@ -11,12 +11,14 @@
 //! the ladder; `setup` the lab and its observers, built at once.
 
 mod blocks;
+pub mod each;
 mod failure;
 mod faults;
 mod inject;
 pub mod limits;
 mod pace;
 mod packets;
+mod repeat;
 mod session;
 mod settle;
 mod setup;
@@ -66,6 +68,9 @@ pub enum Observation {
     /// The packets the block was held against (for a block that ends the
     /// case, every packet after the previous block).
     Packets(Vec<Seen>),
+    /// A `packets × N` block's connections, each numbered from its own
+    /// ISNs, in the order they began.
+    Connections(Vec<Vec<Seen>>),
     /// The host's TCP sockets (ss).
     Sockets(Vec<SocketRow>),
     /// The TCP descriptors of the host's latest command (lsof).

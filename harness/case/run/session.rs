@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::super::expect::compare;
-use super::super::{Case, ItemKind};
+use super::super::{Case, Item, ItemKind};
 use super::steps::ladder_step;
 use super::{now, Observation, Observed, Options};
 use crate::capture::Capture;
@@ -60,23 +60,7 @@ impl Session<'_> {
     pub(super) fn play(&mut self) -> Result<(), StepError> {
         let items = &self.case.items;
         for item in items {
-            self.log.push(format!(
-                "{:>7.3}s  {}: {}",
-                self.start.elapsed().as_secs_f64(),
-                item.line,
-                item.kind
-            ));
-            if item.kind.is_action() {
-                self.last_action = Instant::now();
-                self.last_action_at = now();
-                if let Some((side, text)) = ladder_step(&item.kind) {
-                    self.events.push(Timed {
-                        at: now(),
-                        event: Event::Step { side, text },
-                    });
-                }
-            }
-            self.step(item)?;
+            self.play_item(item, true)?;
         }
         // The case is over when the lab settles; only then is "no more
         // packets" judged for a block that ends the case.
@@ -100,7 +84,39 @@ impl Session<'_> {
                 }
             }
         }
+        if let ItemKind::PacketsEach { count, alts } = &last.kind {
+            if self.captured().len() > self.claimed {
+                // Packets came after the block was judged: judged again
+                // with them.
+                self.claimed = self.captured().len();
+                self.judge_each(last.line, *count, alts)?;
+            }
+        }
         self.rules_all_acted()
+    }
+
+    /// One step or block; `shown`: logged, and drawn on the ladder (a
+    /// repeat shows its first and last rounds only).
+    pub(super) fn play_item(&mut self, item: &Item, shown: bool) -> Result<(), StepError> {
+        if shown {
+            self.log.push(format!(
+                "{:>7.3}s  {}: {}",
+                self.start.elapsed().as_secs_f64(),
+                item.line,
+                item.kind
+            ));
+        }
+        if item.kind.is_action() {
+            self.last_action = Instant::now();
+            self.last_action_at = now();
+            if let Some((side, text)) = ladder_step(&item.kind).filter(|_| shown) {
+                self.events.push(Timed {
+                    at: now(),
+                    event: Event::Step { side, text },
+                });
+            }
+        }
+        self.step(item)
     }
 
     /// Keeps what the block at `line` observed, replacing an earlier

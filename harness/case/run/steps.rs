@@ -41,23 +41,7 @@ impl Session<'_> {
                 }
                 self.settle(line)
             }
-            ItemKind::Exits { host, code } => {
-                let deadline = self.deadline();
-                let p = self.latest(*host, line)?;
-                let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
-                if let Some(want) = code {
-                    if status.code() != Some(*want) {
-                        return Err((
-                            line,
-                            format!(
-                                "`{}` ended with {status}, expected exit status {want}",
-                                p.label()
-                            ),
-                        ));
-                    }
-                }
-                self.settle(line)
-            }
+            ItemKind::Exits { host, code, within } => self.exits(line, *host, *code, *within),
             ItemKind::Prints { host, text } => {
                 let deadline = self.deadline();
                 let p = self.latest(*host, line)?;
@@ -86,6 +70,8 @@ impl Session<'_> {
                 Ok(())
             }
             ItemKind::Packets(alts) => self.packets(line, alts),
+            ItemKind::PacketsEach { count, alts } => self.packets_each(line, *count, alts),
+            ItemKind::Repeat { times, steps } => self.repeat(line, *times, steps),
             ItemKind::Trace { host } => {
                 self.traced.push(*host);
                 Ok(())
@@ -109,6 +95,35 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
+    /// `HOST exits [CODE] [within DUR]`: its end (pidfd), under DUR or the
+    /// run's deadline.
+    fn exits(
+        &mut self,
+        line: usize,
+        host: Side,
+        code: Option<i32>,
+        within: Option<std::time::Duration>,
+    ) -> Result<(), StepError> {
+        let deadline = match within {
+            Some(d) => super::limits::capped(Instant::now(), d, self.end),
+            None => self.deadline(),
+        };
+        let p = self.latest(host, line)?;
+        let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
+        if let Some(want) = code {
+            if status.code() != Some(want) {
+                return Err((
+                    line,
+                    format!(
+                        "`{}` ended with {status}, expected exit status {want}",
+                        p.label()
+                    ),
+                ));
+            }
+        }
+        self.settle(line)
+    }
+
     /// `HOST $ COMMAND`: `nc` is the nc under test, anything else is looked
     /// up on PATH; `$NC` in a word is the nc under test too, for pipelines:
     /// `server $ sh -c '$NC -l 11111 | sha256sum'`.

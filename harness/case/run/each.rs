@@ -1,0 +1,166 @@
+//! `packets × N` blocks: the capture's segments since the last block,
+//! split by connection, and each connection held against the block's
+//! alternatives, numbered from its own ISNs.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::super::expect::{compare, PacketExpect, Seen};
+use super::session::{Session, StepError};
+use super::Observation;
+use crate::lab::Side;
+use crate::packet::{Endpoint, Packet};
+
+/// One connection's packets since a block began.
+pub struct Connection {
+    /// The client's end (`192.168.2.105.40000`), which tells connections
+    /// apart.
+    pub client: SocketAddr,
+    pub seen: Vec<Seen>,
+}
+
+/// The packets of `packets` (with `marks[i]` for `packets[i]`) between the
+/// lab's hosts, split by connection (address and port pairs), in the order
+/// their first packets came.
+pub fn connections(
+    packets: &[Packet],
+    marks: &[Option<super::super::expect::Marked>],
+) -> Vec<Connection> {
+    let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
+    let mut groups: HashMap<(SocketAddr, SocketAddr), (Vec<Packet>, Vec<_>)> = HashMap::new();
+    for (i, p) in packets.iter().enumerate() {
+        let (Some(from), Some(_)) = (Side::of(p.src.ip()), Side::of(p.dst.ip())) else {
+            continue;
+        };
+        let (client, server) = match from {
+            Side::Client => (p.src, p.dst),
+            Side::Server => (p.dst, p.src),
+        };
+        let g = groups.entry((client, server)).or_insert_with(|| {
+            order.push((client, server));
+            (Vec::new(), Vec::new())
+        });
+        g.0.push(p.clone());
+        g.1.push(marks.get(i).copied().flatten());
+    }
+    order
+        .into_iter()
+        .map(|key| {
+            let (ps, ms) = &groups[&key];
+            Connection {
+                client: key.0,
+                seen: Seen::all_marked(ps, ms),
+            }
+        })
+        .collect()
+}
+
+impl Session<'_> {
+    pub(super) fn packets_each(
+        &mut self,
+        line: usize,
+        count: usize,
+        alts: &[Vec<PacketExpect>],
+    ) -> Result<(), StepError> {
+        let deadline = self.deadline();
+        let wanted = count.saturating_mul(alts.iter().map(Vec::len).min().unwrap_or(0));
+        loop {
+            self.settle(line)?;
+            let have = self.captured().len().saturating_sub(self.claimed);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if have >= wanted || left.is_zero() {
+                break;
+            }
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .wait_readable(left);
+        }
+        self.block_start = self.claimed;
+        self.claimed = self.captured().len();
+        self.judge_each(line, count, alts)
+    }
+
+    /// Holds every connection since the block began against `alts`, and
+    /// their number against `count`.
+    pub(super) fn judge_each(
+        &mut self,
+        line: usize,
+        count: usize,
+        alts: &[Vec<PacketExpect>],
+    ) -> Result<(), StepError> {
+        let all = self.captured();
+        let mut marks = self.marks(all);
+        self.mark_injected(&mut marks);
+        let from = self.block_start.min(all.len());
+        let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
+        for c in &mut conns {
+            for s in &mut c.seen {
+                s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
+            }
+        }
+        self.observe(
+            line,
+            Observation::Connections(conns.iter().map(|c| c.seen.clone()).collect()),
+        );
+        let mut forms = vec![0usize; alts.len()];
+        let mut failed = None;
+        for (i, c) in conns.iter().enumerate() {
+            match alts.iter().position(|a| compare(a, &c.seen).is_none()) {
+                Some(k) => forms[k] += 1,
+                None => {
+                    failed.get_or_insert(i);
+                }
+            }
+        }
+        let held = forms.iter().sum::<usize>();
+        let tally = tally(&forms, alts, line);
+        self.log.push(format!(
+            "{:>7.3}s  {line}: {} connections; {tally}",
+            self.start.elapsed().as_secs_f64(),
+            conns.len()
+        ));
+        if held == count && conns.len() == count {
+            return Ok(());
+        }
+        let head = format!(
+            "expected {count} connections that each show the block's packets; captured {}, of which {held} did ({tally})",
+            conns.len()
+        );
+        let failure = match failed {
+            Some(i) => {
+                let c = &conns[i];
+                let (at, text) = self.block_failure(alts, &c.seen, line);
+                let text = format!(
+                    "{head}\n  connection {} of {} ({} > server): {text}",
+                    i + 1,
+                    conns.len(),
+                    Endpoint(c.client)
+                );
+                (at, text)
+            }
+            None => (line, head),
+        };
+        self.judged(failure)
+    }
+}
+
+/// `993 matched the first form (line 12), 7 the second (line 19)`.
+fn tally(forms: &[usize], alts: &[Vec<PacketExpect>], line: usize) -> String {
+    if forms.len() == 1 {
+        return format!("{} matched", forms[0]);
+    }
+    let mut t = String::new();
+    for (k, (n, alt)) in forms.iter().zip(alts).enumerate() {
+        let first = alt.first().map_or(line, |p| p.line);
+        let _ = write!(
+            t,
+            "{}{n} alternative {} (line {first})",
+            if k == 0 { "" } else { ", " },
+            k + 1
+        );
+    }
+    t
+}
