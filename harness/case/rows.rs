@@ -435,7 +435,7 @@ pub fn pairing<E, O>(
 /// rows nobody holds (a cursor per expected row, since a held row is never
 /// freed again), so a thousand alike rows cost a thousand steps, not a
 /// million.
-fn pairing_counted<E, O>(
+pub fn pairing_counted<E, O>(
     expected: &[E],
     counts: &[usize],
     observed: &[O],

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::expect::{compare, OptExpect, PacketExpect, Seen};
 use super::parse;
-use super::rows::{match_set, FdExpect, SocketExpect, Window};
+use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
 use super::{Case, ItemKind};
 use crate::fds::FdRow;
@@ -54,6 +54,9 @@ pub fn record(case: &Case, text: &str, observed: &[Observed]) -> Recorded {
         let body = match (&item.kind, &seen.what) {
             (ItemKind::Packets(alts), Observation::Packets(s)) => {
                 packets_body(alts, s, &at, &lines, &mut warnings)
+            }
+            (ItemKind::PacketsEach { count, alts }, Observation::Connections(c)) => {
+                each::each_body(alts, *count, c, &at, &lines, &mut warnings)
             }
             (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
                 Some(sockets_body(rows, s, case.port, &lines))
@@ -253,28 +256,39 @@ fn opt_name(o: &OptExpect) -> &'static str {
 /// (styled after an unmatched old row that `like` picks, if any).
 fn ordered<'a, E, O>(
     expected: &'a [E],
+    count: impl Fn(&E) -> usize,
     observed: &'a [O],
-    fits: impl Fn(&E, &O) -> bool,
+    fits: impl Fn(&E, &O) -> bool + Copy,
     like: impl Fn(&E, &O) -> bool,
 ) -> Vec<(&'a O, Option<&'a E>)> {
-    let owner = super::rows::pairing(expected, observed, fits);
+    let fits_alike = fits;
+    let counts: Vec<usize> = expected.iter().map(count).collect();
+    let owner = super::rows::pairing_counted(expected, &counts, observed, fits_alike);
     let mut out = Vec::new();
     for (ei, e) in expected.iter().enumerate() {
-        if let Some(oi) = owner.iter().position(|o| *o == Some(ei)) {
+        for (oi, _) in owner.iter().enumerate().filter(|(_, o)| **o == Some(ei)) {
             out.push((&observed[oi], Some(e)));
         }
     }
-    let mut unmatched: Vec<usize> = (0..expected.len())
-        .filter(|e| !owner.contains(&Some(*e)))
+    // Rows still to be had of each expected row (a counted row may be short).
+    let mut short: Vec<usize> = (0..expected.len())
+        .map(|e| counts[e].saturating_sub(owner.iter().filter(|o| **o == Some(e)).count()))
         .collect();
     for (oi, o) in observed.iter().enumerate() {
         if owner[oi].is_some() {
             continue;
         }
-        let style = unmatched
-            .iter()
-            .position(|e| like(&expected[*e], o))
-            .map(|k| &expected[unmatched.remove(k)]);
+        // A row still short takes it; else a counted row alike (its count
+        // is what changed).
+        let style = match (0..expected.len()).find(|e| short[*e] > 0 && like(&expected[*e], o)) {
+            Some(e) => {
+                short[e] -= 1;
+                Some(&expected[e])
+            }
+            None => (0..expected.len())
+                .find(|e| counts[*e] > 1 && fits_alike(&expected[*e], o))
+                .map(|e| &expected[e]),
+        };
         out.push((o, style));
     }
     out
@@ -314,6 +328,7 @@ fn sockets_body(
     let all_queues = !expected.is_empty() && expected.iter().all(|e| e.queues.is_some());
     let rows: Vec<String> = ordered(
         expected,
+        |e| e.count,
         observed,
         |e, o| e.matches(o),
         |e, o| e.state == o.state,
@@ -324,7 +339,29 @@ fn sockets_body(
     if rows.is_empty() {
         return vec!["none".into()];
     }
-    rows
+    let counted = expected.iter().any(|e| e.count > 1);
+    counted_rows(rows, counted)
+}
+
+/// Alike rows as one `N × ROW`, where the block counted rows already or
+/// ten or more are alike (a thousand TIME-WAIT sockets are one line).
+fn counted_rows(rows: Vec<String>, counted: bool) -> Vec<String> {
+    let mut alike: Vec<(String, usize)> = Vec::new();
+    for r in rows {
+        match alike.iter_mut().find(|(a, _)| *a == r) {
+            Some((_, n)) => *n += 1,
+            None => alike.push((r, 1)),
+        }
+    }
+    let mut out = Vec::new();
+    for (r, n) in alike {
+        if n > 1 && (counted || n >= 10) {
+            out.push(format!("{n} × {r}"));
+        } else {
+            out.extend(std::iter::repeat_n(r, n));
+        }
+    }
+    out
 }
 
 /// `STATE [R S] LOCAL PEER [timer ...]`: queues where the old row had them
@@ -385,10 +422,16 @@ fn socket_row(
 }
 
 fn fds_body(expected: &[FdExpect], observed: &[FdRow], port: u16) -> Vec<String> {
-    let rows: Vec<String> = ordered(expected, observed, |e, o| e.matches(o), |e, o| e.fd == o.fd)
-        .into_iter()
-        .map(|(o, e)| fd_row(o, e, port))
-        .collect();
+    let rows: Vec<String> = ordered(
+        expected,
+        |_| 1,
+        observed,
+        |e, o| e.matches(o),
+        |e, o| e.fd == o.fd,
+    )
+    .into_iter()
+    .map(|(o, e)| fd_row(o, e, port))
+    .collect();
     if rows.is_empty() {
         return vec!["none".into()];
     }
@@ -418,6 +461,7 @@ fn fd_row(o: &FdRow, e: Option<&FdExpect>, port: u16) -> String {
 fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> Option<String> {
     let head = match kind {
         ItemKind::Packets(_) => "packets".to_string(),
+        ItemKind::PacketsEach { count, .. } => format!("packets × {count}"),
         ItemKind::Sockets { host, .. } => format!("sockets {host}"),
         ItemKind::Fds { host, .. } => format!("fds {host}"),
         _ => return None,
@@ -434,8 +478,12 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
         (ItemKind::Packets(alts), Observation::Packets(s)) => {
             compare(&alts[0], s).map(|d| d.reason)
         }
+        (ItemKind::PacketsEach { alts, .. }, Observation::Connections(conns)) => conns
+            .iter()
+            .position(|c| alts.iter().all(|a| compare(a, c).is_some()))
+            .map(|i| format!("connection {} matches none of the forms", i + 1)),
         (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
-            let (missing, extra) = match_set(rows, s, |e, o| e.matches(o));
+            let (missing, extra) = match_counted(rows, |e| e.count, s, |e, o| e.matches(o));
             (!missing.is_empty() || !extra.is_empty()).then(|| {
                 format!(
                     "{} row(s) unmatched, {} unexpected",
@@ -458,6 +506,7 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
     }
 }
 
+mod each;
 #[cfg(test)]
 mod tests;
 mod timing;

@@ -518,3 +518,19 @@ fn flags_are_padded_to_six_and_never_touch_the_fields(#[case] flags: &str, #[cas
     let s = seen(Side::Client, flags, 1, 1, 3);
     assert_eq!(packet_line(&s, None), want);
 }
+
+#[test]
+fn alike_socket_rows_are_recorded_as_one_counted_row() {
+    let rows = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let many: Vec<String> = std::iter::repeat_n("TIME-WAIT a b".to_string(), 12)
+        .chain(["LISTEN c d".to_string()])
+        .collect();
+    assert_eq!(
+        super::counted_rows(many, false),
+        rows(&["12 × TIME-WAIT a b", "LISTEN c d"])
+    );
+    // Two alike rows stay two, unless the block counted rows already.
+    let two = rows(&["TIME-WAIT a b", "TIME-WAIT a b"]);
+    assert_eq!(super::counted_rows(two.clone(), false), two);
+    assert_eq!(super::counted_rows(two, true), rows(&["2 × TIME-WAIT a b"]));
+}
