@@ -1,20 +1,11 @@
-//! Rows 4: N sequential connections through the project's nc in one case.
-//!
-//! The case format cannot say "N times" yet, so the bench writes a case
-//! of its own in a directory the runner is pointed at (TCPLAB_CASES):
-//!
-//!     server $ nc -kl 11111
-//!     client $ sh -c 'i=0; while [ "$i" -lt N ]; do NC ... </dev/null || exit 1; ...'
-//!     client exits 0
-//!
-//! What that case asserts: the server listens and the lab settles; every
-//! one of the N clients exits 0 (it connected, sent its FIN on stdin's EOF
-//! and saw the server's); the lab settles at the end; the capture dropped
-//! nothing (the runner fails a case on any drop); and tcpdump -r prints
-//! every packet as our lines do. It does not assert each connection's
-//! packets or the TIME-WAIT sockets: the bench reads the .pcap itself and
-//! counts the connections that show [S] [S.] [.] [F.] [F.] [.] (or the
-//! four-packet release).
+//! Rows 4: N sequential connections through the project's nc in one case:
+//! cases/thousand-connections.case with its 1000 replaced by N (a perl
+//! client making N connections, one after another, to `nc -kl`; each
+//! connection's packets held by `packets × N`, the client's TIME-WAIT
+//! sockets counted by `N × TIME-WAIT`; any capture drop fails the case).
+//! The bench also reads the .pcap itself and counts the connections that
+//! show [S] [S.] [.] [F.] [F.] [.] (or the four-packet release), a check
+//! independent of the case's.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,15 +18,24 @@ use crate::stats::show;
 use crate::table::Row;
 use crate::Env;
 
-fn case_text(n: usize, nc: &Path) -> String {
-    format!(
-        "# {n} sequential connections through the project's nc, each closed by\n\
-         # the client (stdin at EOF). Written by `make bench` (bench/scale.rs).\n\
-         server $ nc -kl 11111\n\
-         client $ sh -c 'i=0; while [ \"$i\" -lt {n} ]; do {nc} 192.168.2.100 11111 </dev/null || exit 1; i=$((i+1)); done'\n\
-         client exits 0\n",
-        nc = nc.display()
-    )
+/// cases/thousand-connections.case for `n` connections, with time for the
+/// client to make them (a deadline of 300 s instead of 30 s).
+fn case_text(n: usize, root: &Path) -> Result<String, String> {
+    let path = root.join("cases/thousand-connections.case");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let out = text
+        .replace("for (1..1000)", &format!("for (1..{n})"))
+        .replace("packets × 1000", &format!("packets × {n}"))
+        .replace("1000 × TIME-WAIT", &format!("{n} × TIME-WAIT"))
+        .replace("exits 0 within 30s", "exits 0 within 300s");
+    if out.matches(&n.to_string()).count() < 3 {
+        return Err(format!(
+            "{} no longer says 1000 where the bench replaces it",
+            path.display()
+        ));
+    }
+    Ok(out)
 }
 
 /// What the capture file shows.
@@ -98,7 +98,7 @@ fn one(env: &Env, n: usize, prev: Option<(usize, Duration)>) -> Result<(Row, Dur
     let dir = env.work.join(&name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     let file = dir.join(format!("{name}.case"));
-    std::fs::write(&file, case_text(n, &env.nc_bin))
+    std::fs::write(&file, case_text(n, &env.root)?)
         .map_err(|e| format!("write {}: {e}", file.display()))?;
     let out = env.work.join(format!("{name}.out"));
     // The run's files go to a folder of the bench's own, under a known

@@ -11,7 +11,7 @@
 /// The tracepoints the phases are cut at.
 pub const EVENTS: &[&str] = &[
     "syscalls:sys_exit_execve",
-    "syscalls:sys_enter_mkdir",
+    "syscalls:sys_enter_unshare",
     "syscalls:sys_enter_socket",
     "syscalls:sys_enter_kill",
     "syscalls:sys_enter_umount",
@@ -64,21 +64,23 @@ pub fn parse(text: &str) -> Vec<Event> {
 /// the runner's exec.
 #[derive(Clone, Debug)]
 pub struct Marks {
-    /// First mkdir(/run/netns): Lab::new has swept and makes its first
-    /// namespace.
+    /// First unshare: Lab::create has swept and makes the parent namespace
+    /// (after the host snapshot: no namespace is made before it).
     pub lab: f64,
-    /// socket(AF_PACKET): the lab is wired; libpcap opens the capture.
+    /// socket(AF_PACKET): the namespaces and the veth exist; the capture
+    /// opens on the server's end while addresses and links go up.
     pub capture: f64,
-    /// First socket(NETLINK_SOCK_DIAG): the capture is active.
-    pub diag: f64,
+    /// The first exec of a step's program: the lab and its observers are
+    /// ready.
+    pub first_step: f64,
     /// First kill after that: the steps have run, the capture is read to
     /// its end and closed, and the session kills what still runs.
     pub killed: f64,
-    /// Last umount before tcpdump starts: the lab is gone.
+    /// Last umount: the lab is gone.
     pub lab_gone: f64,
-    /// tcpdump -r, the cross-check of our packet lines: exec and exit.
-    pub tcpdump_exec: f64,
-    pub tcpdump_exit: f64,
+    /// tcpdump -r, the cross-check of our packet lines (only where
+    /// TCPLAB_TCPDUMP_CHECK=1): exec and exit.
+    pub tcpdump: Option<(f64, f64)>,
     /// The runner's exit_group.
     pub end: f64,
     /// sock_diag requests the runner sent while the steps ran, and the ms
@@ -113,35 +115,35 @@ pub fn marks(events: &[Event]) -> Result<Marks, String> {
                 && proto.is_none_or(|p| arg(e, "protocol") == Some(p))
         })
     };
-    let lab = need(events.iter().find(|e| e.name == "sys_enter_mkdir"), "mkdir")?;
-    let capture = need(socket(libc::AF_PACKET as u64, None), "socket(AF_PACKET)")?;
-    let diag = need(
-        socket(libc::AF_NETLINK as u64, Some(4)),
-        "socket(NETLINK_SOCK_DIAG)",
+    let lab = need(
+        events.iter().find(|e| e.name == "sys_enter_unshare"),
+        "unshare",
     )?;
-    // A runner that opens the capture beside the sock_diag sockets (or
-    // later) leaves no capture phase of its own: it is counted in the run.
-    let capture = capture.min(diag);
-    // The cross-check is the runner's last exec, found by its thread id.
-    let exec = events
-        .iter()
-        .rfind(|e| e.name == "sys_exit_execve" && e.tid != main_tid)
-        .ok_or("perf: no exec of tcpdump in the trace")?;
-    let tcpdump_exit = need(
+    let capture = need(socket(libc::AF_PACKET as u64, None), "socket(AF_PACKET)")?;
+    let first_step = need(
         events
             .iter()
-            .find(|e| e.name == "sys_enter_exit_group" && e.tid == exec.tid),
-        "exit of tcpdump",
+            .find(|e| e.name == "sys_exit_execve" && e.tid != main_tid && e.at > capture),
+        "exec of a step's program",
     )?;
+    let tcpdump = events
+        .iter()
+        .rfind(|e| e.name == "sys_exit_execve" && e.comm == "tcpdump")
+        .and_then(|exec| {
+            let exit = events
+                .iter()
+                .find(|e| e.name == "sys_enter_exit_group" && e.tid == exec.tid)?;
+            Some((exec.at, exit.at))
+        });
     let lab_gone = need(
         events
             .iter()
-            .rfind(|e| e.name == "sys_enter_umount" && e.at < exec.at),
+            .rfind(|e| e.name == "sys_enter_umount" && tcpdump.is_none_or(|(x, _)| e.at < x)),
         "umount",
     )?;
     let killed = events
         .iter()
-        .find(|e| e.name == "sys_enter_kill" && e.at > diag && e.at < lab_gone)
+        .find(|e| e.name == "sys_enter_kill" && e.at > first_step && e.at < lab_gone)
         .map_or(lab_gone, |e| e.at);
     let end = need(
         events
@@ -149,7 +151,7 @@ pub fn marks(events: &[Event]) -> Result<Marks, String> {
             .find(|e| e.name == "sys_enter_exit_group" && e.tid == main_tid),
         "exit of the runner",
     )?;
-    let steps = |e: &&Event| e.comm.starts_with("cases-") && e.at >= diag && e.at <= killed;
+    let steps = |e: &&Event| e.comm.starts_with("cases-") && e.at >= first_step && e.at <= killed;
     let mut entered: std::collections::HashMap<u32, f64> = Default::default();
     let (mut diag_requests, mut diag_s) = (0, 0.0);
     for e in events.iter().filter(steps) {
@@ -170,11 +172,10 @@ pub fn marks(events: &[Event]) -> Result<Marks, String> {
     Ok(Marks {
         lab: ms(lab),
         capture: ms(capture),
-        diag: ms(diag),
+        first_step: ms(first_step),
         killed: ms(killed),
         lab_gone: ms(lab_gone),
-        tcpdump_exec: ms(exec.at),
-        tcpdump_exit: ms(tcpdump_exit),
+        tcpdump: tcpdump.map(|(a, b)| (ms(a), ms(b))),
         end: ms(end),
         diag_requests,
         diag_ms: diag_s * 1e3,
