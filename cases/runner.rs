@@ -166,6 +166,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let listing = args.list;
+    let files = match listing {
+        true => files,
+        false => longest_first(files, |name| selection.keeps(name)),
+    };
     if !listing {
         if let Some(why) = precondition() {
             eprintln!("{why}");
@@ -214,6 +218,46 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     conclusion.exit_code()
+}
+
+/// The files in the order their trials should start: the longest cases
+/// first (libtest-mimic starts trials in the order given, two at a time
+/// here), so a 61-second case does not start last and make the run wait
+/// for it alone. A case's least duration is read from its file (the
+/// latest start of its timing windows); only when the run keeps more than
+/// one case, so a single case's start pays nothing for it.
+fn longest_first(mut files: Vec<PathBuf>, kept: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let name = |f: &PathBuf| {
+        f.file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    if files.iter().filter(|f| kept(&name(f))).count() < 2 {
+        return files;
+    }
+    let least = |f: &PathBuf| -> std::time::Duration {
+        use tcplab::case::ItemKind;
+        let Some(case) = parse::read(f, &shown(f))
+            .ok()
+            .and_then(|t| parse::parse(&shown(f), &t).ok())
+        else {
+            return std::time::Duration::ZERO;
+        };
+        let lows = case.items.iter().flat_map(|i| match &i.kind {
+            ItemKind::Wait { at: Some(w), .. } => vec![w.lo],
+            ItemKind::Packets(alts) | ItemKind::PacketsEach { alts, .. } => alts
+                .iter()
+                .flatten()
+                .filter_map(|p| p.timing.map(|t| t.window().lo))
+                .collect(),
+            _ => vec![],
+        });
+        lows.max().unwrap_or_default()
+    };
+    let mut keyed: Vec<_> = files.drain(..).map(|f| (least(&f), f)).collect();
+    keyed.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
+    keyed.into_iter().map(|(_, f)| f).collect()
 }
 
 /// One trial per case file. A case pinning a documented difference from
