@@ -279,7 +279,7 @@ fn main() -> ExitCode {
         rows,
         footer: vec![
             "Pairs were run alternately (a b a b ...) and their medians compared; ratio = tcplab / other.".into(),
-            "Phase rows: share of the traced total. Scale rows: the ratio column holds libpcap's drop counters.".into(),
+            "Phase rows: share of the traced total. Scale rows: the ratio column holds the capture's drop counters (the kernel's, as libpcap reports them).".into(),
             format!("The bench took {}.", stats::show(started.elapsed())),
         ],
     };
