@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::{Case, ItemKind};
+use super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
 use crate::fds::FdRow;
 use crate::lab::{Lab, Side};
@@ -40,6 +40,9 @@ use crate::sockets::{SockDiag, SocketRow};
 pub struct Options {
     /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
     pub nc: PathBuf,
+    /// Which implementation `nc` is, as the runner chose it: the items
+    /// marked for the other one (`ours:`, `ncat:`) are skipped.
+    pub implementation: Implementation,
     /// Where `<case>.pcap` is written.
     pub out_dir: PathBuf,
     /// The deadline of every wait.
@@ -112,7 +115,8 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure(format!("{}: {msg}\n", at(line))))?;
-    let lab = lab(case).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
+    let lab =
+        lab(case, opts.implementation).map_err(|e| Failure(format!("{}: lab: {e}", at(1))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let capture = Capture::open(
         lab.netns(Side::Server),
@@ -198,11 +202,10 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
 /// The case's lab. Rules count segments and the capture must see the same
 /// ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn lab(case: &Case) -> crate::error::Result<Lab> {
+fn lab(case: &Case, nc: Implementation) -> crate::error::Result<Lab> {
     let lab = Lab::new(&case.name)?;
     let faulty = case
-        .items
-        .iter()
+        .items_for(nc)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(&lab)?;

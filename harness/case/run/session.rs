@@ -58,14 +58,20 @@ pub(super) struct Session<'a> {
 
 impl Session<'_> {
     pub(super) fn play(&mut self) -> Result<(), StepError> {
-        let items = &self.case.items;
-        for item in items {
-            self.log.push(format!(
-                "{:>7.3}s  {}: {}",
-                self.start.elapsed().as_secs_f64(),
-                item.line,
-                item.kind
-            ));
+        let nc = self.opts.implementation;
+        let mut last = None;
+        for item in &self.case.items {
+            let elapsed = self.start.elapsed().as_secs_f64();
+            if let Some(only) = item.only.filter(|_| !item.applies_to(nc)) {
+                self.log.push(format!(
+                    "{elapsed:>7.3}s  {}: {item}  (skipped: {only} only)",
+                    item.line
+                ));
+                continue;
+            }
+            last = Some(item);
+            self.log
+                .push(format!("{elapsed:>7.3}s  {}: {item}", item.line));
             if item.kind.is_action() {
                 self.last_action = Instant::now();
                 self.last_action_at = now();
@@ -80,7 +86,8 @@ impl Session<'_> {
         }
         // The case is over when the lab settles; only then is "no more
         // packets" judged for a block that ends the case.
-        let last = items.last().expect("a parsed case has items");
+        // The parser refuses a case that plays nothing with either nc.
+        let last = last.expect("a parsed case has items for each nc");
         self.settle(last.line)?;
         if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
