@@ -129,6 +129,8 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         SockDiag::open(lab.netns(s)).map_err(|e| Failure(format!("{}: sock_diag: {e}", at(1))))
     });
     let [dc, ds] = diag;
+    let watch = crate::procs::Watch::new(&lab)
+        .map_err(|e| Failure(format!("{}: the lab's namespaces: {e}", at(1))))?;
     let mut s = Session {
         case,
         opts,
@@ -150,6 +152,8 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         pcap,
         faults: crate::faults::Faults::new(),
         rules: Vec::new(),
+        watch,
+        busy: Vec::new(),
         lab,
     };
     let result = s.play();

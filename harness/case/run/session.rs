@@ -12,6 +12,7 @@ use crate::capture::Capture;
 use crate::faults::{Faults, RuleId};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
+use crate::procs::{Busy, Root, Watch};
 use crate::report::ladder::{Event, Timed};
 use crate::sockets::SockDiag;
 
@@ -53,6 +54,10 @@ pub(super) struct Session<'a> {
     pub(super) faults: Faults,
     /// Each rule and the line it was written on.
     pub(super) rules: Vec<(RuleId, usize)>,
+    /// Every process of the case, beyond the commands (`procs`).
+    pub(super) watch: Watch,
+    /// What the latest look found awake besides the commands.
+    pub(super) busy: Vec<Busy>,
     pub(super) lab: Lab,
 }
 
@@ -125,6 +130,26 @@ impl Session<'_> {
         } else {
             Err(failure)
         }
+    }
+
+    /// Every command asleep in a system call or gone, and so every process
+    /// below them and any other in the hosts' namespaces (`procs::Watch`):
+    /// a pipeline's nc, not only the shell that waits for it. A command
+    /// that has exited is reaped here.
+    pub(super) fn processes_asleep(&mut self) -> bool {
+        let roots: Vec<Root> = self
+            .procs
+            .iter_mut()
+            .filter_map(|(side, p)| {
+                p.try_exit().is_none().then(|| Root {
+                    side: *side,
+                    pid: p.pid(),
+                    traced: p.traced(),
+                })
+            })
+            .collect();
+        self.busy = self.watch.busy(&roots);
+        self.busy.is_empty()
     }
 
     /// The packets captured so far.
