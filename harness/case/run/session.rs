@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::super::expect::compare;
 use super::super::{Case, ItemKind};
 use super::steps::ladder_step;
-use super::{now, Observation, Observed, Options};
+use super::{now, Cause, Observation, Observed, Options};
 use crate::capture::Capture;
 use crate::faults::{Faults, RuleId};
 use crate::host::Process;
@@ -58,6 +58,10 @@ pub(super) struct Session<'a> {
     pub(super) watch: Watch,
     /// What the latest look found awake besides the commands.
     pub(super) busy: Vec<Busy>,
+    /// Why the run stopped, where the step that stopped it knows better
+    /// than "a step failed" (a block that did not hold, a rule that never
+    /// acted).
+    pub(super) cause: Option<Cause>,
     pub(super) lab: Lab,
 }
 
@@ -107,7 +111,8 @@ impl Session<'_> {
                     None => {
                         let (at, text) = self.block_failure(alts, block, last.line);
                         let note = self.stray_note();
-                        self.judged((at, super::packets::with_note(text, note)))?;
+                        let cause = super::packets::cause(&note);
+                        self.judged(cause, (at, super::packets::with_note(text, note)))?;
                     }
                 }
             }
@@ -122,12 +127,14 @@ impl Session<'_> {
         self.observed.push(Observed { line, what });
     }
 
-    /// A block that does not hold: the case fails, except in record mode,
-    /// where its observation is what counts and the run goes on.
-    pub(super) fn judged(&self, failure: StepError) -> Result<(), StepError> {
+    /// A block that does not hold: the case fails, for `cause`, except in
+    /// record mode, where its observation is what counts and the run goes
+    /// on.
+    pub(super) fn judged(&mut self, cause: Cause, failure: StepError) -> Result<(), StepError> {
         if self.opts.record {
             Ok(())
         } else {
+            self.cause = Some(cause);
             Err(failure)
         }
     }
