@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
-use tcplab::case::{parse, record};
+use tcplab::case::{parse, record, Implementation};
 use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
 use tcplab::report::{ladder, many, tcpdump};
@@ -101,8 +101,16 @@ fn options() -> Result<Options, String> {
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(5), Duration::from_millis);
     let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
+    // Any nc but ours is the differential run's: a case's `ncat:` items
+    // are its, `ours:` items are skipped.
+    let implementation = if nc == our_nc() {
+        Implementation::Ours
+    } else {
+        Implementation::Ncat
+    };
     Ok(Options {
         nc,
+        implementation,
         // The run's own folder, set once the run is opened (sink::open).
         out_dir: sink::out_root(),
         deadline,
@@ -183,7 +191,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let differential = opts.nc != our_nc();
+    let differential = opts.implementation == Implementation::Ncat;
     // Captures and results go to this run's own folder; listing writes
     // nothing.
     let sink = match (!listing).then(|| sink::Sink::open(&opts, differential)) {
@@ -414,12 +422,15 @@ fn play_case(
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
     report.pcap = Some(format!("{}.pcap", case.name));
     let outcome = run::run(&case, opts).map_err(|f| {
-        if opts.record {
-            return f.0;
+        // Only a block that did not hold is mended by recording: a setup
+        // error, a step, the time limit, a rule that never acted, traffic
+        // on another port or an incomplete capture are not.
+        if opts.record || !f.cause.recordable() {
+            return f.text;
         }
         format!(
             "{}\n  to record this run as the new expectation: TCPLAB_RECORD=1 cargo test -- --exact {name}   (or: make record NAME={name})",
-            f.0.trim_end(),
+            f.text.trim_end(),
             name = case.name
         )
     })?;
@@ -453,7 +464,12 @@ fn play_case(
     if let (true, Some(same)) = (show, same) {
         print!("{}", render(&case.name, &outcome, same));
     }
-    report.states = coverage::names(&coverage::states_of(&case, &outcome.observed));
+    // What counts is what ran: an item marked for the other nc did not.
+    let played = tcplab::case::Case {
+        items: case.items_for(opts.implementation).cloned().collect(),
+        ..case.clone()
+    };
+    report.states = coverage::names(&coverage::states_of(&played, &outcome.observed));
     Ok(())
 }
 

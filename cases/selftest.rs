@@ -237,7 +237,9 @@ fn killed_run_is_swept() -> Result<(), Failed> {
 
 /// Runs a case that must fail and requires every line of its `.fails` file
 /// to appear, in order, in the failure text. Within a pinned line, ` … `
-/// stands for anything (a port, a column gap).
+/// stands for anything (a port, a column gap). A line `cause: NAME` pins
+/// what stopped the run (`run::Cause`, which decides whether the runner
+/// offers to record it) instead.
 fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Failed> {
     let pinned = std::fs::read_to_string(file.with_extension("fails")).map_err(|e| {
         format!(
@@ -247,7 +249,7 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
     })?;
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
-    let failure = match run::run(&case, opts) {
+    let (failure, cause) = match run::run(&case, opts) {
         Ok(_) => {
             return Err(format!(
                 "{}: this case is wrong on purpose and must fail, but it passed",
@@ -255,10 +257,21 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
             )
             .into())
         }
-        Err(f) => f.0,
+        Err(f) => (f.text, format!("{:?}", f.cause)),
     };
+    let (causes, pinned): (Vec<&str>, Vec<&str>) = pinned
+        .lines()
+        .filter(|l| !l.is_empty())
+        .partition(|l| l.starts_with("cause: "));
+    if let Some(want) = causes.iter().find(|c| c["cause: ".len()..] != cause) {
+        return Err(format!(
+            "{}: pinned `{want}`, the run stopped for `cause: {cause}`:\n{failure}",
+            shown(file).display()
+        )
+        .into());
+    }
     let mut lines = failure.lines();
-    for want in pinned.lines().filter(|l| !l.is_empty()) {
+    for want in pinned {
         if !lines.any(|got| contains_in_order(got, want)) {
             return Err(format!(
                 "the failure text of {} lacks (in order) the pinned line\n  {want:?}\nfull text:\n{failure}",
@@ -343,7 +356,7 @@ fn teardown_ladder_is_the_seeds(opts: &run::Options) -> Result<(), Failed> {
     ];
     let mut seen_forms = Vec::new();
     for _ in 0..5 {
-        let out = run::run(&case, opts).map_err(|f| f.0)?;
+        let out = run::run(&case, opts).map_err(|f| f.text)?;
         let drawn = ladder::draw(&out.packets, &out.events, &ladder::LadderOptions::default());
         let arrows: Vec<(String, char)> = drawn
             .lines()

@@ -296,13 +296,9 @@ impl Process {
             return true;
         };
         let traced = self.traced();
-        tasks
-            .flatten()
-            .all(|t| match stat_state(&t.path().join("stat")) {
-                None | Some('S') | Some('Z') | Some('X') | Some('T') => true,
-                Some('t') => !traced,
-                _ => false,
-            })
+        tasks.flatten().all(|t| {
+            stat_state(&t.path().join("stat")).is_none_or(|c| crate::procs::asleep(c, traced))
+        })
     }
 
     /// One-letter state of the main thread, for messages.

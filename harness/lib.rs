@@ -16,6 +16,7 @@ pub mod netns;
 pub mod output;
 pub mod owner;
 pub mod packet;
+pub mod procs;
 pub mod report;
 pub mod sockets;
 pub mod syscalls;

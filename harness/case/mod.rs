@@ -34,11 +34,66 @@ pub struct Case {
     pub items: Vec<Item>,
 }
 
+impl Case {
+    /// The items a run with `nc` plays, in the file's order: the unmarked
+    /// ones and those marked for `nc`.
+    pub fn items_for(&self, nc: Implementation) -> impl Iterator<Item = &Item> {
+        self.items.iter().filter(move |i| i.applies_to(nc))
+    }
+}
+
 /// One step or expectation, with the line it starts on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
     pub line: usize,
+    /// `ours: STEP` or `ncat: STEP`: the item belongs to one
+    /// implementation's behaviour and is skipped (and logged so) when the
+    /// other one is under test; None for the items both run.
+    pub only: Option<Implementation>,
     pub kind: ItemKind,
+}
+
+/// Which nc a case runs against: the project's own, or a system ncat (a
+/// differential run, `NC=ncat`). The runner knows which (it chose the
+/// program); a case's `ours:` / `ncat:` marks are held against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Implementation {
+    Ours,
+    Ncat,
+}
+
+impl Implementation {
+    /// The mark's word: `ours`, `ncat`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Implementation::Ours => "ours",
+            Implementation::Ncat => "ncat",
+        }
+    }
+}
+
+impl std::fmt::Display for Implementation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+impl Item {
+    /// Whether the item runs when `nc` is the implementation under test.
+    pub fn applies_to(&self, nc: Implementation) -> bool {
+        self.only.is_none_or(|only| only == nc)
+    }
+}
+
+impl std::fmt::Display for Item {
+    /// The line as the case file writes it, mark included:
+    /// `ncat: client ^D`, `packets (3 lines)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(only) = self.only {
+            write!(f, "{only}: ")?;
+        }
+        write!(f, "{}", self.kind)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

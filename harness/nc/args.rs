@@ -84,9 +84,9 @@ NCAT VERSIONS
   issue 1779): ncat 7.93 keeps a client running after the server's Ctrl+C,
   its socket in CLOSE-WAIT, until the client's own stdin ends. And nc's
   client connects blocking, where ncat's connect is non-blocking (-1
-  EINPROGRESS, then poll). Cases that pin one of these differences say
-  `ours-only`; with NC=ncat they are ignored tests (--include-ignored runs
-  them, and they fail as documented).
+  EINPROGRESS, then poll). Cases pin both forms: a step or block that
+  belongs to one says `ours:` or `ncat:`, and NC=ncat plays ncat's
+  (server-close, reconnect-same-port, syscalls-client).
 
 EXIT STATUS
   0 normal end, 1 socket/network error, 2 usage error.";

@@ -308,7 +308,23 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
         escape(&title)
     );
 
-    // Header: verdict and totals.
+    header(&mut h, run, &t);
+    table(&mut h, &ordered, &ids);
+
+    // One section per case.
+    for (c, id) in ordered.iter().zip(&ids) {
+        section(&mut h, c, id);
+    }
+
+    h.push_str(
+        "<footer>Written by tcplab. Read a capture with <code>tcpdump -nn -r FILE</code>.</footer>\n\
+         </main>\n</body>\n</html>\n",
+    );
+    h
+}
+
+/// The header: verdict and totals.
+fn header(h: &mut String, run: &RunInfo, t: &Totals) {
     h.push_str("<header id=\"top\">\n<h1>tcplab run</h1>\n");
     let (class, verdict) = if t.total == 0 {
         ("none", "No cases ran.".to_string())
@@ -352,14 +368,16 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
         let _ = writeln!(h, "<div><dt>{k}</dt><dd>{v}</dd></div>");
     }
     h.push_str("</dl>\n</header>\n");
+}
 
-    // The table of cases.
+/// The table of cases, failures first, each linking to its section.
+fn table(h: &mut String, ordered: &[&CaseReport], ids: &[String]) {
     if !ordered.is_empty() {
         h.push_str(
             "<table class=\"cases\">\n<thead><tr><th>Case</th><th>Verdict</th>\
              <th class=\"num\">Seconds</th></tr></thead>\n<tbody>\n",
         );
-        for (c, id) in ordered.iter().zip(&ids) {
+        for (c, id) in ordered.iter().zip(ids) {
             let _ = writeln!(
                 h,
                 "<tr class=\"{}\"><td><a href=\"#{id}\">{}</a></td><td>{}</td>\
@@ -379,17 +397,6 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
         }
         h.push_str("</tbody>\n</table>\n");
     }
-
-    // One section per case.
-    for (c, id) in ordered.iter().zip(&ids) {
-        section(&mut h, c, id);
-    }
-
-    h.push_str(
-        "<footer>Written by tcplab. Read a capture with <code>tcpdump -nn -r FILE</code>.</footer>\n\
-         </main>\n</body>\n</html>\n",
-    );
-    h
 }
 
 fn plural(n: usize) -> &'static str {

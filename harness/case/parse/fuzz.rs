@@ -22,7 +22,7 @@ const PATH: &str = "cases/fuzz.case";
 const WORDS: &[&str] = &[
     "server", "client", "router", "$", "nc", "-kl", "types", "prints", "exits", "^C", "^\\",
     "^D", "^Z", "fg", "trace", "wait", "gone", "at", "packets", "sockets", "fds", "syscalls",
-    "none", "or", "port", "ours-only", ">", "[", "]", "seq", "ack", "win", "length", "options",
+    "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
@@ -84,6 +84,7 @@ const TEMPLATES: &[&str] = &[
     "sockets {}", "  {} {} {} {} {} timer {} {}", "  TIME-WAIT 0 0 {} {} timer timewait {}",
     "fds {}", "  {} IPv4 TCP {} ({})", "  fd {} {} TCP {}->{} {}",
     "syscalls {}", "  {}({}, {}) = {}", "  accept({}, ...) = {} {}",
+    "ours: {} {}", "ncat: {} ^D", "ncat: packets", "ours: sockets {}", "{}: {} {}",
 ];
 
 /// A line of tokens, or a template filled with them; sometimes arbitrary text.
@@ -201,7 +202,7 @@ fn check(text: &str, result: Result<(), ParseError>) -> Result<bool, TestCaseErr
     // What a run does first with a parsed case: show each step, check the
     // windows against the time limit.
     for item in &case.items {
-        let _ = item.kind.to_string();
+        let _ = item.to_string();
     }
     let _ = limits::check_windows(&case, limits::DEFAULT_CASE_TIMEOUT);
     Ok(true)

@@ -9,11 +9,12 @@
 //! one arm there and a function in its own module: `steps`, `wait`,
 //! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
-//! words and hosts in `words`.
+//! words and hosts in `words`; `ours:` / `ncat:` marks in `mark`.
 
 mod blocks;
 mod faults;
 mod inject;
+mod mark;
 mod packets;
 mod read;
 mod repeat;
@@ -38,7 +39,7 @@ use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -47,9 +48,14 @@ pub fn load(path: &Path) -> Result<Case, ParseError> {
     parse(path, &read(path, path)?)
 }
 
-/// A header line and the indented lines under it: (line number, header,
-/// body lines with their numbers).
-type Group<'a> = (usize, &'a str, Vec<(usize, &'a str)>);
+/// A header line and the indented lines under it: (line number, the
+/// header's mark, the header without it, body lines with their numbers).
+type Group<'a> = (
+    usize,
+    Option<super::Implementation>,
+    &'a str,
+    Vec<(usize, &'a str)>,
+);
 
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let err = |line: usize, b: Bad| ParseError {
@@ -71,8 +77,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         items: Vec::new(),
     };
 
-    let groups = groups(text).map_err(|(n, b)| err(n, b))?;
-    for (n, head, body) in groups {
+    let groups = group(text).map_err(|(n, b)| err(n, b))?;
+    for (n, only, head, body) in groups {
+        if let Some(b) = mark::marked_directive(only, head) {
+            return Err(err(n, b));
+        }
         if let Some(rest) = head.strip_prefix("port") {
             if !rest.is_empty() && !rest.starts_with(' ') {
                 return Err(err(n, bad(format!("unknown step `{head}`"), STEP_HINT)));
@@ -109,9 +118,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         } else {
             step(head).map_err(|b| err(n, b))?
         };
-        case.items.push(Item { line: n, kind });
+        case.items.push(Item {
+            line: n,
+            only,
+            kind,
+        });
     }
     if let Some((line, b)) = inject::uncaptured(&case) {
+        return Err(err(line, b));
+    }
+    if let Some((line, b)) = mark::check_both_play(&case) {
         return Err(err(line, b));
     }
     if case.items.is_empty() {
@@ -126,9 +142,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     Ok(case)
 }
 
-/// The file's lines grouped: each unindented line with the indented lines
-/// under it (a block's or a repeat's body); blank and `#` lines left out.
-fn groups(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
+/// The file's lines grouped into steps, blocks and repeats (each with the
+/// indented lines under it), comments and blank lines left out, each
+/// header's mark split off.
+fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
     // Editors on Windows start UTF-8 files with a byte order mark; left in,
     // it would sit invisibly in the first word (`unknown host `server``).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -141,8 +158,11 @@ fn groups(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
             continue;
         }
         if raw.starts_with([' ', '\t']) {
+            if let Some(b) = mark::marked_body_line(trimmed) {
+                return Err((n, b));
+            }
             match groups.last_mut() {
-                Some((_, head, body)) if is_block(head) || is_repeat(head) => {
+                Some((_, _, head, body)) if is_block(head) || is_repeat(head) => {
                     body.push((n, trimmed))
                 }
                 _ => {
@@ -156,7 +176,8 @@ fn groups(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
                 }
             }
         } else {
-            groups.push((n, trimmed, Vec::new()));
+            let (only, head) = mark::split_mark(trimmed).map_err(|b| (n, b))?;
+            groups.push((n, only, head, Vec::new()));
         }
     }
     Ok(groups)

@@ -45,7 +45,11 @@ pub(super) fn repeat(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, (Op
             ));
         }
         let kind = super::step(text).map_err(|b| (Some(*line), b))?;
-        steps.push(Item { line: *line, kind });
+        steps.push(Item {
+            line: *line,
+            only: None,
+            kind,
+        });
     }
     Ok(ItemKind::Repeat { times, steps })
 }

@@ -534,3 +534,34 @@ fn alike_socket_rows_are_recorded_as_one_counted_row() {
     assert_eq!(super::counted_rows(two.clone(), false), two);
     assert_eq!(super::counted_rows(two, true), rows(&["2 × TIME-WAIT a b"]));
 }
+
+/// A case with each implementation's form of the release, recorded from a
+/// run of ours: the marks stay on their headers and ncat's block, which
+/// that run skipped (no observation), stays as written.
+const MARKED: &str = "\
+server $ nc -kl 11111
+client $ nc 192.168.2.100 11111
+client ^C
+ours: packets
+  client > server  [F.]  seq 1, ack 1
+ncat: packets
+  client > server  [F.]  seq 9, ack 9
+ncat: client ^D
+";
+
+#[test]
+fn marks_are_kept_and_the_other_implementations_block_is_left_as_written() {
+    let case = case_of(MARKED);
+    let obs = vec![Observed {
+        line: 4,
+        what: Observation::Packets(release3()),
+    }];
+    let r = record(&case, MARKED, &obs);
+    let want = MARKED.replace(
+        "ours: packets\n  client > server  [F.]  seq 1, ack 1\n",
+        "ours: packets\n  client > server  [F.]  seq 1, ack 1\n  server > client  [F.]  seq 1, ack 2\n  client > server  [.]   ack 2\n",
+    );
+    assert_eq!(r.text, want);
+    assert_eq!(r.changed, 1);
+    assert_eq!(r.warnings, Vec::<String>::new());
+}

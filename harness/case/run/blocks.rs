@@ -7,7 +7,7 @@ use super::super::calls::CallExpect;
 use super::super::rows::{match_counted, match_set, SocketExpect};
 use super::failure::set_failure;
 use super::session::{Session, StepError};
-use super::{now, Observation};
+use super::{now, Cause, Observation};
 use crate::fds::{self, FdRow};
 use crate::lab::Side;
 use crate::report::ladder::{Event, Timed};
@@ -46,15 +46,18 @@ impl Session<'_> {
             };
             (e.line, text)
         });
-        self.judged(set_failure(
-            &format!("sockets on {host}"),
-            line,
-            rows.collect(),
-            &missing,
-            &format!("observed (ss -tan -o in the {host} namespace)"),
-            shown,
-            &extra,
-        ))
+        self.judged(
+            Cause::Block,
+            set_failure(
+                &format!("sockets on {host}"),
+                line,
+                rows.collect(),
+                &missing,
+                &format!("observed (ss -tan -o in the {host} namespace)"),
+                shown,
+                &extra,
+            ),
+        )
     }
 
     /// The ladder's note of each socket state a sockets block saw (not
@@ -107,15 +110,18 @@ impl Session<'_> {
         if missing.is_empty() && extra.is_empty() {
             return Ok(());
         }
-        self.judged(set_failure(
-            &format!("descriptors of `{label}` on {host}"),
-            line,
-            expected.iter().map(|e| (e.line, e.to_string())).collect(),
-            &missing,
-            &format!("observed (lsof -nP -i -p {pid}, from /proc and sock_diag)"),
-            observed.iter().map(|r| r.to_string()).collect(),
-            &extra,
-        ))
+        self.judged(
+            Cause::Block,
+            set_failure(
+                &format!("descriptors of `{label}` on {host}"),
+                line,
+                expected.iter().map(|e| (e.line, e.to_string())).collect(),
+                &missing,
+                &format!("observed (lsof -nP -i -p {pid}, from /proc and sock_diag)"),
+                observed.iter().map(|r| r.to_string()).collect(),
+                &extra,
+            ),
+        )
     }
 
     pub(super) fn syscalls(
@@ -134,7 +140,8 @@ impl Session<'_> {
         self.observe(line, Observation::Syscalls(failure));
         match result {
             Ok(()) => Ok(()),
-            Err(e) => self.judged(e),
+            // Not recorded: record mode leaves a syscalls block as written.
+            Err(e) => self.judged(Cause::Syscalls, e),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::super::expect::{compare, PacketExpect, Seen};
 use super::session::{Session, StepError};
-use super::Observation;
+use super::{Cause, Observation};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet};
 
@@ -143,7 +143,7 @@ impl Session<'_> {
             }
             None => (line, head),
         };
-        self.judged(failure)
+        self.judged(Cause::Block, failure)
     }
 }
 

@@ -11,6 +11,7 @@ use super::super::expect::{Mark, Marked};
 use super::super::rows::show_duration;
 use super::super::rule_text;
 use super::session::{Session, StepError};
+use super::Cause;
 use crate::faults::{Acted, Action, Direction, Link, Rule, RuleId, RuleReport};
 use crate::lab::Side;
 use crate::packet::Packet;
@@ -49,6 +50,7 @@ impl Session<'_> {
         for (id, at) in active {
             let report = self.faults.remove(id).map_err(|e| (line, e.to_string()))?;
             if let Some(why) = never_acted(&report, &format!("the heal at line {line}")) {
+                self.cause = Some(Cause::RuleIdle);
                 return Err((at, why));
             }
         }
@@ -95,7 +97,7 @@ impl Session<'_> {
     }
 
     /// At the end of the case: the first rule (by line) that never acted.
-    pub(super) fn rules_all_acted(&self) -> Result<(), StepError> {
+    pub(super) fn rules_all_acted(&mut self) -> Result<(), StepError> {
         let mut failures: Vec<StepError> = self
             .faults
             .reports()
@@ -107,7 +109,10 @@ impl Session<'_> {
             .collect();
         failures.sort();
         match failures.into_iter().next() {
-            Some(f) => Err(f),
+            Some(f) => {
+                self.cause = Some(Cause::RuleIdle);
+                Err(f)
+            }
             None => Ok(()),
         }
     }

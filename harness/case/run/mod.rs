@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::expect::Seen;
-use super::Case;
+use super::{Case, Implementation};
 use crate::fds::FdRow;
 use crate::packet::Packet;
 use crate::report::ladder::Timed;
@@ -42,6 +42,9 @@ use crate::sockets::SocketRow;
 pub struct Options {
     /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
     pub nc: PathBuf,
+    /// Which implementation `nc` is, as the runner chose it: the items
+    /// marked for the other one (`ours:`, `ncat:`) are skipped.
+    pub implementation: Implementation,
     /// Where `<case>.pcap` is written.
     pub out_dir: PathBuf,
     /// The deadline of every wait.
@@ -93,33 +96,71 @@ pub struct Outcome {
     pub observed: Vec<Observed>,
 }
 
-impl Outcome {
-    /// The packets in the case notation, one per line.
-    pub fn packet_lines(&self) -> Vec<String> {
-        Seen::all(&self.packets)
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+/// Why a case failed: the whole text a person reads, `file:line:` first,
+/// and what stopped the run.
+#[derive(Debug)]
+pub struct Failure {
+    pub text: String,
+    pub cause: Cause,
+}
+
+/// What stopped a failed run, as far as it decides what a person can do
+/// next: only a block that did not hold can be mended by recording the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The lab, the capture, sock_diag or the process watch could not be
+    /// set up.
+    Setup,
+    /// The case's time limit: a wait window beyond it, or used up.
+    TimeLimit,
+    /// A `packets`, `sockets` or `fds` block did not hold what was seen.
+    Block,
+    /// A `packets` block did not hold, and TCP went to a port the case
+    /// does not capture meanwhile: the program or `port N` is wrong.
+    StrayTraffic,
+    /// A `syscalls` block did not hold (never recorded: a whole strace is
+    /// too noisy to be an expectation).
+    Syscalls,
+    /// A fault rule acted on no packet by its `heal` or the end.
+    RuleIdle,
+    /// A step did not happen as written: an exit status, a line printed, a
+    /// wait, the lab settling, a command that could not start.
+    Step,
+    /// libpcap dropped packets: nothing seen can be trusted.
+    Capture,
+}
+
+impl Cause {
+    /// Whether recording the run (TCPLAB_RECORD=1) can make the case pass:
+    /// record mode rewrites `packets`, `sockets` and `fds` blocks only.
+    pub fn recordable(self) -> bool {
+        self == Cause::Block
     }
 }
 
-/// Why a case failed: the whole text a person reads, `file:line:` first.
-#[derive(Debug)]
-pub struct Failure(pub String);
+impl Failure {
+    fn new(cause: Cause, text: String) -> Failure {
+        Failure { text, cause }
+    }
+}
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    let setup = |what: &str, e: &dyn std::fmt::Display| {
+        Failure::new(Cause::Setup, format!("{}: {what}: {e}", at(1)))
+    };
     limits::check_windows(case, opts.case_timeout)
-        .map_err(|(line, msg)| Failure(format!("{}: {msg}\n", at(line))))?;
+        .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
-    let setup::Setup { lab, capture, diag } =
-        setup::setup(case, &pcap).map_err(|e| Failure(format!("{}: {e}", at(1))))?;
+    let setup::Setup { lab, capture, diag } = setup::setup(case, opts.implementation, &pcap)
+        .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
+    let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,
         opts,
@@ -141,6 +182,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         pcap,
         faults: crate::faults::Faults::new(),
         rules: Vec::new(),
+        watch,
+        busy: Vec::new(),
+        cause: None,
         lab,
     };
     let result = s.play();
@@ -152,15 +196,21 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     for (_, p) in &s.procs {
         p.output_files().for_each(hand_back);
     }
-    let mut text = match result {
-        Ok(()) => String::new(),
-        Err((line, msg)) if Instant::now() >= s.end => format!(
-            "{}: {msg}\n  the case used up its time limit of {}: {}\n",
-            at(line),
-            super::rows::show_duration(opts.case_timeout),
-            limits::RAISE
+    let (mut text, mut cause) = match result {
+        Ok(()) => (String::new(), Cause::Step),
+        Err((line, msg)) if Instant::now() >= s.end => (
+            format!(
+                "{}: {msg}\n  the case used up its time limit of {}: {}\n",
+                at(line),
+                super::rows::show_duration(opts.case_timeout),
+                limits::RAISE
+            ),
+            Cause::TimeLimit,
         ),
-        Err((line, msg)) => format!("{}: {msg}\n", at(line)),
+        Err((line, msg)) => (
+            format!("{}: {msg}\n", at(line)),
+            s.cause.unwrap_or(Cause::Step),
+        ),
     };
     match finished {
         Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
@@ -171,9 +221,11 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
                 sum.dropped,
                 sum.if_dropped
             );
+            cause = Cause::Capture;
         }
         Some(Err(e)) => {
             let _ = writeln!(text, "{}: capture: {e}", at(1));
+            cause = Cause::Capture;
         }
         _ => {}
     }
@@ -187,7 +239,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         });
     }
     s.explain(&mut text, &packets);
-    Err(Failure(text))
+    Err(Failure::new(cause, text))
 }
 
 /// A time no case reaches: what a limit saturates to.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::super::expect::{compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
-use super::Observation;
+use super::{Cause, Observation};
 use crate::report::sidebyside::{self, Arrow};
 
 impl Session<'_> {
@@ -81,7 +81,7 @@ impl Session<'_> {
             Some(_) => Ok(()),
             None => {
                 let (at, text) = self.block_failure(alts, block, line);
-                self.judged((at, with_note(text, strays)))
+                self.judged(cause(&strays), (at, with_note(text, strays)))
             }
         }
     }
@@ -203,6 +203,16 @@ impl Session<'_> {
 
 /// `text` with `note` as its second line (right under the first, which
 /// says what differs).
+/// Why a packets block failed: traffic went to a port the case does not
+/// capture (recording the run would only write down what is missing), or
+/// the block itself.
+pub(super) fn cause(strays: &Option<String>) -> Cause {
+    match strays {
+        Some(_) => Cause::StrayTraffic,
+        None => Cause::Block,
+    }
+}
+
 pub(super) fn with_note(text: String, note: Option<String>) -> String {
     match (note, text.split_once('\n')) {
         (None, _) => text,

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use super::super::expect::compare;
 use super::super::{Case, Item, ItemKind};
 use super::steps::ladder_step;
-use super::{now, Observation, Observed, Options};
+use super::{now, Cause, Observation, Observed, Options};
 use crate::capture::Capture;
 use crate::faults::{Faults, RuleId};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
+use crate::procs::{Busy, Root, Watch};
 use crate::report::ladder::{Event, Timed};
 use crate::sockets::SockDiag;
 
@@ -53,18 +54,37 @@ pub(super) struct Session<'a> {
     pub(super) faults: Faults,
     /// Each rule and the line it was written on.
     pub(super) rules: Vec<(RuleId, usize)>,
+    /// Every process of the case, beyond the commands (`procs`).
+    pub(super) watch: Watch,
+    /// What the latest look found awake besides the commands.
+    pub(super) busy: Vec<Busy>,
+    /// Why the run stopped, where the step that stopped it knows better
+    /// than "a step failed" (a block that did not hold, a rule that never
+    /// acted).
+    pub(super) cause: Option<Cause>,
     pub(super) lab: Lab,
 }
 
 impl Session<'_> {
     pub(super) fn play(&mut self) -> Result<(), StepError> {
-        let items = &self.case.items;
-        for item in items {
+        let nc = self.opts.implementation;
+        let mut last = None;
+        for item in &self.case.items {
+            if let Some(only) = item.only.filter(|_| !item.applies_to(nc)) {
+                self.log.push(format!(
+                    "{:>7.3}s  {}: {item}  (skipped: {only} only)",
+                    self.start.elapsed().as_secs_f64(),
+                    item.line
+                ));
+                continue;
+            }
+            last = Some(item);
             self.play_item(item, true)?;
         }
         // The case is over when the lab settles; only then is "no more
         // packets" judged for a block that ends the case.
-        let last = items.last().expect("a parsed case has items");
+        // The parser refuses a case that plays nothing with either nc.
+        let last = last.expect("a parsed case has items for each nc");
         self.settle(last.line)?;
         if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
@@ -79,7 +99,8 @@ impl Session<'_> {
                     None => {
                         let (at, text) = self.block_failure(alts, block, last.line);
                         let note = self.stray_note();
-                        self.judged((at, super::packets::with_note(text, note)))?;
+                        let cause = super::packets::cause(&note);
+                        self.judged(cause, (at, super::packets::with_note(text, note)))?;
                     }
                 }
             }
@@ -100,10 +121,9 @@ impl Session<'_> {
     pub(super) fn play_item(&mut self, item: &Item, shown: bool) -> Result<(), StepError> {
         if shown {
             self.log.push(format!(
-                "{:>7.3}s  {}: {}",
+                "{:>7.3}s  {}: {item}",
                 self.start.elapsed().as_secs_f64(),
-                item.line,
-                item.kind
+                item.line
             ));
         }
         if item.kind.is_action() {
@@ -126,14 +146,36 @@ impl Session<'_> {
         self.observed.push(Observed { line, what });
     }
 
-    /// A block that does not hold: the case fails, except in record mode,
-    /// where its observation is what counts and the run goes on.
-    pub(super) fn judged(&self, failure: StepError) -> Result<(), StepError> {
+    /// A block that does not hold: the case fails, for `cause`, except in
+    /// record mode, where its observation is what counts and the run goes
+    /// on.
+    pub(super) fn judged(&mut self, cause: Cause, failure: StepError) -> Result<(), StepError> {
         if self.opts.record {
             Ok(())
         } else {
+            self.cause = Some(cause);
             Err(failure)
         }
+    }
+
+    /// Every command asleep in a system call or gone, and so every process
+    /// below them and any other in the hosts' namespaces (`procs::Watch`):
+    /// a pipeline's nc, not only the shell that waits for it. A command
+    /// that has exited is reaped here.
+    pub(super) fn processes_asleep(&mut self) -> bool {
+        let roots: Vec<Root> = self
+            .procs
+            .iter_mut()
+            .filter_map(|(side, p)| {
+                p.try_exit().is_none().then(|| Root {
+                    side: *side,
+                    pid: p.pid(),
+                    traced: p.traced(),
+                })
+            })
+            .collect();
+        self.busy = self.watch.busy(&roots);
+        self.busy.is_empty()
     }
 
     /// The packets captured so far.

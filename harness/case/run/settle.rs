@@ -83,10 +83,12 @@ impl Session<'_> {
     }
 
     /// Waits until no socket of either host is in a state the kernel leaves
-    /// by itself, no data is unacknowledged, and every command sleeps in a
-    /// system call or is gone; then reads the capture to its end. Looks at
-    /// sock_diag and /proc under the deadline, quickly at first, then less
-    /// often, and again at once when a segment goes by (`pace`).
+    /// by itself, no data is unacknowledged, and every process of the case
+    /// (the commands, what they started, whatever else is in the hosts'
+    /// namespaces: `procs::Watch`) sleeps in a system call or is gone; then
+    /// reads the capture to its end. Looks at sock_diag and /proc under the
+    /// deadline, quickly at first, then less often, and again at once when a
+    /// segment goes by (`pace`).
     ///
     /// Under fault rules, a socket that is not settled by itself counts as
     /// settled while it is waiting on a rule (`waiting_on_rule`): held in
@@ -113,7 +115,8 @@ impl Session<'_> {
                         || (faulty && self.waiting_on_rule(row))
                 })
             });
-            let quiet_procs = self.procs.iter_mut().all(|(_, p)| p.is_idle());
+            // Processes are looked at (procs::Watch) once sockets are quiet.
+            let quiet_procs = quiet_sockets && self.processes_asleep();
             if quiet_sockets && quiet_procs {
                 break;
             }
@@ -135,6 +138,9 @@ impl Session<'_> {
                         p.pid(),
                         p.state()
                     );
+                }
+                for b in self.busy.iter().filter(|_| quiet_sockets) {
+                    let _ = write!(why, "\n    {b}");
                 }
                 why += &self.rules_text();
                 return Err((line, why));

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::super::{Case, ItemKind};
+use super::super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
 use crate::error::Result;
 use crate::lab::{Lab, Side};
@@ -22,7 +22,11 @@ pub(super) struct Setup {
 
 /// Builds the lab for `case` with its capture writing `pcap`. Errors say
 /// which part failed (`lab: ...`, `capture: ...`, `sock_diag: ...`).
-pub(super) fn setup(case: &Case, pcap: &Path) -> std::result::Result<Setup, String> {
+pub(super) fn setup(
+    case: &Case,
+    nc: Implementation,
+    pcap: &Path,
+) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
     let capture = Capture::start(
         lab.netns(Side::Server),
@@ -33,7 +37,7 @@ pub(super) fn setup(case: &Case, pcap: &Path) -> std::result::Result<Setup, Stri
     .map_err(|e| format!("capture: {e}"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
-        let configured = configure(case, &lab);
+        let configured = configure(case, nc, &lab);
         (configured, diag.join())
     });
     configured.map_err(|e| format!("lab: {e}"))?;
@@ -49,11 +53,10 @@ pub(super) fn setup(case: &Case, pcap: &Path) -> std::result::Result<Setup, Stri
 /// Addresses and links up. Rules count segments and the capture must see
 /// the same ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn configure(case: &Case, lab: &Lab) -> Result<()> {
+fn configure(case: &Case, nc: Implementation, lab: &Lab) -> Result<()> {
     lab.configure()?;
     let faulty = case
-        .items
-        .iter()
+        .items_for(nc)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(lab)?;

@@ -64,7 +64,10 @@ impl Session<'_> {
                 if !out.is_empty() {
                     return Err((
                         line,
-                        format!("`{}` printed {out:?}; expected nothing yet", p.label()),
+                        format!(
+                            "`{}` printed output where nothing was expected yet; its stdout: {out}",
+                            p.label()
+                        ),
                     ));
                 }
                 Ok(())

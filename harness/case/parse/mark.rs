@@ -1,0 +1,196 @@
+//! `ours: STEP` and `ncat: STEP`: a step or block header that belongs to
+//! one implementation's behaviour. Where the project's nc and a system ncat
+//! legitimately differ (ncat 7.93 keeps its client running after the
+//! server's EOF; nmap issue 1779), a case writes each one's form beside the
+//! other and a differential run (NC=ncat) plays the ncat form instead of
+//! failing or leaving the whole case out.
+
+use super::super::error::{bad, Bad};
+use super::super::{Case, Implementation};
+use super::words::split_word;
+
+const MARK_HINT: &str = "a step or block header may start with `ours:` (played only with the \
+     project's nc) or `ncat:` (only with NC=ncat), then a space and the step: `ncat: client ^D`";
+
+const IMPLEMENTATIONS: [Implementation; 2] = [Implementation::Ours, Implementation::Ncat];
+
+/// The mark at the start of a step or block header line, and the line
+/// without it.
+pub(super) fn split_mark(head: &str) -> Result<(Option<Implementation>, &str), Bad> {
+    for nc in IMPLEMENTATIONS {
+        let word = nc.word();
+        let Some(rest) = head.strip_prefix(word).and_then(|r| r.strip_prefix(':')) else {
+            continue;
+        };
+        if rest.trim().is_empty() {
+            return Err(bad(format!("`{word}:` with nothing after it"), MARK_HINT));
+        }
+        if !rest.starts_with([' ', '\t']) {
+            return Err(bad(
+                format!("`{word}:` must be followed by a space"),
+                &format!("write `{word}: {rest}`"),
+            ));
+        }
+        let rest = rest.trim_start();
+        if mark_word(rest).is_some() {
+            return Err(bad(
+                "two marks on one line",
+                "an item belongs to one implementation (`ours:` or `ncat:`), or to both without a mark",
+            ));
+        }
+        return Ok((Some(nc), rest));
+    }
+    match mark_word(head) {
+        Some(word) => Err(bad(format!("unknown mark `{word}`"), MARK_HINT)),
+        None => Ok((None, head)),
+    }
+}
+
+/// The line's first word when it looks like a mark (`word:`).
+fn mark_word(line: &str) -> Option<&str> {
+    let (first, _) = split_word(line);
+    (first.len() > 1 && first.ends_with(':')).then_some(first)
+}
+
+/// An indented line that starts with a mark: marks go on headers.
+pub(super) fn marked_body_line(line: &str) -> Option<Bad> {
+    let word = mark_word(line)?;
+    IMPLEMENTATIONS
+        .iter()
+        .any(|nc| word == format!("{}:", nc.word()))
+        .then(|| {
+            bad(
+                format!("`{word}` on a line of a block"),
+                "mark the whole block (`ncat: packets`) and write the other implementation's block beside it",
+            )
+        })
+}
+
+/// `port` and `ours-only` speak for the whole case: a mark on them is an
+/// error.
+pub(super) fn marked_directive(only: Option<Implementation>, head: &str) -> Option<Bad> {
+    let nc = only?;
+    let (first, _) = split_word(head);
+    ["port", "ours-only"].contains(&first).then(|| {
+        bad(
+            format!("`{nc}: {first}`: `{first}` is about the whole case and takes no mark"),
+            "write it without the mark",
+        )
+    })
+}
+
+/// A case in which one implementation would play nothing: the line of its
+/// first item, and why.
+pub(super) fn check_both_play(case: &Case) -> Option<(usize, Bad)> {
+    let first = case.items.first()?;
+    let idle = IMPLEMENTATIONS
+        .into_iter()
+        .find(|nc| case.items_for(*nc).next().is_none())?;
+    Some((
+        first.line,
+        bad(
+            format!("no step of the case is played with {idle}: every one is marked for the other implementation"),
+            "leave the mark off the steps both play; a case about our nc alone says `ours-only REASON` at the top",
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::super::{Implementation, ItemKind};
+    use super::super::parse;
+    use crate::lab::Side;
+
+    const SERVER_CLOSE: &str = "\
+server $ nc -kl 11111
+client $ nc 192.168.2.100 11111
+server ^C
+ours: packets
+  server > client  [F.]  seq 1, ack 1
+  client > server  [F.]  seq 1, ack 2
+  server > client  [.]   ack 2
+ncat: packets
+  server > client  [F.]  seq 1, ack 1
+  client > server  [.]   ack 2
+ncat:\tclient ^D
+client exits 0
+";
+
+    fn error(text: &str) -> String {
+        parse(Path::new("cases/x.case"), text)
+            .expect_err("the case must not parse")
+            .to_string()
+    }
+
+    #[test]
+    fn marked_steps_and_blocks_belong_to_one_implementation_with_their_bodies() {
+        let case = parse(Path::new("cases/x.case"), SERVER_CLOSE).unwrap();
+        let only: Vec<_> = case.items.iter().map(|i| (i.line, i.only)).collect();
+        assert_eq!(
+            only,
+            [
+                (1, None),
+                (2, None),
+                (3, None),
+                (4, Some(Implementation::Ours)),
+                (8, Some(Implementation::Ncat)),
+                (11, Some(Implementation::Ncat)),
+                (12, None),
+            ]
+        );
+        let ItemKind::Packets(alts) = &case.items[3].kind else {
+            panic!("not a block: {:?}", case.items[3])
+        };
+        assert_eq!(
+            alts[0].len(),
+            3,
+            "the indented lines are the marked block's"
+        );
+        assert_eq!(case.items[5].kind, ItemKind::Eof { host: Side::Client });
+        assert_eq!(case.items[5].to_string(), "ncat: client ^D");
+        assert_eq!(case.items[3].to_string(), "ours: packets (3 lines)");
+        assert_eq!(case.items[0].to_string(), "server $ nc -kl 11111");
+    }
+
+    #[test]
+    fn each_implementation_plays_the_unmarked_items_and_its_own() {
+        let case = parse(Path::new("cases/x.case"), SERVER_CLOSE).unwrap();
+        let lines = |nc| case.items_for(nc).map(|i| i.line).collect::<Vec<_>>();
+        assert_eq!(lines(Implementation::Ours), [1, 2, 3, 4, 12]);
+        assert_eq!(lines(Implementation::Ncat), [1, 2, 3, 8, 11, 12]);
+    }
+
+    #[test]
+    fn bad_marks_name_their_line_and_say_how_to_write_one() {
+        let cases = [
+            ("server $ nc -kl 11111\nopenbsd: client ^D\n", "cases/x.case:2: unknown mark `openbsd:` (hint: a step or block header may start with `ours:`"),
+            ("server $ nc -kl 11111\nncat:client ^D\n", "cases/x.case:2: `ncat:` must be followed by a space (hint: write `ncat: client ^D`)"),
+            ("server $ nc -kl 11111\nours:\n", "cases/x.case:2: `ours:` with nothing after it"),
+            ("server $ nc -kl 11111\nours: ncat: client ^D\n", "cases/x.case:2: two marks on one line"),
+            ("ours: port 2222\nserver $ nc -kl 2222\n", "cases/x.case:1: `ours: port`: `port` is about the whole case and takes no mark"),
+            ("ncat: ours-only why\nserver $ nc -kl 11111\n", "cases/x.case:1: `ncat: ours-only`"),
+            ("server $ nc -kl 11111\npackets\n  ncat: client > server  [S]  seq 0\n", "cases/x.case:3: `ncat:` on a line of a block (hint: mark the whole block"),
+            ("ours: server $ nc -kl 11111\nours: client ^D\n", "cases/x.case:1: no step of the case is played with ncat: every one is marked for the other implementation (hint: leave the mark off the steps both play; a case about our nc alone says `ours-only REASON`"),
+            ("ncat: server $ nc -kl 11111\n", "cases/x.case:1: no step of the case is played with ours"),
+        ];
+        for (text, want) in cases {
+            let got = error(text);
+            assert!(
+                got.starts_with(want),
+                "{text:?}:\n got  {got}\n want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn words_ending_in_a_colon_elsewhere_are_not_marks() {
+        let case = parse(
+            Path::new("cases/x.case"),
+            "server $ sh -c 'echo ours: x'\nclient types ncat: hello\n",
+        )
+        .unwrap();
+        assert!(case.items.iter().all(|i| i.only.is_none()));
+    }
+}
