@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use super::super::expect::{compare, PacketExpect, Seen};
 use super::session::{Session, StepError};
@@ -66,18 +65,7 @@ impl Session<'_> {
     ) -> Result<(), StepError> {
         let deadline = self.deadline();
         let wanted = count.saturating_mul(alts.iter().map(Vec::len).min().unwrap_or(0));
-        loop {
-            self.settle(line)?;
-            let have = self.captured().len().saturating_sub(self.claimed);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if have >= wanted || left.is_zero() {
-                break;
-            }
-            self.capture
-                .as_ref()
-                .expect("capture lives until the end")
-                .wait_readable(left);
-        }
+        self.await_packets(line, deadline, wanted)?;
         self.block_start = self.claimed;
         self.claimed = self.captured().len();
         self.judge_each(line, count, alts)

@@ -28,6 +28,30 @@ impl Session<'_> {
         block
     }
 
+    /// Waits until `wanted` packets past the claimed ones have come, or
+    /// the deadline. Settled means nothing is in flight; a block that
+    /// wants more than has come may be waiting on a timer (a
+    /// retransmission), so it keeps reading until the deadline.
+    pub(super) fn await_packets(
+        &mut self,
+        line: usize,
+        deadline: Instant,
+        wanted: usize,
+    ) -> Result<(), StepError> {
+        loop {
+            self.settle(line)?;
+            let have = self.captured().len().saturating_sub(self.claimed);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if have >= wanted || left.is_zero() {
+                return Ok(());
+            }
+            self.capture
+                .as_ref()
+                .expect("capture lives until the end")
+                .wait_readable(left);
+        }
+    }
+
     pub(super) fn packets(
         &mut self,
         line: usize,
@@ -35,21 +59,7 @@ impl Session<'_> {
     ) -> Result<(), StepError> {
         let deadline = self.deadline();
         let wanted = alts.iter().map(Vec::len).min().unwrap_or(0);
-        // Settled means nothing is in flight; a block that wants more than
-        // has come may be waiting on a timer (a retransmission), so keep
-        // reading until the deadline.
-        loop {
-            self.settle(line)?;
-            let have = self.seen().len().saturating_sub(self.claimed);
-            let left = deadline.saturating_duration_since(Instant::now());
-            if have >= wanted || left.is_zero() {
-                break;
-            }
-            self.capture
-                .as_ref()
-                .expect("capture lives until the end")
-                .wait_readable(left);
-        }
+        self.await_packets(line, deadline, wanted)?;
         let seen = self.seen();
         let block = &self.block_of(&seen, self.claimed);
         self.block_start = self.claimed;
