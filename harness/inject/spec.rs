@@ -401,10 +401,14 @@ fn offset_from(name: &str, val: &str) -> Result<Option<i64>, SpecError> {
             &format!("write `{name}`, `{name}+1` or `{name}-1` (up to 4294967295)"),
         )
     };
-    let (sign, digits) = match rest.split_at(1) {
-        ("+", d) => (1, d),
-        ("-", d) => (-1, d),
-        _ => return Err(bad()),
+    // By the sign's character, not byte 1: `rcv_nxté` must be an error,
+    // not a slice through the middle of a character.
+    let (sign, digits) = if let Some(d) = rest.strip_prefix('+') {
+        (1, d)
+    } else if let Some(d) = rest.strip_prefix('-') {
+        (-1, d)
+    } else {
+        return Err(bad());
     };
     let k: u32 = digits.parse().map_err(|_| bad())?;
     Ok(Some(sign * i64::from(k)))

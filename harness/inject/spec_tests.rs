@@ -108,6 +108,7 @@ fn display_parses_back_to_the_same_spec(#[case] text: &str) {
 #[case("[R] seq one", "`seq` needs a number", "rcv_nxt")]
 #[case("[R] seq -1", "`seq` needs a number", "rcv_nxt")]
 #[case("[R] seq 4294967296", "`seq` needs a number", "rcv_nxt")]
+#[case("[R] seq rcv_nxté", "bad offset in `rcv_nxté`", "rcv_nxt+1")]
 #[case("[R] seq rcv_nxt*2", "bad offset in `rcv_nxt*2`", "rcv_nxt+1")]
 #[case("[R] seq rcv_nxt+", "bad offset", "rcv_nxt+1")]
 #[case("[R] seq rcv_nxt+4294967296", "bad offset", "4294967295")]
