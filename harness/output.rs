@@ -464,7 +464,12 @@ mod tests {
     fn excerpt_of_a_7_mb_line_is_bounded() {
         let out = fed(vec![b'x'; 7_400_000], 65536, None);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while out.len() < 7_400_000 && Instant::now() < deadline {
+        while out.len() < 7_400_000 {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after 10 s waiting for the reader to drain 7.4 MB (has {})",
+                out.len()
+            );
             std::thread::sleep(Duration::from_millis(5)); // poll interval of this wait
         }
         let text = out.excerpt().to_string();

@@ -306,16 +306,18 @@ pub fn resolve_new(spec: &SegmentSpec, side: Side, now: Duration) -> Result<Pack
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use rstest::rstest;
 
-    const C: &str = "192.168.2.105:43068";
-    const S: &str = "192.168.2.100:11111";
+    pub(in crate::inject) const C: &str = "192.168.2.105:43068";
+    pub(in crate::inject) const S: &str = "192.168.2.100:11111";
     const C_ISN: u32 = 1_000;
     const S_ISN: u32 = 4_294_967_000; // wraps within the test's data
 
-    fn pkt(
+    /// A captured segment for tests: `len` bytes of `a`, TS option when
+    /// `ts` is given (ecr 1), the window each side of the seed advertises.
+    pub(in crate::inject) fn pkt(
         ms: u64,
         (from, to): (&str, &str),
         flags: &str,

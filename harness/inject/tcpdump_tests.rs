@@ -15,33 +15,16 @@ use super::spec::SegmentSpec;
 use crate::lab::Side;
 use crate::packet::{Packet, TcpOption};
 
-const C: &str = "192.168.2.105:43068";
-const S: &str = "192.168.2.100:11111";
+use super::conn::tests::{C, S};
+
 const MACS: Macs = Macs {
     src: [0x02, 0, 0, 0, 0, 0x05],
     dst: [0x02, 0, 0, 0, 0, 0x10],
 };
 
+/// conn's test segment, without payload.
 fn pkt(ms: u64, from: &str, to: &str, flags: &str, seq: u32, ack: u32, ts: Option<u32>) -> Packet {
-    Packet {
-        ts: Duration::from_millis(ms),
-        src: from.parse().unwrap(),
-        dst: to.parse().unwrap(),
-        flags: flags.parse().unwrap(),
-        seq,
-        ack,
-        win: if from == C { 502 } else { 509 },
-        options: ts
-            .map(|val| {
-                vec![
-                    TcpOption::Nop,
-                    TcpOption::Nop,
-                    TcpOption::Ts { val, ecr: 1 },
-                ]
-            })
-            .unwrap_or_default(),
-        payload: Vec::new(),
-    }
+    super::conn::tests::pkt(ms, (from, to), flags, seq, ack, 0, ts)
 }
 
 /// A handshake as a capture holds it: client ISN 1000, server ISN 5000.
