@@ -120,14 +120,19 @@ impl Session<'_> {
         let failure = match failed {
             Some(i) => {
                 let c = &conns[i];
+                // The head speaks for the whole block, so the failure is
+                // placed at the block's line whichever packet differed (it
+                // depends on timing: a server may ACK a FIN before its own);
+                // the differing line is named beside the connection.
                 let (at, text) = self.block_failure(alts, &c.seen, line);
+                let place = if at == line { String::new() } else { format!(", line {at}") };
                 let text = format!(
-                    "{head}\n  connection {} of {} ({} > server): {text}",
+                    "{head}\n  connection {} of {} ({} > server{place}): {text}",
                     i + 1,
                     conns.len(),
                     Endpoint(c.client)
                 );
-                (at, text)
+                (line, text)
             }
             None => (line, head),
         };
