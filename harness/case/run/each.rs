@@ -125,7 +125,11 @@ impl Session<'_> {
                 // depends on timing: a server may ACK a FIN before its own);
                 // the differing line is named beside the connection.
                 let (at, text) = self.block_failure(alts, &c.seen, line);
-                let place = if at == line { String::new() } else { format!(", line {at}") };
+                let place = if at == line {
+                    String::new()
+                } else {
+                    format!(", line {at}")
+                };
                 let text = format!(
                     "{head}\n  connection {} of {} ({} > server{place}): {text}",
                     i + 1,
