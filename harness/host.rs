@@ -307,6 +307,13 @@ impl Process {
             .map_or("gone".into(), |c| c.to_string())
     }
 
+    /// Moves what it has written to its pipes so far into its streams now
+    /// (see [`Output::catch_up`]).
+    pub fn catch_up_output(&self) {
+        self.stdout.catch_up();
+        self.stderr.catch_up();
+    }
+
     /// The end of its stdout so far, bounded, for a message.
     pub fn stdout(&self) -> Excerpt {
         self.stdout.excerpt()

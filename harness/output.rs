@@ -34,6 +34,10 @@ struct Shared {
     /// same open file keep their offset.
     file: File,
     path: Option<PathBuf>,
+    /// The pipe's read end (non-blocking), once drained: read only with
+    /// `state` held, by the reader thread or by [`Output::catch_up`], so
+    /// that bytes are never out of the pipe without being in the file.
+    pipe: std::sync::OnceLock<File>,
 }
 
 #[derive(Default)]
@@ -45,6 +49,8 @@ struct State {
     /// Why storing stopped early (a full disk): the pipe is still drained so
     /// the program never blocks, but what follows is not kept.
     lost: Option<String>,
+    /// Where the bytes are appended (a dup of `file`), once drained.
+    sink: Option<File>,
 }
 
 impl Output {
@@ -63,6 +69,7 @@ impl Output {
                 grew: Condvar::new(),
                 file,
                 path: path.map(Path::to_path_buf),
+                pipe: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -79,13 +86,34 @@ impl Output {
             Ok(f) => f,
             Err(e) => return fail(format!("not kept: dup of its file failed: {e}")),
         };
+        if let Err(e) = nonblocking(&pipe) {
+            return fail(format!("not read: O_NONBLOCK on its pipe failed: {e}"));
+        }
+        self.shared.lock().sink = Some(sink);
+        let _ = self.shared.pipe.set(pipe);
         let shared = self.shared.clone();
         if let Err(e) = std::thread::Builder::new()
             .name("output".into())
-            .spawn(move || pump(pipe, sink, &shared))
+            .spawn(move || pump(&shared))
         {
             fail(format!("not read: no thread for it: {e}"));
         }
+    }
+
+    /// Moves what the program has written into the pipe so far into the
+    /// file now, without waiting for the reader thread: once its program
+    /// sleeps, the stream holds everything it printed (`prints nothing`
+    /// must not pass because the reader thread had not yet been scheduled).
+    pub fn catch_up(&self) {
+        let Some(pipe) = self.shared.pipe.get() else {
+            return;
+        };
+        let mut state = self.shared.lock();
+        if !state.ended {
+            pull(&mut state, pipe);
+        }
+        drop(state);
+        self.shared.grew.notify_all();
     }
 
     /// The file holding the whole stream, when it has a name.
@@ -231,31 +259,81 @@ fn unnamed() -> Result<File> {
         .map_err(|e| Error::io(format!("open an O_TMPFILE in {}", dir.display()), e))
 }
 
-/// The reader thread: pipe to file until the program closes its end.
-fn pump(mut pipe: File, mut sink: File, shared: &Shared) {
-    let mut buf = vec![0u8; 64 * 1024];
+/// The reader thread: waits for the pipe to be readable, then moves its
+/// bytes into the file with the state held, until the program closes its
+/// end.
+fn pump(shared: &Shared) {
+    let Some(pipe) = shared.pipe.get() else {
+        return;
+    };
     loop {
-        let n = match pipe.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(pipe),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => {
-                shared.lock().lost = Some(format!("reading the pipe failed: {e}"));
+                let mut state = shared.lock();
+                state.lost = Some(format!("waiting on the pipe failed: {e}"));
+                state.ended = true;
                 break;
             }
-        };
-        let mut state = shared.lock();
-        if state.lost.is_none() {
-            match sink.write_all(&buf[..n]) {
-                Ok(()) => state.len += n as u64,
-                Err(e) => state.lost = Some(format!("storing it failed after that: {e}")),
-            }
         }
+        let mut state = shared.lock();
+        if !state.ended {
+            pull(&mut state, pipe);
+        }
+        let ended = state.ended;
         drop(state);
         shared.grew.notify_all();
+        if ended {
+            break;
+        }
     }
-    shared.lock().ended = true;
     shared.grew.notify_all();
+}
+
+/// Reads the non-blocking pipe until it is empty (or closed: `ended`),
+/// appending to the file; the caller holds the state.
+fn pull(state: &mut State, mut pipe: &File) {
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => {
+                state.ended = true;
+                return;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) => {
+                state.lost = Some(format!("reading the pipe failed: {e}"));
+                state.ended = true;
+                return;
+            }
+        };
+        if state.lost.is_some() {
+            continue;
+        }
+        let stored = match state.sink.as_mut() {
+            Some(sink) => sink.write_all(&buf[..n]),
+            None => Err(std::io::Error::other("no file to store it in")),
+        };
+        match stored {
+            Ok(()) => state.len += n as u64,
+            Err(e) => state.lost = Some(format!("storing it failed after that: {e}")),
+        }
+    }
+}
+
+/// Sets O_NONBLOCK on our end of a pipe.
+fn nonblocking(pipe: &File) -> std::io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = fcntl(pipe, FcntlArg::F_GETFL).map_err(std::io::Error::from)?;
+    let flags = OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK;
+    fcntl(pipe, FcntlArg::F_SETFL(flags)).map_err(std::io::Error::from)?;
+    Ok(())
 }
 
 /// Finds a line equal to `want` in a stream fed in arbitrary pieces,

@@ -60,6 +60,9 @@ impl Session<'_> {
             ItemKind::PrintsNothing { host } => {
                 self.settle(line)?;
                 let p = self.latest(*host, line)?;
+                // The program sleeps: whatever it printed is in its pipe,
+                // if not yet in our file.
+                p.catch_up_output();
                 let out = p.stdout();
                 if !out.is_empty() {
                     return Err((
