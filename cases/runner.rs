@@ -307,47 +307,83 @@ fn case_trials(
         .collect()
 }
 
-/// The host's snapshot before the run, once taken.
-type Before = std::sync::Arc<std::sync::OnceLock<Vec<String>>>;
+/// The host's two snapshots before the run, once taken: its links,
+/// addresses, routes, qdiscs and ruleset, and its sysctls.
+#[derive(Clone, Default)]
+struct Before {
+    links: std::sync::Arc<std::sync::OnceLock<Vec<String>>>,
+    sysctls: std::sync::Arc<std::sync::OnceLock<Vec<String>>>,
+}
 
 /// The host namespace must come out of the run exactly as it went in: its
-/// snapshot is taken while the run starts up, and no namespace is made
-/// before it is (`netns::gate_until`).
+/// snapshot is taken while the run starts up, the netlink half before any
+/// namespace is made (`netns::GATE`), the sysctls (five times slower to
+/// read) before any sysctl is written (`sysctl::GATE`), so a case's lab is
+/// built while they are read.
 fn host_before() -> Before {
-    let before = std::sync::Arc::new(std::sync::OnceLock::new());
-    let taken = before.clone();
-    let work = std::thread::spawn(move || {
-        let snap = tcplab::hostnet::snapshot()
+    let before = Before::default();
+    let taken = before.links.clone();
+    tcplab::netns::GATE.until(std::thread::spawn(move || {
+        let snap = tcplab::hostnet::links()
             .map_err(|e| format!("cannot read the host's links, addresses and routes: {e}"))?;
         let _ = taken.set(snap);
         Ok(())
-    });
-    tcplab::netns::gate_until(work);
+    }));
+    let taken = before.sysctls.clone();
+    tcplab::sysctl::GATE.until(std::thread::spawn(move || {
+        let _ = taken.set(tcplab::hostnet::sysctls());
+        Ok(())
+    }));
     before
 }
 
 /// Whether the host namespace came out of the run exactly as it went in;
-/// says what changed when it did not.
+/// says what changed when it did not. Its sysctls are read again only when
+/// this process wrote a sysctl (in a lab namespace: `sysctl::write`); the
+/// CI's ci/check-host-untouched reads them all around every suite.
 fn host_unchanged(before: &Option<Before>) -> bool {
-    if let Err(e) = tcplab::netns::pass_gate() {
-        eprintln!("tcplab: {e}");
-        return false;
+    let sysctls_too = tcplab::sysctl::writes() > 0;
+    let gates = [
+        Some(&tcplab::netns::GATE),
+        sysctls_too.then_some(&tcplab::sysctl::GATE),
+    ];
+    for gate in gates.into_iter().flatten() {
+        if let Err(e) = gate.pass() {
+            eprintln!("tcplab: {e}");
+            return false;
+        }
     }
-    let Some(before) = before.as_ref().and_then(|b| b.get()) else {
+    let Some(before) = before.as_ref() else {
         return false;
     };
-    match tcplab::hostnet::snapshot() {
-        Ok(after) => {
-            let changed = tcplab::hostnet::diff(before, &after);
+    let Some(links) = before.links.get() else {
+        return false;
+    };
+    let sysctls = match before.sysctls.get() {
+        Some(s) => s.as_slice(),
+        None if sysctls_too => return false,
+        None => &[],
+    };
+    let after = std::thread::scope(|s| {
+        let sysctls = s.spawn(|| sysctls_too.then(tcplab::hostnet::sysctls));
+        let links = tcplab::hostnet::links();
+        (links, sysctls.join().ok().flatten())
+    });
+    match after {
+        (Ok(after_links), after_sysctls) => {
+            let mut changed = tcplab::hostnet::diff(links, &after_links);
+            if let Some(after_sysctls) = after_sysctls {
+                changed.extend(tcplab::hostnet::diff(sysctls, &after_sysctls));
+            }
             if !changed.is_empty() {
-                eprintln!("tcplab: the host namespace changed during the run (links, addresses or routes):");
+                eprintln!("tcplab: the host namespace changed during the run (links, addresses, routes, qdiscs, ruleset or sysctls):");
                 for l in &changed {
                     eprintln!("  {l}");
                 }
             }
             changed.is_empty()
         }
-        Err(e) => {
+        (Err(e), _) => {
             eprintln!(
                 "tcplab: cannot read the host's links, addresses and routes after the run: {e}"
             );

@@ -7,6 +7,7 @@ pub mod error;
 pub mod faults;
 pub mod fds;
 pub mod flow;
+pub mod gate;
 pub mod host;
 pub mod hostnet;
 pub mod inject;

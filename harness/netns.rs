@@ -145,43 +145,20 @@ fn enter_new() -> Result<()> {
     Ok(())
 }
 
-/// Work that must end before this process makes its first namespace: the
-/// runner's snapshot of the host namespace, taken while the run starts up
-/// (the proof that a run left the host as it was needs a "before" that no
-/// namespace of ours can have touched).
-enum Gate {
-    Open,
-    Pending(std::thread::JoinHandle<std::result::Result<(), String>>),
-    Failed(String),
-}
-
-static GATE: Mutex<Gate> = Mutex::new(Gate::Open);
+/// No namespace is made before the runner has read the host's links,
+/// addresses, routes, qdiscs and ruleset (see [`crate::gate`]).
+pub static GATE: crate::gate::Gate = crate::gate::Gate::open();
 
 /// No namespace is made until `work` has ended; if it fails, none is made
 /// at all, and every attempt says why.
 pub fn gate_until(work: std::thread::JoinHandle<std::result::Result<(), String>>) {
-    *GATE.lock().unwrap_or_else(|e| e.into_inner()) = Gate::Pending(work);
+    GATE.until(work);
 }
 
-/// Waits for the work [`gate_until`] was given (once; later calls answer
-/// at once): Err says why no namespace may be made.
+/// Waits for the work [`gate_until`] was given: Err says why no namespace
+/// may be made.
 pub fn pass_gate() -> std::result::Result<(), String> {
-    let mut gate = GATE.lock().unwrap_or_else(|e| e.into_inner());
-    if let Gate::Pending(_) = &*gate {
-        let Gate::Pending(work) = std::mem::replace(&mut *gate, Gate::Open) else {
-            unreachable!()
-        };
-        let done = work
-            .join()
-            .unwrap_or_else(|_| Err("the work before the first namespace panicked".into()));
-        if let Err(e) = done {
-            *gate = Gate::Failed(e);
-        }
-    }
-    match &*gate {
-        Gate::Failed(e) => Err(e.clone()),
-        _ => Ok(()),
-    }
+    GATE.pass()
 }
 
 /// A named network namespace this process created; deleted on drop.

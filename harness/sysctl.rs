@@ -62,10 +62,28 @@ pub fn read(netns: &Netns, name: &str) -> Result<String> {
     })
 }
 
+/// No sysctl is written before the runner has read the host's (see
+/// [`crate::gate`]): a "before" that no write of ours can have touched.
+pub static GATE: crate::gate::Gate = crate::gate::Gate::open();
+
+/// Writes attempted by this process: the runner compares the host's
+/// sysctls after the run only when there were any (nothing else of ours
+/// writes a sysctl, and a program in a lab namespace sees only that
+/// namespace's).
+static WRITES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many sysctl writes this process has attempted.
+pub fn writes() -> usize {
+    WRITES.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Sets `name` to `value` inside `netns` only. The error names the sysctl,
 /// the value, the namespace and the kernel's errno.
 pub fn write(netns: &Netns, name: &str, value: &str) -> Result<()> {
     let file = path(name).map_err(Error::msg)?;
+    GATE.pass()
+        .map_err(|e| Error::msg(format!("not setting sysctl {name}: {e}")))?;
+    WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if value.is_empty() || value.contains('\n') {
         return Err(Error::msg(format!(
             "sysctl {name}: `{value}` is not a value (one line, not empty)"
