@@ -168,7 +168,7 @@ fn dump_row(p: &Pieces, e: &Ehash) -> Row {
         ratio: ratio(e.shared.0, e.private.0),
         runs: "50 + 50".into(),
         note: format!(
-            "host table: {} buckets, walked by every dump of a namespace that shares it (tcplab's before); SockDiag::dump of a lab namespace in-process {} wall / {} CPU; one look of a settle dumps both hosts: {} CPU, {:.0} % of a core if a settle looked every 1 ms (it looks every 0.25 ms for 5 ms, then backs off to 4 ms); its /proc check of each command (Process::is_idle): {}",
+            "host table: {} buckets, walked by every dump of a namespace that shares it (tcplab's before); SockDiag::dump of a lab namespace in-process {} wall / {} CPU; one look of a settle dumps both hosts: {} CPU, {:.0} % of a core if a settle looked every 1 ms (it looks every 0.25 ms for 5 ms, then backs off to 4 ms); its /proc look at each command's tree (procs::Watch::busy): {}",
             e.host_buckets,
             show(p.dump),
             show(p.dump_cpu),

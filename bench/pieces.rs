@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tcplab::capture::Capture;
 use tcplab::host::{Process, Spawn};
 use tcplab::lab::{self, Lab, Side};
+use tcplab::procs::{Root, Watch};
 use tcplab::sockets::SockDiag;
 
 use crate::stats::median;
@@ -23,8 +24,9 @@ pub struct Pieces {
     pub dump: Duration,
     /// The CPU time of the same dump (this thread's, from getrusage).
     pub dump_cpu: Duration,
-    /// One `Process::is_idle` of a listening nc: /proc/PID/task and each
-    /// thread's stat, read by every settle iteration for every command.
+    /// One `procs::Watch::busy` look at a listening nc: its stat and its
+    /// children under /proc, read by every settle iteration for every
+    /// command.
     pub idle_check: Duration,
 }
 
@@ -48,7 +50,8 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// scheduler, few enough to stay well under a second.
 const DUMPS: u32 = 20;
 
-/// Times `Process::is_idle` on an `nc -kl 11111` asleep in the server.
+/// Times one look of the settle's process check (`procs::Watch::busy`)
+/// at an `nc -kl 11111` asleep in the server.
 fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
     let spawn = Spawn {
         program: nc.to_path_buf(),
@@ -56,9 +59,15 @@ fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
         label: "nc -kl 11111".into(),
         trace: false,
     };
-    let mut p = Process::spawn(lab.netns(Side::Server), &spawn).map_err(|e| e.to_string())?;
+    let p = Process::spawn(lab.netns(Side::Server), &spawn).map_err(|e| e.to_string())?;
+    let mut watch = Watch::new(lab).map_err(|e| format!("procs::Watch::new: {e}"))?;
+    let roots = [Root {
+        side: Side::Server,
+        pid: p.pid(),
+        traced: false,
+    }];
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !p.is_idle() {
+    while !watch.busy(&roots).is_empty() {
         if Instant::now() > deadline {
             return Err("nc -kl 11111 never went to sleep".into());
         }
@@ -66,7 +75,7 @@ fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
     }
     let t = Instant::now();
     for _ in 0..DUMPS * 10 {
-        p.is_idle();
+        watch.busy(&roots);
     }
     Ok(t.elapsed() / (DUMPS * 10))
 }
