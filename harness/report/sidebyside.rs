@@ -11,6 +11,9 @@ pub struct Arrow {
     pub len: Option<u32>,
     /// Injected by a `sends` step: drawn with `~`, as in the big ladder.
     pub injected: bool,
+    /// Dropped by a fault rule: stops short of the receiver in `x`, as in
+    /// the big ladder.
+    pub dropped: bool,
 }
 
 /// Width of one ladder, between and including its two lines.
@@ -26,9 +29,21 @@ fn arrow(a: &Arrow) -> String {
     let dashes = inner.saturating_sub(text.chars().count() + 1);
     let (l, r) = (dashes / 2, dashes - dashes / 2);
     let d = if a.injected { "~" } else { "-" };
-    match a.from {
-        Side::Client => format!("|{}{text}{}>|", d.repeat(l), d.repeat(r)),
-        Side::Server => format!("|<{}{text}{}|", d.repeat(l), d.repeat(r)),
+    // A dropped arrow's head side gives three dashes to `x` and a gap.
+    let cut = if a.dropped { 3 } else { 0 };
+    match (a.from, a.dropped) {
+        (Side::Client, false) => format!("|{}{text}{}>|", d.repeat(l), d.repeat(r)),
+        (Side::Client, true) => format!(
+            "|{}{text}{}x   |",
+            d.repeat(l),
+            d.repeat(r.saturating_sub(cut))
+        ),
+        (Side::Server, false) => format!("|<{}{text}{}|", d.repeat(l), d.repeat(r)),
+        (Side::Server, true) => format!(
+            "|   x{}{text}{}|",
+            d.repeat(l.saturating_sub(cut)),
+            d.repeat(r)
+        ),
     }
 }
 
@@ -67,6 +82,7 @@ mod tests {
             flags,
             len: None,
             injected: false,
+            dropped: false,
         }
     }
 
@@ -107,6 +123,19 @@ mod tests {
         assert_eq!(
             text.lines().nth(2).unwrap(),
             "  >> |~~~~~~~~~~~ RST ~~~~~~~~~~~>|    |<----------- ACK -----------|"
+        );
+    }
+
+    #[test]
+    fn a_dropped_arrow_stops_short_of_its_receiver_in_x() {
+        let dropped = |from| Arrow {
+            dropped: true,
+            ..a(from, TcpFlags::ACK)
+        };
+        let text = render("x", &[dropped(Side::Server)], &[dropped(Side::Client)], 0);
+        assert_eq!(
+            text.lines().nth(2).unwrap(),
+            "  >> |   x-------- ACK -----------|    |----------- ACK --------x   |"
         );
     }
 

@@ -180,6 +180,7 @@ impl Session<'_> {
                 flags: e.flags,
                 len: e.length,
                 injected: e.mark == Some(Mark::Injected),
+                dropped: e.mark == Some(Mark::Dropped),
             })
             .collect();
         let arrows_o: Vec<Arrow> = seen
@@ -189,6 +190,7 @@ impl Session<'_> {
                 flags: s.flags,
                 len: Some(s.len),
                 injected: s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected),
+                dropped: s.ctx.marked.is_some_and(|m| m.mark == Mark::Dropped),
             })
             .collect();
         let title = format!("{}:{line}", self.case.path.display());
