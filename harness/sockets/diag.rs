@@ -26,6 +26,9 @@ use crate::netns::Netns;
 /// not show such sockets either (measured).
 const DUMP_STATES: u32 = ((1 << 13) - 1) & !1;
 
+/// The kernel's number for LISTEN (include/net/tcp_states.h).
+const TCP_LISTEN: u32 = 10;
+
 const NLMSG_HDR_LEN: usize = 16;
 
 /// How long a dump may wait for the kernel before it is reported as failed.
@@ -83,12 +86,26 @@ impl SockDiag {
     /// Every TCP socket of the namespace, IPv4 first, then IPv6, each in the
     /// kernel's order (listeners, then established/request/TIME-WAIT hash).
     pub fn dump(&self) -> Result<Vec<SocketRow>> {
+        self.dump_states(DUMP_STATES)
+    }
+
+    /// Every TCP socket but the listeners: what a settle looks at (a
+    /// listener is always settled). Leaving LISTEN out of the request
+    /// spares the kernel its walk of the listening hash, which a namespace
+    /// with a private established hash still shares with the host (its
+    /// buckets are the host's: 1.7 % of a teardown run's samples went to
+    /// that walk, measured with perf).
+    pub fn dump_connections(&self) -> Result<Vec<SocketRow>> {
+        self.dump_states(DUMP_STATES & !(1 << TCP_LISTEN))
+    }
+
+    fn dump_states(&self, states: u32) -> Result<Vec<SocketRow>> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (socket, seq) = &mut *guard;
         let mut rows = Vec::new();
         for (family, name) in [(AF_INET, "IPv4"), (AF_INET6, "IPv6")] {
             *seq = seq.wrapping_add(1);
-            dump_family(socket, family, *seq, &mut rows).map_err(|e| {
+            dump_family(socket, family, *seq, states, &mut rows).map_err(|e| {
                 e.context(format!(
                     "netns {}: sock_diag dump of {name} TCP sockets",
                     self.netns
@@ -103,6 +120,7 @@ fn dump_family(
     socket: &netlink_sys::Socket,
     family: u8,
     seq: u32,
+    states: u32,
     rows: &mut Vec<SocketRow>,
 ) -> Result<()> {
     let mut header = NetlinkHeader::default();
@@ -119,7 +137,7 @@ fn dump_family(
             family,
             protocol: IPPROTO_TCP,
             extensions: ExtensionFlags::empty(),
-            states: StateFlags::from_bits_retain(DUMP_STATES),
+            states: StateFlags::from_bits_retain(states),
             socket_id,
         })
         .into(),

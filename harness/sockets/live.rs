@@ -230,6 +230,20 @@ fn check_server_rows(server: &SockDiag) {
         ]
     );
     assert!(rows.iter().all(|r| r.inode != 0));
+    let connections: Vec<_> = server
+        .dump_connections()
+        .unwrap()
+        .iter()
+        .map(|r| (r.state, r.local.port()))
+        .collect();
+    assert_eq!(
+        connections,
+        [
+            (TcpState::Established, 11111),
+            (TcpState::Established, 11112)
+        ],
+        "a settle's dump leaves the listeners out, and nothing else"
+    );
     assert_eq!(
         rows[3].local,
         "[::ffff:192.168.2.100]:11112".parse().unwrap()

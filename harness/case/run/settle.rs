@@ -108,7 +108,8 @@ impl Session<'_> {
                     .map_err(|e| (line, e.to_string()))?;
                 self.faults.health().map_err(|e| (line, e.to_string()))?;
             }
-            let rows = self.dump(line)?;
+            // Listeners are always settled: the kernel need not walk them.
+            let rows = self.dump(line, false)?;
             let quiet_sockets = rows.iter().all(|(_, r)| {
                 r.iter().all(|row| {
                     sockets::settled(std::slice::from_ref(row))
@@ -121,6 +122,7 @@ impl Session<'_> {
                 break;
             }
             if Instant::now() >= deadline {
+                let rows = self.dump(line, true).unwrap_or(rows);
                 let mut why = format!(
                     "timed out after {:?} waiting for the lab to settle (sockets in stable states, commands asleep)",
                     self.opts.deadline
@@ -156,14 +158,23 @@ impl Session<'_> {
         Ok(())
     }
 
-    pub(super) fn dump(&self, line: usize) -> Result<Vec<(Side, Vec<SocketRow>)>, StepError> {
+    /// Both hosts' sockets; without `listeners`, all but the listening
+    /// ones ([`crate::sockets::SockDiag::dump_connections`]).
+    pub(super) fn dump(
+        &self,
+        line: usize,
+        listeners: bool,
+    ) -> Result<Vec<(Side, Vec<SocketRow>)>, StepError> {
         [Side::Client, Side::Server]
             .iter()
             .zip(&self.diag)
             .map(|(side, d)| {
-                d.dump()
-                    .map(|r| (*side, r))
-                    .map_err(|e| (line, e.to_string()))
+                match listeners {
+                    true => d.dump(),
+                    false => d.dump_connections(),
+                }
+                .map(|r| (*side, r))
+                .map_err(|e| (line, e.to_string()))
             })
             .collect()
     }
