@@ -316,10 +316,10 @@ struct Before {
 }
 
 /// The host namespace must come out of the run exactly as it went in: its
-/// snapshot is taken while the run starts up, the netlink half before any
-/// namespace is made (`netns::GATE`), the sysctls (five times slower to
-/// read) before any sysctl is written (`sysctl::GATE`), so a case's lab is
-/// built while they are read.
+/// links, addresses, routes, qdiscs and ruleset are read while the run
+/// starts up, before any namespace is made (`netns::GATE`); its sysctls
+/// (five times slower to read) just before this process writes its first
+/// sysctl (`sysctl::before_first_write`), by runs that write one.
 fn host_before() -> Before {
     let before = Before::default();
     let taken = before.links.clone();
@@ -330,10 +330,10 @@ fn host_before() -> Before {
         Ok(())
     }));
     let taken = before.sysctls.clone();
-    tcplab::sysctl::GATE.until(std::thread::spawn(move || {
+    tcplab::sysctl::before_first_write(move || {
         let _ = taken.set(tcplab::hostnet::sysctls());
         Ok(())
-    }));
+    });
     before
 }
 
@@ -343,15 +343,9 @@ fn host_before() -> Before {
 /// CI's ci/check-host-untouched reads them all around every suite.
 fn host_unchanged(before: &Option<Before>) -> bool {
     let sysctls_too = tcplab::sysctl::writes() > 0;
-    let gates = [
-        Some(&tcplab::netns::GATE),
-        sysctls_too.then_some(&tcplab::sysctl::GATE),
-    ];
-    for gate in gates.into_iter().flatten() {
-        if let Err(e) = gate.pass() {
-            eprintln!("tcplab: {e}");
-            return false;
-        }
+    if let Err(e) = tcplab::netns::GATE.pass() {
+        eprintln!("tcplab: {e}");
+        return false;
     }
     let Some(before) = before.as_ref() else {
         return false;

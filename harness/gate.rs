@@ -1,10 +1,9 @@
 //! Work that must end before something may happen: the runner reads the
 //! host namespace while the run starts up, and the proof that a run left
 //! the host as it was needs a "before" that nothing of ours can have
-//! touched. Each kind of change waits on its own gate, so that only what
-//! the reading could see waits for it: namespaces wait for the host's
-//! links, addresses, routes, qdiscs and ruleset (`netns`), sysctl writes
-//! for its sysctls (`sysctl`), which take longer to read.
+//! touched. Namespaces wait on one (`netns::GATE`) for the host's links,
+//! addresses, routes, qdiscs and ruleset; the host's sysctls are read
+//! later, just before the first sysctl write (`sysctl::before_first_write`).
 
 use std::sync::Mutex;
 use std::thread::JoinHandle;

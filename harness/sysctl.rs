@@ -62,9 +62,31 @@ pub fn read(netns: &Netns, name: &str) -> Result<String> {
     })
 }
 
-/// No sysctl is written before the runner has read the host's (see
-/// [`crate::gate`]): a "before" that no write of ours can have touched.
-pub static GATE: crate::gate::Gate = crate::gate::Gate::open();
+/// What must happen before this process writes its first sysctl: the
+/// runner reads the host's sysctls there, a "before" that no write of
+/// ours can have touched, taken only by runs that write one (reading the
+/// host's 500 sysctls costs more than a whole case's lab).
+type FirstWrite = Box<dyn FnOnce() -> std::result::Result<(), String> + Send>;
+static BEFORE_FIRST: std::sync::Mutex<Option<FirstWrite>> = std::sync::Mutex::new(None);
+static FIRST: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+
+/// Runs `f` once, before the first sysctl write of this process; if it
+/// fails, no sysctl is ever written and every attempt says why.
+pub fn before_first_write(f: impl FnOnce() -> std::result::Result<(), String> + Send + 'static) {
+    *BEFORE_FIRST.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+}
+
+fn first_write() -> std::result::Result<(), String> {
+    FIRST
+        .get_or_init(|| {
+            let f = BEFORE_FIRST
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            f.map_or(Ok(()), |f| f())
+        })
+        .clone()
+}
 
 /// Writes attempted by this process: the runner compares the host's
 /// sysctls after the run only when there were any (nothing else of ours
@@ -81,8 +103,7 @@ pub fn writes() -> usize {
 /// the value, the namespace and the kernel's errno.
 pub fn write(netns: &Netns, name: &str, value: &str) -> Result<()> {
     let file = path(name).map_err(Error::msg)?;
-    GATE.pass()
-        .map_err(|e| Error::msg(format!("not setting sysctl {name}: {e}")))?;
+    first_write().map_err(|e| Error::msg(format!("not setting sysctl {name}: {e}")))?;
     WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if value.is_empty() || value.contains('\n') {
         return Err(Error::msg(format!(

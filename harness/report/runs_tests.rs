@@ -138,6 +138,33 @@ fn pruning_keeps_the_newest_fresh_and_held_runs() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+#[test]
+fn a_finished_one_process_run_is_pruned_after_seconds_not_minutes() {
+    let root = scratch("prune-one");
+    let t0 = 1_700_000_000.0;
+    let (done_id, live_id, shared_id) = (
+        "20261202-101318-4242",
+        "20261202-101319-4243",
+        "nextest-5f2c",
+    );
+    for id in [done_id, live_id, shared_id] {
+        drop(play(&root, id, &[("data", true)], t0));
+    }
+    let live = Run::open(&root, live_id).unwrap();
+    for id in [done_id, live_id, shared_id] {
+        age(&root.join("runs").join(id), 60);
+    }
+    drop(play(&root, "now", &[("data", true)], t0));
+    let done = assemble(&root, "now", 1).unwrap();
+    assert_eq!(
+        done.pruned,
+        [done_id],
+        "a minute-old run of one ended process goes; a held one and a shared id stay"
+    );
+    drop(live);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 /// CI shards: output roots from several machines become one report with
 /// every case, each capture under its run.
 #[test]
