@@ -475,10 +475,26 @@ mod tests {
         out
     }
 
+    /// `1\n2\n...upto\n`, from a decimal counter incremented in place
+    /// (a `format!` per number took 0.65 s of the 13 MB test in a debug
+    /// build, this 0.12 s).
     fn numbers(upto: u32) -> Vec<u8> {
-        (1..=upto)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect()
+        let mut out = Vec::with_capacity(upto as usize * 8);
+        // Ten digits and the newline; the number starts at `first`.
+        let mut line = [b'0'; 11];
+        line[10] = b'\n';
+        let mut first = 10;
+        for _ in 0..upto {
+            let mut i = 9;
+            while line[i] == b'9' {
+                line[i] = b'0';
+                i -= 1;
+            }
+            line[i] += 1;
+            first = first.min(i);
+            out.extend_from_slice(&line[first..]);
+        }
+        out
     }
 
     #[test]
