@@ -159,8 +159,9 @@ fn live_dump_matches_ss() {
     check_server_rows(&server);
     check_client_rows(&client, &server);
     // The socket goes when its last file reference does: a child another
-    // test is forking at this moment holds a copy until its exec closes
-    // it (CLOEXEC), so the row may outlive our close by a moment.
+    // test forks at this moment holds a copy of every descriptor until its
+    // exec closes the CLOEXEC ones, so the row may outlive our close by a
+    // moment (seen at 8 test threads, gone again a few ms later).
     drop(syn);
     wait_for(&client, "the closed SYN-SENT socket to go", |rows| {
         settled(rows)
