@@ -475,15 +475,31 @@ mod tests {
         out
     }
 
+    /// `1\n2\n...upto\n`, from a decimal counter incremented in place (a
+    /// `format!` per number takes 0.35 µs in a debug build, this 0.06).
     fn numbers(upto: u32) -> Vec<u8> {
-        (1..=upto)
-            .flat_map(|i| format!("{i}\n").into_bytes())
-            .collect()
+        let mut out = Vec::with_capacity(upto as usize * 8);
+        // Ten digits and the newline; the number starts at `first`.
+        let mut line = [b'0'; 11];
+        line[10] = b'\n';
+        let mut first = 10;
+        for _ in 0..upto {
+            let mut i = 9;
+            while line[i] == b'9' {
+                line[i] = b'0';
+                i -= 1;
+            }
+            line[i] += 1;
+            first = first.min(i);
+            out.extend_from_slice(&line[first..]);
+        }
+        out
     }
 
     #[test]
     fn a_line_after_13_mb_written_4_kb_at_a_time_is_found_within_2_s() {
-        let mut data = numbers(1_800_000);
+        // 1.15 MB of numbered lines, twelve times.
+        let mut data = numbers(180_000).repeat(12);
         assert!(data.len() > 13_000_000);
         data.extend_from_slice(b"DONE\n");
         let started = Instant::now();
