@@ -100,13 +100,24 @@ impl Process {
         let stderr = Output::open(named("stderr").as_deref())?;
         let ns_fd: RawFd = netns.fd().as_raw_fd();
         let what = format!("start `{}` in netns {}", spawn.label, netns.name());
-        let (pid, exit, started) = if spawn.trace {
+        let (pid, exit, started, pidfd) = if spawn.trace {
             let (program, args) = (spawn.program.clone(), spawn.args.clone());
-            let ((pid, started), log) = syscalls::spawn_traced(&spawn.label, move || {
+            let ((pid, started, pidfd), log) = syscalls::spawn_traced(&spawn.label, move || {
                 let (pid, started) = fork_traced(&program, &args, ns_fd, &what)?;
-                Ok((pid, (pid, started)))
+                // Here, on the tracer thread, before the tracer lets it
+                // run: once running, a program that exits at once could be
+                // reaped by the tracer before this thread opened it (seen:
+                // ESRCH for `sh -c 'nc ...; exit 3'` under load).
+                let pidfd = pidfd_of(pid).inspect_err(|_| {
+                    let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(
+                        Pid::from_raw(pid),
+                        Some(nix::sys::wait::WaitPidFlag::__WALL),
+                    );
+                })?;
+                Ok((pid, (pid, started, pidfd)))
             })?;
-            (pid, Exit::Traced(log), started)
+            (pid, Exit::Traced(log), started, pidfd)
         } else {
             let mut cmd = Command::new(&spawn.program);
             cmd.args(&spawn.args)
@@ -124,26 +135,19 @@ impl Process {
                 stdout: file(child.stdout.take().map(OwnedFd::from)),
                 stderr: file(child.stderr.take().map(OwnedFd::from)),
             };
-            (child.id() as i32, Exit::Child(child), started)
-        };
-        let mut process_exit = exit;
-        // SAFETY: pidfd_open returns a new fd or -1.
-        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-        if raw < 0 {
-            let e = std::io::Error::last_os_error();
-            let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-            if let Exit::Child(child) = &mut process_exit {
+            // Not reaped before our own wait: it can always be opened.
+            let pid = child.id() as i32;
+            let pidfd = pidfd_of(pid).inspect_err(|_| {
+                let _ = signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
                 let _ = child.wait();
-            }
-            return Err(Error::io(format!("pidfd_open({pid})"), e));
-        }
-        // SAFETY: raw is a fresh fd we own.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+            })?;
+            (pid, Exit::Child(child), started, pidfd)
+        };
         stdout.drain(started.stdout);
         stderr.drain(started.stderr);
         Ok(Process {
             pid,
-            exit: process_exit,
+            exit,
             stdin: Some(started.stdin),
             stdout,
             stderr,
@@ -384,6 +388,18 @@ const CHILD_STEPS: [&str; 5] = [
     "install the seccomp filter",
     "exec",
 ];
+
+/// A pidfd for `pid`, which must not have been reaped yet.
+fn pidfd_of(pid: i32) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open returns a new fd or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if raw < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(Error::io(format!("pidfd_open({pid})"), e));
+    }
+    // SAFETY: raw is a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
 
 /// Starts `program` traced from the calling thread, which becomes its parent
 /// and tracer: the child prepares as [`prepare_child`], calls PTRACE_TRACEME,

@@ -409,10 +409,6 @@ mod tests {
         format!("{NAME_PREFIX}{token}-0-labtest-{what}")
     }
 
-    /// The sweeps of these tests would judge each other's names: one at a
-    /// time (other tests' names are all held).
-    static SWEEPS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     fn exists(name: &str) -> bool {
         netns::list().iter().any(|n| n == name)
     }
@@ -430,7 +426,7 @@ mod tests {
 
     #[test]
     fn sweep_removes_a_dead_owners_names_and_lock_and_keeps_a_live_owners() {
-        let _one = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = crate::owner::one_token_test();
         let live = Owner::take().unwrap();
         let dead = Owner::take().unwrap();
         let keep = Netns::create(&name(live.token(), "live")).unwrap();
@@ -461,7 +457,7 @@ mod tests {
     /// that this run lives.
     #[test]
     fn sweep_in_another_pid_namespace_leaves_a_live_owner_alone() {
-        let _one = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = crate::owner::one_token_test();
         let live = Owner::take().unwrap();
         let keep = Netns::create(&name(live.token(), "pidns")).unwrap();
         let out = std::process::Command::new("unshare")

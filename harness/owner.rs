@@ -184,12 +184,24 @@ fn lock(token: &str, create: bool) -> std::result::Result<Option<File>, LockErro
     }
 }
 
+/// Tests that take, drop, claim or sweep this process's tokens (here and
+/// in lab.rs) run one at a time: a token one test drops, another could
+/// take or claim before the first looks again (seen with five test
+/// threads: a swept token's lock file was back). Other tests' names are
+/// held by the run's own token.
+#[cfg(test)]
+pub(crate) fn one_token_test() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_held_token_is_held_to_every_other_open_and_claimable_once_dropped() {
+        let _one = one_token_test();
         let owner = Owner::take().unwrap();
         assert!(matches!(probe(owner.token()), Probe::Held));
         let token = owner.token().to_string();
@@ -204,6 +216,7 @@ mod tests {
 
     #[test]
     fn owners_alive_at_once_in_one_process_get_distinct_tokens() {
+        let _one = one_token_test();
         let owners: Vec<Owner> = (0..3).map(|_| Owner::take().unwrap()).collect();
         let mut tokens: Vec<&str> = owners.iter().map(Owner::token).collect();
         tokens.sort();
@@ -216,6 +229,7 @@ mod tests {
 
     #[test]
     fn a_lock_file_taken_over_between_open_and_flock_is_not_the_tokens() {
+        let _one = one_token_test();
         // The race `lock` guards against: a claimer removes the file while
         // a taker holds an fd to it. The taker must end up on the new file.
         let owner = Owner::take().unwrap();
