@@ -454,6 +454,22 @@ pub struct Divergence {
 
 /// Compares a block with the packets captured for it: same count, same
 /// order, each matching. None when they agree.
+/// Whether `seen` matches none of `alts` but is the start of one of them:
+/// the rest may still be on its way (a segment the receiving kernel has
+/// not yet handled, a reset it has not yet sent), so the block should wait
+/// for more before it fails.
+pub fn awaits_more(alts: &[Vec<PacketExpect>], seen: &[Seen]) -> bool {
+    let mut prefix = false;
+    for alt in alts {
+        match compare(alt, seen) {
+            None => return false,
+            Some(d) if d.index == seen.len() && alt.len() > seen.len() => prefix = true,
+            Some(_) => {}
+        }
+    }
+    prefix
+}
+
 pub fn compare(expected: &[PacketExpect], seen: &[Seen]) -> Option<Divergence> {
     for (i, (e, s)) in expected.iter().zip(seen).enumerate() {
         if let Some(reason) = e.mismatch(s) {

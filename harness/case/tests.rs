@@ -6,7 +6,7 @@ use std::time::Duration;
 use rstest::rstest;
 
 use super::calls::CallExpect;
-use super::expect::{compare, PacketExpect, Seen};
+use super::expect::{awaits_more, compare, PacketExpect, Seen};
 use super::parse::parse;
 use super::rows::{match_set, AddrPattern, Window};
 use super::{Interrupt, ItemKind};
@@ -232,6 +232,28 @@ const SEED_CLOSE: &str = "packets\n  client > server  [F.]  seq 1, ack 1\n  serv
 #[test]
 fn seed_close_matches_the_seed_block() {
     assert_eq!(compare(&packets_of(SEED_CLOSE), &seed_close()), None);
+}
+
+#[test]
+fn a_block_that_is_the_start_of_a_longer_alternative_awaits_more() {
+    let with_reset = format!("{SEED_CLOSE}  server > client  [R]   seq 2\n");
+    let alts = [packets_of(&with_reset), packets_of(&with_reset)];
+    assert!(
+        awaits_more(&alts, &seed_close()),
+        "the reset may be on its way"
+    );
+    let alts = [packets_of(SEED_CLOSE), packets_of(&with_reset)];
+    assert!(
+        !awaits_more(&alts, &seed_close()),
+        "it matches the shorter one"
+    );
+    let mut wrong = seed_close();
+    wrong[1].flags = TcpFlags::RST;
+    assert!(
+        !awaits_more(&alts, &wrong),
+        "a wrong packet waits for nothing"
+    );
+    assert!(awaits_more(&alts, &[]), "nothing yet is the start of both");
 }
 
 #[rstest]

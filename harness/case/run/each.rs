@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use super::super::expect::{compare, PacketExpect, Seen};
+use super::super::expect::{awaits_more, compare, PacketExpect, Seen};
 use super::session::{Session, StepError};
 use super::{Cause, Observation};
 use crate::lab::Side;
@@ -67,8 +67,36 @@ impl Session<'_> {
         let wanted = count.saturating_mul(alts.iter().map(Vec::len).min().unwrap_or(0));
         self.await_packets(line, deadline, wanted)?;
         self.block_start = self.claimed;
+        // Connections that are the start of a longer alternative (and none
+        // that is wrong): wait for the rest.
+        while self.each_awaits_more(alts) && self.more(line, deadline)? {}
         self.claimed = self.captured().len();
         self.judge_each(line, count, alts)
+    }
+
+    /// Whether some connection since the block began matches no
+    /// alternative but is the start of one, and every other either matches
+    /// or is such a start.
+    fn each_awaits_more(&self, alts: &[Vec<PacketExpect>]) -> bool {
+        let all = self.captured();
+        let mut marks = self.marks(all);
+        self.mark_injected(&mut marks);
+        let from = self.block_start.min(all.len());
+        let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
+        let mut waiting = false;
+        for c in &mut conns {
+            for s in &mut c.seen {
+                s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
+            }
+            if alts.iter().any(|a| compare(a, &c.seen).is_none()) {
+                continue;
+            }
+            if !awaits_more(alts, &c.seen) {
+                return false;
+            }
+            waiting = true;
+        }
+        waiting
     }
 
     /// Holds every connection since the block began against `alts`, and

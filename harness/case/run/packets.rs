@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use super::super::expect::{compare, Mark, PacketExpect, Seen, Timing};
+use super::super::expect::{awaits_more, compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
 use super::{Cause, Observation};
 use crate::report::sidebyside::{self, Arrow};
@@ -52,6 +52,15 @@ impl Session<'_> {
         }
     }
 
+    /// Waits (settling) until a packet comes past those captured now, or
+    /// the deadline: true when one came.
+    pub(super) fn more(&mut self, line: usize, deadline: Instant) -> Result<bool, StepError> {
+        let have = self.captured().len();
+        let wanted = (have + 1).saturating_sub(self.claimed);
+        self.await_packets(line, deadline, wanted)?;
+        Ok(self.captured().len() > have)
+    }
+
     pub(super) fn packets(
         &mut self,
         line: usize,
@@ -60,7 +69,11 @@ impl Session<'_> {
         let deadline = self.deadline();
         let wanted = alts.iter().map(Vec::len).min().unwrap_or(0);
         self.await_packets(line, deadline, wanted)?;
-        let seen = self.seen();
+        let mut seen = self.seen();
+        // The start of a longer alternative: wait for the rest.
+        while awaits_more(alts, &self.block_of(&seen, self.claimed)) && self.more(line, deadline)? {
+            seen = self.seen();
+        }
         let block = &self.block_of(&seen, self.claimed);
         self.block_start = self.claimed;
         self.claimed = seen.len();
