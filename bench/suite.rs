@@ -1,7 +1,9 @@
-//! Row 5: the suite. The test binary `cargo test` runs for the cases
-//! (every case and self-test, two at a time as libtest-mimic does on two
-//! cores), its wall time against its longest case (the runner writes each
-//! case's time to TCPLAB_TIMINGS), and the CPU it and its children burnt.
+//! Row 5: the suite as a user runs it, `cargo test`: the library's unit
+//! tests, nc's, then the cases binary (every case and self-test, two at a
+//! time as libtest-mimic does on two cores); its wall time against its
+//! longest case (the runner writes each case's time to TCPLAB_TIMINGS),
+//! and the CPU it and its children burnt (cargo's own included). The test
+//! binaries are already built by the time the bench runs.
 
 use std::time::Duration;
 
@@ -29,10 +31,13 @@ fn measure_suite(env: &Env, quick: bool) -> Result<Row, String> {
     let timings = env.work.join("suite.timings");
     let _ = std::fs::remove_file(&timings);
     let out = env.work.join("suite.out");
-    let mut cmd = clean_command(&env.cases_bin);
+    // Cargo names itself to the programs it runs (CARGO).
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = clean_command(std::path::Path::new(&cargo));
+    cmd.current_dir(&env.root).arg("test");
     cmd.env("TCPLAB_TIMINGS", &timings);
     if quick {
-        cmd.args(["--skip", "time-wait-expiry"]);
+        cmd.args(["--", "--skip", "time-wait-expiry"]);
     }
     let m = measure(&mut cmd, &out)?;
     let text = std::fs::read_to_string(&timings).unwrap_or_default();
@@ -62,8 +67,8 @@ fn measure_suite(env: &Env, quick: bool) -> Result<Row, String> {
         ratio: format!("+{}", show(m.wall.saturating_sub(longest))),
         runs: "1".into(),
         note: format!(
-            "{} ({cases} cases + self-tests, {verdict}); CPU {} user + {} sys = {} (wait4 of the test process and its children); peak RSS {} MB",
-            env.cases_bin.file_name().unwrap_or_default().to_string_lossy(),
+            "`cargo test` in {} (unit tests, then {cases} cases + self-tests, {verdict}); CPU {} user + {} sys = {} (wait4 of cargo and its children); peak RSS {} MB",
+            env.root.display(),
             show(m.user),
             show(m.sys),
             show(m.cpu()),
