@@ -99,20 +99,36 @@ impl Shared {
         unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
     }
 
-    /// Waits until `done` holds, at most ANSWER_LIMIT.
+    /// Waits until `done` holds, woken by the reader, at most ANSWER_LIMIT.
     fn wait_for<'a>(
         &'a self,
         what: &str,
-        mut done: impl FnMut(&State) -> bool,
+        done: impl FnMut(&State) -> bool,
     ) -> Result<MutexGuard<'a, State>> {
-        let limit = Instant::now() + ANSWER_LIMIT;
+        match self.until(ANSWER_LIMIT, done) {
+            (s, true) => Ok(s),
+            (_, false) => Err(Error::msg(format!(
+                "the capture's reader thread did not {what} within {ANSWER_LIMIT:?}"
+            ))),
+        }
+    }
+
+    /// Waits until `done` holds or `timeout` passes, woken by the reader:
+    /// the state then, and whether `done` held.
+    fn until(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&State) -> bool,
+    ) -> (MutexGuard<'_, State>, bool) {
+        let limit = Instant::now() + timeout;
         let mut s = self.lock();
-        while !done(&s) {
+        loop {
+            if done(&s) {
+                return (s, true);
+            }
             let left = limit.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::msg(format!(
-                    "the capture's reader thread did not {what} within {ANSWER_LIMIT:?}"
-                )));
+                return (s, false);
             }
             s = self
                 .changed
@@ -120,7 +136,6 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        Ok(s)
     }
 }
 
@@ -239,23 +254,11 @@ impl Capture {
     /// Blocks until a packet is read that [`Capture::poll`] has not taken
     /// yet, or `timeout` passes: woken by the reader, not a sleep.
     pub fn wait_readable(&self, timeout: Duration) -> bool {
-        let limit = Instant::now() + timeout;
-        let mut s = self.shared.lock();
-        loop {
-            if !s.packets.is_empty() || !s.strays.is_empty() || s.failed.is_some() {
-                return true;
-            }
-            let left = limit.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            s = self
-                .shared
-                .changed
-                .wait_timeout(s, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.shared
+            .until(timeout, |s| {
+                !s.packets.is_empty() || !s.strays.is_empty() || s.failed.is_some()
+            })
+            .1
     }
 
     /// How many TCP segments the reader has seen so far (kept or not):
@@ -268,20 +271,10 @@ impl Capture {
     /// or `timeout` passes; returns the count then. For waits on what the
     /// lab does: a segment on the wire is when states change.
     pub fn wait_activity(&self, seen: u64, timeout: Duration) -> u64 {
-        let limit = Instant::now() + timeout;
-        let mut s = self.shared.lock();
-        loop {
-            let left = limit.saturating_duration_since(Instant::now());
-            if s.read > seen || s.failed.is_some() || left.is_zero() {
-                return s.read;
-            }
-            s = self
-                .shared
-                .changed
-                .wait_timeout(s, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let (s, _) = self
+            .shared
+            .until(timeout, |s| s.read > seen || s.failed.is_some());
+        s.read
     }
 
     pub fn packets(&self) -> &[Packet] {

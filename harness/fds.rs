@@ -244,9 +244,9 @@ mod tests {
     // ---- Live checks against lsof (root: the lab needs namespaces) ----
 
     use crate::lab::{Lab, Side};
+    use crate::sockets::live::wait_for;
     use crate::sockets::{table, SockDiag};
     use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
 
     /// `ip netns exec NS lsof -nP -i [-a -p PID]` as `FD TYPE NODE NAME
     /// (STATE)` (our Display's form) and the inode; None when lsof cannot
@@ -276,26 +276,6 @@ mod tests {
                 })
                 .collect(),
         )
-    }
-
-    fn wait_rows(
-        diag: &SockDiag,
-        what: &str,
-        pred: impl Fn(&[SocketRow]) -> bool,
-    ) -> Vec<SocketRow> {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            let rows = diag.dump().unwrap();
-            if pred(&rows) {
-                return rows;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: timed out; rows:\n{}",
-                table(&rows)
-            );
-            std::thread::sleep(Duration::from_millis(5)); // poll interval of this wait
-        }
     }
 
     /// This test process's own sockets, opened by threads inside a lab's
@@ -372,12 +352,12 @@ mod tests {
         }
         // Once the client process's socket is closed, nothing of it shows.
         drop(c);
-        let rows = wait_rows(&client, "FIN-WAIT-2", |rows| {
+        let rows = wait_for(&client, "FIN-WAIT-2", |rows| {
             rows.iter().any(|r| r.state == TcpState::FinWait2)
         });
         let fds = socket_fds(me, &rows).unwrap();
         assert!(fds.len() == 1 && fds[0].peer.port() == 11112, "{fds:?}");
-        let rows = wait_rows(&server, "CLOSE-WAIT", |rows| {
+        let rows = wait_for(&server, "CLOSE-WAIT", |rows| {
             rows.iter().any(|r| r.state == TcpState::CloseWait)
         });
         let fds = socket_fds(me, &rows).unwrap();
@@ -434,11 +414,11 @@ mod tests {
         let server = SockDiag::open(lab.netns(Side::Server)).unwrap();
         let client = SockDiag::open(lab.netns(Side::Client)).unwrap();
         let srv = ncat(sns, &["-kl", "11111"]);
-        wait_rows(&server, "listen", |r| {
+        wait_for(&server, "listen", |r| {
             r.iter().filter(|r| r.state == TcpState::Listen).count() == 2
         });
         let cli = ncat(cns, &["192.168.2.100", "11111"]);
-        wait_rows(&client, "connect", |r| {
+        wait_for(&client, "connect", |r| {
             r.iter().any(|r| r.state == TcpState::Established)
         });
         let show = |diag: &SockDiag, ns: &str, pid: i32| {
@@ -461,7 +441,7 @@ mod tests {
         show(&client, cns, cli.0.id() as i32);
         let cpid = cli.0.id() as i32;
         drop(cli);
-        let rows = wait_rows(&client, "TIME-WAIT", |r| {
+        let rows = wait_for(&client, "TIME-WAIT", |r| {
             r.iter().any(|r| r.state == TcpState::TimeWait)
         });
         println!(

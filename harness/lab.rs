@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
 use futures::TryStreamExt;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth};
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkMessage};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use crate::error::{Error, Result};
@@ -223,8 +223,9 @@ where
     .map_err(|e| e.context(format!("netns {ns}")))
 }
 
-async fn index_of(handle: &Handle, name: &str) -> Result<u32> {
-    let link = handle
+/// The link called `name`, as the kernel reports it now.
+async fn link(handle: &Handle, name: &str) -> Result<LinkMessage> {
+    handle
         .link()
         .get()
         .match_name(name.to_string())
@@ -232,8 +233,11 @@ async fn index_of(handle: &Handle, name: &str) -> Result<u32> {
         .try_next()
         .await
         .map_err(|e| Error::netlink(format!("look up link {name}"), e))?
-        .ok_or_else(|| Error::msg(format!("link {name} not found")))?;
-    Ok(link.header.index)
+        .ok_or_else(|| Error::msg(format!("link {name} not found")))
+}
+
+async fn index_of(handle: &Handle, name: &str) -> Result<u32> {
+    Ok(link(handle, name).await?.header.index)
 }
 
 async fn up(handle: &Handle, name: &str) -> Result<()> {
@@ -274,19 +278,14 @@ async fn operational(handle: &Handle, name: &str) -> Result<()> {
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_micros(100);
     loop {
-        let link = handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute()
-            .try_next()
-            .await
-            .map_err(|e| Error::netlink(format!("look up link {name}"), e))?
-            .ok_or_else(|| Error::msg(format!("link {name} not found")))?;
-        let state = link.attributes.iter().find_map(|a| match a {
-            LinkAttribute::OperState(s) => Some(*s),
-            _ => None,
-        });
+        let state = link(handle, name)
+            .await?
+            .attributes
+            .into_iter()
+            .find_map(|a| match a {
+                LinkAttribute::OperState(s) => Some(s),
+                _ => None,
+            });
         if state == Some(State::Up) {
             return Ok(());
         }

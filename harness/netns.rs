@@ -149,18 +149,6 @@ fn enter_new() -> Result<()> {
 /// addresses, routes, qdiscs and ruleset (see [`crate::gate`]).
 pub static GATE: crate::gate::Gate = crate::gate::Gate::open();
 
-/// No namespace is made until `work` has ended; if it fails, none is made
-/// at all, and every attempt says why.
-pub fn gate_until(work: std::thread::JoinHandle<std::result::Result<(), String>>) {
-    GATE.until(work);
-}
-
-/// Waits for the work [`gate_until`] was given: Err says why no namespace
-/// may be made.
-pub fn pass_gate() -> std::result::Result<(), String> {
-    GATE.pass()
-}
-
 /// A named network namespace this process created; deleted on drop.
 #[derive(Debug)]
 pub struct Netns {
@@ -179,7 +167,8 @@ impl Netns {
                 "not creating netns {name}: the run is being interrupted"
             )));
         }
-        pass_gate().map_err(|e| Error::msg(format!("not creating netns {name}: {e}")))?;
+        GATE.pass()
+            .map_err(|e| Error::msg(format!("not creating netns {name}: {e}")))?;
         let path = Path::new(NETNS_DIR).join(name);
         fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("mkdir {NETNS_DIR}"), e))?;
         OpenOptions::new()

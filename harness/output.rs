@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -49,8 +49,6 @@ struct State {
     /// Why storing stopped early (a full disk): the pipe is still drained so
     /// the program never blocks, but what follows is not kept.
     lost: Option<String>,
-    /// Where the bytes are appended (a dup of `file`), once drained.
-    sink: Option<File>,
 }
 
 impl Output {
@@ -82,14 +80,9 @@ impl Output {
             state.lost = Some(what);
             state.ended = true;
         };
-        let sink = match self.shared.file.try_clone() {
-            Ok(f) => f,
-            Err(e) => return fail(format!("not kept: dup of its file failed: {e}")),
-        };
         if let Err(e) = nonblocking(&pipe) {
             return fail(format!("not read: O_NONBLOCK on its pipe failed: {e}"));
         }
-        self.shared.lock().sink = Some(sink);
         let _ = self.shared.pipe.set(pipe);
         let shared = self.shared.clone();
         if let Err(e) = std::thread::Builder::new()
@@ -110,7 +103,7 @@ impl Output {
         };
         let mut state = self.shared.lock();
         if !state.ended {
-            pull(&mut state, pipe);
+            pull(&mut state, pipe, &self.shared.file);
         }
         drop(state);
         self.shared.grew.notify_all();
@@ -282,7 +275,7 @@ fn pump(shared: &Shared) {
         }
         let mut state = shared.lock();
         if !state.ended {
-            pull(&mut state, pipe);
+            pull(&mut state, pipe, &shared.file);
         }
         let ended = state.ended;
         drop(state);
@@ -295,8 +288,8 @@ fn pump(shared: &Shared) {
 }
 
 /// Reads the non-blocking pipe until it is empty (or closed: `ended`),
-/// appending to the file; the caller holds the state.
-fn pull(state: &mut State, mut pipe: &File) {
+/// appending to `file` at the stream's length; the caller holds the state.
+fn pull(state: &mut State, mut pipe: &File, file: &File) {
     let mut buf = [0u8; 64 * 1024];
     loop {
         let n = match pipe.read(&mut buf) {
@@ -316,11 +309,7 @@ fn pull(state: &mut State, mut pipe: &File) {
         if state.lost.is_some() {
             continue;
         }
-        let stored = match state.sink.as_mut() {
-            Some(sink) => sink.write_all(&buf[..n]),
-            None => Err(std::io::Error::other("no file to store it in")),
-        };
-        match stored {
+        match file.write_all_at(&buf[..n], state.len) {
             Ok(()) => state.len += n as u64,
             Err(e) => state.lost = Some(format!("storing it failed after that: {e}")),
         }
@@ -456,6 +445,7 @@ impl fmt::Display for Excerpt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::time::Duration;
 
     /// An Output fed by a writer thread through a pipe, in `chunk`-byte

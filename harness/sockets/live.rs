@@ -122,7 +122,13 @@ fn check_against_ss(diag: &SockDiag) -> Option<String> {
     panic!("netns {}: {last}", diag.netns());
 }
 
-fn wait_for(diag: &SockDiag, what: &str, pred: impl Fn(&[SocketRow]) -> bool) -> Vec<SocketRow> {
+/// Dumps until `pred` holds (3 s at most; the failure says what was
+/// awaited and shows the rows): the other tests' sock_diag wait too.
+pub(crate) fn wait_for(
+    diag: &SockDiag,
+    what: &str,
+    pred: impl Fn(&[SocketRow]) -> bool,
+) -> Vec<SocketRow> {
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
     loop {
         let rows = diag.dump().unwrap();

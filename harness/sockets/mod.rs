@@ -33,7 +33,7 @@ mod state;
 mod timer;
 
 #[cfg(test)]
-mod live;
+pub(crate) mod live;
 
 pub use diag::SockDiag;
 pub use row::{Family, SocketRow};

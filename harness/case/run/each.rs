@@ -69,34 +69,30 @@ impl Session<'_> {
         self.block_start = self.claimed;
         // Connections that are the start of a longer alternative (and none
         // that is wrong): wait for the rest.
-        while self.each_awaits_more(alts) && self.more(line, deadline)? {}
+        let conns = loop {
+            let conns = self.block_connections();
+            if !awaits_more_each(alts, &conns) || !self.more(line, deadline)? {
+                break conns;
+            }
+        };
         self.claimed = self.captured().len();
-        self.judge_each(line, count, alts)
+        self.judge_connections(line, count, alts, conns)
     }
 
-    /// Whether some connection since the block began matches no
-    /// alternative but is the start of one, and every other either matches
-    /// or is such a start.
-    fn each_awaits_more(&self, alts: &[Vec<PacketExpect>]) -> bool {
+    /// The connections since the block began, marked, each packet timed
+    /// from the latest action for `at` windows.
+    fn block_connections(&self) -> Vec<Connection> {
         let all = self.captured();
         let mut marks = self.marks(all);
         self.mark_injected(&mut marks);
         let from = self.block_start.min(all.len());
         let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
-        let mut waiting = false;
         for c in &mut conns {
             for s in &mut c.seen {
                 s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
             }
-            if alts.iter().any(|a| compare(a, &c.seen).is_none()) {
-                continue;
-            }
-            if !awaits_more(alts, &c.seen) {
-                return false;
-            }
-            waiting = true;
         }
-        waiting
+        conns
     }
 
     /// Holds every connection since the block began against `alts`, and
@@ -107,16 +103,17 @@ impl Session<'_> {
         count: usize,
         alts: &[Vec<PacketExpect>],
     ) -> Result<(), StepError> {
-        let all = self.captured();
-        let mut marks = self.marks(all);
-        self.mark_injected(&mut marks);
-        let from = self.block_start.min(all.len());
-        let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
-        for c in &mut conns {
-            for s in &mut c.seen {
-                s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
-            }
-        }
+        let conns = self.block_connections();
+        self.judge_connections(line, count, alts, conns)
+    }
+
+    fn judge_connections(
+        &mut self,
+        line: usize,
+        count: usize,
+        alts: &[Vec<PacketExpect>],
+        conns: Vec<Connection>,
+    ) -> Result<(), StepError> {
         self.observe(
             line,
             Observation::Connections(conns.iter().map(|c| c.seen.clone()).collect()),
@@ -170,6 +167,16 @@ impl Session<'_> {
         };
         self.judged(Cause::Block, failure)
     }
+}
+
+/// Whether the connections that match no alternative are all the start
+/// of one (and there is one at least): the rest may be on its way.
+fn awaits_more_each(alts: &[Vec<PacketExpect>], conns: &[Connection]) -> bool {
+    let mut failing = conns
+        .iter()
+        .filter(|c| alts.iter().all(|a| compare(a, &c.seen).is_some()))
+        .peekable();
+    failing.peek().is_some() && failing.all(|c| awaits_more(alts, &c.seen))
 }
 
 /// `993 matched the first form (line 12), 7 the second (line 19)`.
