@@ -3,19 +3,21 @@
 //! inside each namespace, so nothing is ever created in the host's.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
 use futures::TryStreamExt;
+use netlink_packet_route::address::AddressHeaderFlags;
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkMessage};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
 use crate::error::{Error, Result};
 use crate::netns::{self, Netns};
 use crate::owner::{self, Probe};
+use crate::sockets::Family;
 
 /// One of the lab's two hosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,13 +52,39 @@ impl Side {
         }
     }
 
-    /// Which side owns `ip`, if either.
+    /// The IPv6 addresses mirror the seed's: `2001:db8:2::105` and
+    /// `2001:db8:2::100` on `2001:db8:2::/64`, in the documentation prefix
+    /// (RFC 3849), so `.105` and `::105` name the same host in either
+    /// family.
+    pub fn addr6(self) -> Ipv6Addr {
+        match self {
+            Side::Client => Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x105),
+            Side::Server => Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100),
+        }
+    }
+
+    /// This side's address in `family`: every lab has both.
+    pub fn ip(self, family: Family) -> IpAddr {
+        match family {
+            Family::Ipv4 => IpAddr::V4(self.addr()),
+            Family::Ipv6 => IpAddr::V6(self.addr6()),
+        }
+    }
+
+    /// Which side owns `ip` (in either family), if either.
     pub fn of(ip: IpAddr) -> Option<Side> {
-        Side::ALL.into_iter().find(|s| IpAddr::V4(s.addr()) == ip)
+        let family = match ip {
+            IpAddr::V4(_) => Family::Ipv4,
+            IpAddr::V6(_) => Family::Ipv6,
+        };
+        Side::ALL.into_iter().find(|s| s.ip(family) == ip)
     }
 }
 
+/// The IPv4 prefix length: 192.168.2.0/24.
 pub const PREFIX_LEN: u8 = 24;
+/// The IPv6 prefix length: 2001:db8:2::/64.
+pub const PREFIX_LEN6: u8 = 64;
 
 impl fmt::Display for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -259,6 +287,20 @@ async fn configure(handle: &Handle, side: Side) -> Result<()> {
         .execute()
         .await
         .map_err(|e| Error::netlink(format!("add {}/{PREFIX_LEN} to {iface}", side.addr()), e))?;
+    // IFA_F_NODAD: without it the address is "tentative" while duplicate
+    // address detection runs (a second or more after the link comes up),
+    // and a connect from it fails with EADDRNOTAVAIL or waits; only this
+    // lab's two hosts are on the link, so there is nothing to detect.
+    let mut add6 = handle
+        .address()
+        .add(index, IpAddr::V6(side.addr6()), PREFIX_LEN6);
+    add6.message_mut().header.flags = AddressHeaderFlags::Nodad;
+    add6.execute().await.map_err(|e| {
+        Error::netlink(
+            format!("add {}/{PREFIX_LEN6} nodad to {iface}", side.addr6()),
+            e,
+        )
+    })?;
     up(handle, "lo").await?;
     up(handle, iface).await?;
     operational(handle, iface).await
@@ -412,6 +454,46 @@ mod tests {
         netns::list().iter().any(|n| n == name)
     }
 
+    /// DAD would leave the address tentative for a second after the link
+    /// comes up: a connect then fails (EADDRNOTAVAIL) or its SYN waits.
+    #[test]
+    fn an_ipv6_connect_right_after_the_lab_is_up_is_answered_at_once() {
+        use std::net::{SocketAddr, TcpListener, TcpStream};
+        let lab = Lab::new("ipv6-at-once").unwrap();
+        let server = SocketAddr::new(IpAddr::V6(Side::Server.addr6()), 11111);
+        let listener = lab
+            .netns(Side::Server)
+            .run("listen", move || {
+                TcpListener::bind(server).map_err(|e| Error::io("bind", e))
+            })
+            .unwrap();
+        let started = std::time::Instant::now();
+        let local = lab
+            .netns(Side::Client)
+            .run("connect", move || {
+                let c = TcpStream::connect_timeout(&server, std::time::Duration::from_millis(900))
+                    .map_err(|e| Error::io(format!("connect to {server}"), e))?;
+                c.local_addr().map_err(|e| Error::io("local address", e))
+            })
+            .unwrap();
+        // A lost SYN is sent again after 1 s; within 900 ms it was the first.
+        assert!(started.elapsed() < std::time::Duration::from_millis(900));
+        assert_eq!(local.ip(), IpAddr::V6(Side::Client.addr6()));
+        drop(listener);
+    }
+
+    #[test]
+    fn each_address_names_its_side_in_either_family() {
+        for side in Side::ALL {
+            assert_eq!(Side::of(side.ip(Family::Ipv4)), Some(side));
+            assert_eq!(Side::of(side.ip(Family::Ipv6)), Some(side));
+        }
+        assert_eq!(Side::Client.addr6().to_string(), "2001:db8:2::105");
+        assert_eq!(Side::Server.addr6().to_string(), "2001:db8:2::100");
+        assert_eq!(Side::of("2001:db8:2::1".parse().unwrap()), None);
+        assert_eq!(Side::of("::ffff:192.168.2.100".parse().unwrap()), None);
+    }
+
     #[test]
     fn token_of_reads_pid_and_numbered_tokens_and_nothing_else() {
         assert_eq!(token_of(NAME_PREFIX, "tcplab-42-0-x-client"), Some("42"));
@@ -479,3 +561,4 @@ mod tests {
         );
     }
 }
+
