@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Failed, Trial};
 use tcplab::case::run::{self, Options};
-use tcplab::case::{parse, record, Implementation};
+use tcplab::case::{family, parse, record, Implementation};
 use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
 use tcplab::report::{ladder, many, tcpdump};
@@ -111,6 +111,7 @@ fn options() -> Result<Options, String> {
     Ok(Options {
         nc,
         implementation,
+        family: family::from_env()?,
         // The run's own folder, set once the run is opened (sink::open).
         out_dir: sink::out_root(),
         deadline,
@@ -269,8 +270,9 @@ fn longest_first(mut files: Vec<PathBuf>, kept: impl Fn(&str) -> bool) -> Vec<Pa
 }
 
 /// One trial per case file. A case pinning a documented difference from
-/// ncat is an ignored trial in a run with another nc (libtest's
-/// `--include-ignored` runs it anyway), and the run says why where `note`
+/// ncat is an ignored trial in a run with another nc, and so is a case for
+/// one address family (`ipv4-only`) in a run in the other (libtest's
+/// `--include-ignored` runs them anyway); the run says why where `note`
 /// says so (it would be ignored, not left out by a filter).
 fn case_trials(
     files: Vec<PathBuf>,
@@ -280,29 +282,43 @@ fn case_trials(
     note: impl Fn(&str) -> bool,
 ) -> Vec<Trial> {
     let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
+    let family_run = opts.family != tcplab::sockets::Family::Ipv4;
     files
         .into_iter()
         .map(|file| {
             let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let ours_only = differential
+            // Bounded and never blocking; a file that cannot be read or
+            // parsed stays a trial, which fails on its own.
+            let case = (differential || family_run)
                 .then(|| {
-                    // Bounded and never blocking; a file that cannot be
-                    // read or parsed stays a trial, which fails on its own.
                     parse::read(&file, &shown(&file))
                         .ok()
                         .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                        .and_then(|c| c.ours_only)
                 })
                 .flatten();
-            if let Some(why) = ours_only.as_ref().filter(|_| note(&name)) {
-                eprintln!(
-                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
-                    opts.nc.display()
-                );
+            let ours_only = case
+                .as_ref()
+                .filter(|_| differential)
+                .and_then(|c| c.ours_only.clone())
+                .map(|why| format!("with NC={}: {why}", opts.nc.display()));
+            let family_only = case
+                .as_ref()
+                .and_then(|c| family::left_out(c, opts.family))
+                .map(|why| {
+                    format!(
+                        "in family {} ({}={}): {why}",
+                        family::digit(opts.family),
+                        family::ENV,
+                        family::digit(opts.family)
+                    )
+                });
+            let ignored = ours_only.or(family_only);
+            if let Some(why) = ignored.as_ref().filter(|_| note(&name)) {
+                eprintln!("tcplab: {name} ignored {why} (--include-ignored runs it)");
             }
             let (opts, sink) = (opts.clone(), sink.clone());
             Trial::test(name, move || run_case(&file, &opts, show, &sink))
-                .with_ignored_flag(ours_only.is_some())
+                .with_ignored_flag(ignored.is_some())
         })
         .collect()
 }
@@ -473,7 +489,11 @@ fn play_case(
     report.packets = many::tcpdump_lines(&outcome.packets);
     report.log = outcome.log.clone();
     if opts.record {
-        return write_recorded(file, &case, &text, &outcome);
+        let observed = match opts.family {
+            tcplab::sockets::Family::Ipv4 => outcome.observed.clone(),
+            _ => family::observed_in_case_words(&case, &outcome.observed),
+        };
+        return write_recorded(file, &case, &text, &observed);
     }
     // Our packet lines must be tcpdump's, to the character: a check of
     // tcplab itself, not of the case, so it runs where asked
@@ -496,7 +516,10 @@ fn play_case(
     }
     // What counts is what ran: an item marked for the other nc did not.
     let played = tcplab::case::Case {
-        items: case.items_for(opts.implementation).cloned().collect(),
+        items: case
+            .items_for(opts.implementation, opts.family)
+            .cloned()
+            .collect(),
         ..case.clone()
     };
     report.states = coverage::names(&coverage::states_of(&played, &outcome.observed));
@@ -515,9 +538,9 @@ fn write_recorded(
     file: &Path,
     case: &tcplab::case::Case,
     text: &str,
-    outcome: &run::Outcome,
+    observed: &[run::Observed],
 ) -> Result<(), String> {
-    let rec = record::record(case, text, &outcome.observed);
+    let rec = record::record(case, text, observed);
     if rec.text != text {
         std::fs::write(file, &rec.text)
             .map_err(|e| format!("{}: cannot write: {e}", shown(file).display()))?;

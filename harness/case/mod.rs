@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod error;
 pub mod expect;
+pub mod family;
 pub mod parse;
 pub mod record;
 pub mod rows;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
 use crate::inject::SegmentSpec;
 use crate::lab::Side;
+use crate::sockets::Family;
 use calls::CallExpect;
 use expect::PacketExpect;
 use rows::{FdExpect, SocketExpect, Window};
@@ -31,14 +33,20 @@ pub struct Case {
     /// the project's nc and ncat, so a differential run (NC=ncat) leaves it
     /// out and says why.
     pub ours_only: Option<String>,
+    /// `ipv4-only REASON` (or `ipv6-only`): the case makes sense in one
+    /// address family only, so a run in the other (`TCPLAB_FAMILY`) leaves
+    /// it out and says why.
+    pub family_only: Option<(Family, String)>,
     pub items: Vec<Item>,
 }
 
 impl Case {
-    /// The items a run with `nc` plays, in the file's order: the unmarked
-    /// ones and those marked for `nc`.
-    pub fn items_for(&self, nc: Implementation) -> impl Iterator<Item = &Item> {
-        self.items.iter().filter(move |i| i.applies_to(nc))
+    /// The items a run with `nc` in `family` plays, in the file's order:
+    /// the unmarked ones and those marked for `nc` or `family`.
+    pub fn items_for(&self, nc: Implementation, family: Family) -> impl Iterator<Item = &Item> {
+        self.items
+            .iter()
+            .filter(move |i| i.applies_to(nc) && i.in_family(family))
     }
 }
 
@@ -50,6 +58,10 @@ pub struct Item {
     /// implementation's behaviour and is skipped (and logged so) when the
     /// other one is under test; None for the items both run.
     pub only: Option<Implementation>,
+    /// `ipv4: STEP` or `ipv6: STEP`: the item belongs to one address
+    /// family (a syscall's sockaddr, the MSS a SYN offers) and is skipped
+    /// in a run in the other (see [`family`]); None for the items both run.
+    pub family: Option<Family>,
     pub kind: ItemKind,
 }
 
@@ -83,14 +95,22 @@ impl Item {
     pub fn applies_to(&self, nc: Implementation) -> bool {
         self.only.is_none_or(|only| only == nc)
     }
+
+    /// Whether the item runs in a run in `family`.
+    pub fn in_family(&self, family: Family) -> bool {
+        self.family.is_none_or(|f| f == family)
+    }
 }
 
 impl std::fmt::Display for Item {
-    /// The line as the case file writes it, mark included:
-    /// `ncat: client ^D`, `packets (3 lines)`.
+    /// The line as the case file writes it, marks included:
+    /// `ncat: client ^D`, `ipv6: syscalls client (3 calls)`, `packets (3 lines)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(only) = self.only {
             write!(f, "{only}: ")?;
+        }
+        if let Some(family) = self.family {
+            write!(f, "{}: ", family::mark(family))?;
         }
         write!(f, "{}", self.kind)
     }

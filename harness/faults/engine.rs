@@ -156,7 +156,7 @@ impl Engine {
         &self,
         direction: Direction,
         link: Link,
-        dup: Option<(OwnedFd, std::net::Ipv4Addr)>,
+        dup: Option<super::state::Dup>,
     ) {
         let mut st = self.shared.lock();
         st.links.iter_mut().for_each(|l| l.active = false);
@@ -330,19 +330,27 @@ impl Verdicts {
 }
 
 /// Sends a duplicate from the sender's namespace, through its raw IP
-/// socket: the copy crosses the wire like the original.
+/// socket of the datagram's family: the copy crosses the wire like the
+/// original.
 fn send_copy(st: &State, datagram: &[u8]) -> Result<()> {
-    use nix::sys::socket::{sendto, MsgFlags, SockaddrIn};
-    let Some((fd, dst)) = st.links.last().and_then(|l| l.dup.as_ref()) else {
+    use nix::sys::socket::{sendto, MsgFlags, SockaddrIn, SockaddrIn6};
+    let Some(dup) = st.links.last().and_then(|l| l.dup.as_ref()) else {
         return Ok(());
     };
-    let [a, b, c, d] = dst.octets();
-    sendto(
-        fd.as_raw_fd(),
-        datagram,
-        &SockaddrIn::new(a, b, c, d, 0),
-        MsgFlags::empty(),
-    )
-    .map(drop)
-    .map_err(|e| Error::sys(format!("send a duplicate to {dst} (raw IP socket)"), e))
+    let sent = match datagram.first().map(|b| b >> 4) {
+        Some(6) => {
+            let to = std::net::SocketAddrV6::new(dup.to.addr6(), 0, 0, 0);
+            let dst = SockaddrIn6::from(to);
+            sendto(dup.v6.as_raw_fd(), datagram, &dst, MsgFlags::empty())
+                .map_err(|e| (to.ip().to_string(), e))
+        }
+        _ => {
+            let [a, b, c, d] = dup.to.addr().octets();
+            let dst = SockaddrIn::new(a, b, c, d, 0);
+            sendto(dup.v4.as_raw_fd(), datagram, &dst, MsgFlags::empty())
+                .map_err(|e| (dup.to.addr().to_string(), e))
+        }
+    };
+    sent.map(drop)
+        .map_err(|(to, e)| Error::sys(format!("send a duplicate to {to} (raw IP socket)"), e))
 }

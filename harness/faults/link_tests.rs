@@ -4,9 +4,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::tests::{capture, connect, lines, listen, root, rto_min, until};
+use super::tests::{capture, connect, connect_in, lines, listen, listen_in, root, rto_min, until};
 use super::*;
 use crate::packet::Packet;
+use crate::sockets::Family;
 
 fn link(words: &str) -> Link {
     Link {
@@ -16,7 +17,7 @@ fn link(words: &str) -> Link {
 }
 
 fn from_client(p: &Packet) -> bool {
-    p.src.ip() == std::net::IpAddr::V4(Side::Client.addr())
+    Side::of(p.src.ip()) == Some(Side::Client)
 }
 
 /// `rounds` one-byte requests, each answered before the next is sent.
@@ -191,13 +192,15 @@ fn delay_20ms_with_5ms_jitter_holds_each_packet_at_least_15ms_and_about_25ms_at_
     }
 }
 
-#[test]
-fn duplicate_100_percent_puts_each_segment_on_the_wire_twice() {
+#[rstest::rstest]
+fn duplicate_100_percent_puts_each_segment_on_the_wire_twice(
+    #[values(Family::Ipv4, Family::Ipv6)] family: Family,
+) {
     root();
     let lab = Lab::new("link-dup").unwrap();
-    let mut cap = capture(&lab, "link-dup");
-    let listener = listen(&lab);
-    let mut client = connect(&lab);
+    let mut cap = capture(&lab, &format!("link-dup-{family}"));
+    let listener = listen_in(&lab, family);
+    let mut client = connect_in(&lab, family);
     let (mut server, _) = listener.accept().unwrap();
     let mut faults = Faults::new();
     faults
@@ -220,6 +223,7 @@ fn duplicate_100_percent_puts_each_segment_on_the_wire_twice() {
         .cloned()
         .collect();
     assert_eq!(copies.len(), 2, "{}", lines(ps));
+    assert!(copies.iter().all(|p| Family::of(&p.src) == family), "{}", lines(ps));
     assert_eq!(
         (copies[0].seq, copies[0].tsval()),
         (copies[1].seq, copies[1].tsval())

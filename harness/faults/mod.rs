@@ -84,6 +84,8 @@ pub use link::{duration, Link, LinkReport};
 pub use rule::{Acted, Action, Direction, FlagMatch, PacketKey, Rule, RuleId, RuleReport, Which};
 pub use wire::wire_sized;
 
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockProtocol, SockType};
+
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Side};
 use engine::Engine;
@@ -131,31 +133,36 @@ impl Faults {
     /// Puts statistical faults on the packets travelling `direction`,
     /// replacing the ones before (a change is a new `set_link`). The
     /// receiver's verdict thread applies them to every packet no rule acts
-    /// on. Duplicates need a raw IP socket in the sender's namespace.
+    /// on. Duplicates need raw IP sockets (IPv4 and IPv6) in the sender's
+    /// namespace.
     pub fn set_link(&mut self, lab: &Lab, direction: Direction, link: Link) -> Result<()> {
         let dup = if link.duplicate > 0.0 {
             let sender = lab.netns(direction.from);
-            let fd = sender
-                .run("open a raw IP socket for duplicates", || {
-                    use nix::sys::socket::{
-                        socket, AddressFamily, SockFlag, SockProtocol, SockType,
-                    };
-                    socket(
-                        AddressFamily::Inet,
-                        SockType::Raw,
-                        SockFlag::SOCK_CLOEXEC,
-                        SockProtocol::Raw,
-                    )
-                    .map_err(|e| Error::sys("socket(AF_INET, SOCK_RAW, IPPROTO_RAW)", e))
-                })
-                .map_err(|e| {
-                    e.context(format!(
-                        "link faults at {} in netns {}",
-                        link.origin,
-                        sender.name()
-                    ))
-                })?;
-            Some((fd, direction.receiver().addr()))
+            let raw = |family: AddressFamily, what: &'static str| {
+                sender
+                    .run("open a raw IP socket for duplicates", move || {
+                        socket(family, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::Raw)
+                            .map_err(|e| Error::sys(what, e))
+                    })
+                    .map_err(|e| {
+                        e.context(format!(
+                            "link faults at {} in netns {}",
+                            link.origin,
+                            sender.name()
+                        ))
+                    })
+            };
+            Some(state::Dup {
+                v4: raw(
+                    AddressFamily::Inet,
+                    "socket(AF_INET, SOCK_RAW, IPPROTO_RAW)",
+                )?,
+                v6: raw(
+                    AddressFamily::Inet6,
+                    "socket(AF_INET6, SOCK_RAW, IPPROTO_RAW)",
+                )?,
+                to: direction.receiver(),
+            })
         } else {
             None
         };

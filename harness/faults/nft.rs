@@ -1,5 +1,6 @@
-//! The one nftables rule a faulty namespace needs, installed over netlink
-//! (no `nft` binary): table `ip tcplab`, chain `faults` on prerouting,
+//! The one nftables rule a faulty namespace needs, per address family,
+//! installed over netlink (no `nft` binary): tables `ip tcplab` and `ip6
+//! tcplab`, each with a chain `faults` on prerouting,
 //!
 //! ```text
 //! iifname "veth-s" meta l4proto tcp xt target "NFQUEUE"   # --queue-num 0 --queue-bypass
@@ -9,7 +10,9 @@
 //! expression (as iptables-nft does), not nftables' own `queue`: kernels
 //! built without CONFIG_NFT_QUEUE (this project's machines) still have
 //! CONFIG_NFT_COMPAT and CONFIG_NETFILTER_XT_TARGET_NFQUEUE. That is also
-//! why the table is `ip` and not `inet`: compat targets take one family.
+//! why there are two tables, `ip` and `ip6`, and not one `inet`: compat
+//! targets take one family. Both feed the same queue, so one verdict
+//! thread judges a namespace's segments of both families in arrival order.
 //!
 //! Every TCP segment arriving on the lab's veth goes to the namespace's
 //! queue 0, where one verdict thread sees them all in arrival order. The
@@ -44,9 +47,16 @@ const NFTA_TARGET_INFO: u16 = 3;
 const NFQUEUE_REV: u32 = 3;
 const NFQ_FLAG_BYPASS: u16 = 1;
 
-fn ipv4(msg: NfTablesMessage, flags: u16) -> NetlinkMessage<NetfilterMessage> {
+/// The families the lab speaks: a table in each.
+const FAMILIES: [NetfilterProtoFamily; 2] = [NetfilterProtoFamily::IPv4, NetfilterProtoFamily::IPv6];
+
+fn in_family(
+    family: NetfilterProtoFamily,
+    msg: NfTablesMessage,
+    flags: u16,
+) -> NetlinkMessage<NetfilterMessage> {
     let mut m = NetlinkMessage::from(NetfilterMessage::new(
-        NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 0),
+        NetfilterHeader::new(family, 0, 0),
         msg,
     ));
     m.header.flags |= flags;
@@ -92,8 +102,29 @@ fn meta(key: MetaKey) -> Expressions {
     ])
 }
 
-/// Creates the table, chain and queue rule for packets arriving on `iface`.
+/// Creates the tables, chains and queue rules for packets arriving on
+/// `iface`, in one transaction.
 pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
+    let body = FAMILIES
+        .into_iter()
+        .flat_map(|family| table(family, iface, queue))
+        .collect();
+    transaction(
+        sock,
+        body,
+        &format!(
+            "install nftables tables ip and ip6 {TABLE} (the kernel needs CONFIG_NF_TABLES, \
+             CONFIG_NFT_COMPAT and CONFIG_NETFILTER_XT_TARGET_NFQUEUE)"
+        ),
+    )
+}
+
+/// One family's table, chain and queue rule.
+fn table(
+    family: NetfilterProtoFamily,
+    iface: &str,
+    queue: u16,
+) -> Vec<NetlinkMessage<NetfilterMessage>> {
     let mut name = iface.as_bytes().to_vec();
     name.resize(IFNAMSIZ, 0);
     // xt_NFQ_info_v3 { u16 queuenum; u16 queues_total; u16 flags; }, in
@@ -111,8 +142,9 @@ pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
             DefaultNla::new(NFTA_TARGET_INFO, info),
         ],
     };
-    let body = vec![
-        ipv4(
+    vec![
+        in_family(
+            family,
             NfTablesMessage::NewTable(TableMessage {
                 attributes: vec![
                     TableAttribute::Name(TABLE.into()),
@@ -121,7 +153,8 @@ pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
             }),
             NLM_F_CREATE,
         ),
-        ipv4(
+        in_family(
+            family,
             NfTablesMessage::NewChain(ChainMessage {
                 attributes: vec![
                     ChainAttribute::Table(TABLE.into()),
@@ -136,7 +169,8 @@ pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
             }),
             NLM_F_CREATE,
         ),
-        ipv4(
+        in_family(
+            family,
             NfTablesMessage::NewRule(RuleMessage {
                 attributes: vec![
                     RuleAttribute::Table(TABLE.into()),
@@ -152,24 +186,22 @@ pub fn install(sock: &mut NfSocket, iface: &str, queue: u16) -> Result<()> {
             }),
             NLM_F_CREATE | NLM_F_APPEND,
         ),
-    ];
-    transaction(
-        sock,
-        body,
-        &format!(
-            "install nftables table ip {TABLE} (the kernel needs CONFIG_NF_TABLES, CONFIG_NFT_COMPAT \
-             and CONFIG_NETFILTER_XT_TARGET_NFQUEUE)"
-        ),
-    )
+    ]
 }
 
-/// Deletes the table (and with it the chain and rule).
+/// Deletes the tables (and with them the chains and rules).
 pub fn remove(sock: &mut NfSocket) -> Result<()> {
-    let body = vec![ipv4(
-        NfTablesMessage::DeleteTable(TableMessage {
-            attributes: vec![TableAttribute::Name(TABLE.into())],
-        }),
-        0,
-    )];
-    transaction(sock, body, &format!("delete nftables table ip {TABLE}"))
+    let body = FAMILIES
+        .into_iter()
+        .map(|family| {
+            in_family(
+                family,
+                NfTablesMessage::DeleteTable(TableMessage {
+                    attributes: vec![TableAttribute::Name(TABLE.into())],
+                }),
+                0,
+            )
+        })
+        .collect();
+    transaction(sock, body, &format!("delete nftables tables ip and ip6 {TABLE}"))
 }

@@ -7,7 +7,7 @@
 //! (`FIN`, `SYN+ACK`) or exactly in tcpdump's letters (`[F.]`).
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -31,10 +31,10 @@ impl Direction {
         self.from.peer()
     }
 
-    /// Whether `p` travels this way (by the lab's addresses).
+    /// Whether `p` travels this way (by the lab's addresses, in either
+    /// family).
     pub fn carries(self, p: &Packet) -> bool {
-        p.src.ip() == IpAddr::V4(self.from.addr())
-            && p.dst.ip() == IpAddr::V4(self.receiver().addr())
+        Side::of(p.src.ip()) == Some(self.from) && Side::of(p.dst.ip()) == Some(self.receiver())
     }
 }
 

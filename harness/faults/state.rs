@@ -3,7 +3,7 @@
 //! thread ([`super::engine`]) feeds it packets in arrival order under one
 //! lock and carries out what it decides.
 
-use std::net::Ipv4Addr;
+use crate::lab::Side;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -38,12 +38,21 @@ pub(super) struct LinkState {
     rng: Rng,
     judged: u64,
     acted: Vec<Acted>,
-    /// A raw IP socket in the sender's namespace, for duplicates.
-    pub dup: Option<(OwnedFd, Ipv4Addr)>,
+    /// Raw IP sockets in the sender's namespace, for duplicates.
+    pub dup: Option<Dup>,
+}
+
+/// What sends a duplicate the way the original went: a raw IP socket of
+/// each family in the sender's namespace (IPPROTO_RAW: the datagram is
+/// sent with its own header), and the host it goes to.
+pub(super) struct Dup {
+    pub v4: OwnedFd,
+    pub v6: OwnedFd,
+    pub to: Side,
 }
 
 impl LinkState {
-    pub fn new(direction: Direction, link: Link, dup: Option<(OwnedFd, Ipv4Addr)>) -> LinkState {
+    pub fn new(direction: Direction, link: Link, dup: Option<Dup>) -> LinkState {
         let rng = Rng::new(link.seed);
         LinkState {
             direction,

@@ -12,7 +12,7 @@ use super::*;
 use crate::capture::Capture;
 use crate::error::Error;
 use crate::packet::{Packet, TcpFlags};
-use crate::sockets::{SockDiag, TcpState};
+use crate::sockets::{Family, SockDiag, TcpState};
 
 pub(super) const PORT: u16 = 11111;
 
@@ -51,17 +51,27 @@ pub(super) fn rto_min(lab: &Lab, ms: u32) {
 }
 
 pub(super) fn listen(lab: &Lab) -> TcpListener {
+    listen_in(lab, Family::Ipv4)
+}
+
+/// A listener on the server's address in `family`.
+pub(super) fn listen_in(lab: &Lab, family: Family) -> TcpListener {
     lab.netns(Side::Server)
-        .run("listen", || {
-            TcpListener::bind(("0.0.0.0", PORT)).map_err(|e| Error::io("bind", e))
+        .run("listen", move || {
+            TcpListener::bind((Side::Server.ip(family), PORT)).map_err(|e| Error::io("bind", e))
         })
         .unwrap()
 }
 
 pub(super) fn connect(lab: &Lab) -> TcpStream {
+    connect_in(lab, Family::Ipv4)
+}
+
+/// A connection from the client to the server in `family`.
+pub(super) fn connect_in(lab: &Lab, family: Family) -> TcpStream {
     lab.netns(Side::Client)
-        .run("connect", || {
-            let s = TcpStream::connect((Side::Server.addr(), PORT))
+        .run("connect", move || {
+            let s = TcpStream::connect((Side::Server.ip(family), PORT))
                 .map_err(|e| Error::io("connect", e))?;
             s.set_nodelay(true)
                 .map_err(|e| Error::io("TCP_NODELAY", e))?;
@@ -114,7 +124,7 @@ pub(super) fn lines(packets: &[Packet]) -> String {
 }
 
 fn from(side: Side, flags: TcpFlags) -> impl Fn(&&Packet) -> bool {
-    move |p| p.src.ip() == std::net::IpAddr::V4(side.addr()) && p.flags.contains(flags)
+    move |p| Side::of(p.src.ip()) == Some(side) && p.flags.contains(flags)
 }
 
 fn rule(dir: Direction, flags: &str, which: &str, action: Action) -> Rule {
@@ -127,17 +137,19 @@ fn rule(dir: Direction, flags: &str, which: &str, action: Action) -> Rule {
     }
 }
 
-#[test]
-fn dropping_the_clients_first_fin_drops_one_and_its_retransmission_passes() {
+#[rstest::rstest]
+fn dropping_the_clients_first_fin_drops_one_and_its_retransmission_passes(
+    #[values(Family::Ipv4, Family::Ipv6)] family: Family,
+) {
     root();
     let lab = Lab::new("faults-fin").unwrap();
     // The FIN is retransmitted after 50 ms, not 200; the retransmission's
     // ACK still has 100 ms (the doubled timeout) before a third FIN would
     // break the count of two.
     rto_min(&lab, 50);
-    let mut cap = capture(&lab, "faults-fin");
-    let listener = listen(&lab);
-    let client = connect(&lab);
+    let mut cap = capture(&lab, &format!("faults-fin-{family}"));
+    let listener = listen_in(&lab, family);
+    let client = connect_in(&lab, family);
     let (mut server, _) = listener.accept().unwrap();
     let mut faults = Faults::new();
     let id = faults
@@ -406,6 +418,8 @@ fn the_queue_rule_nft_shows_lives_in_the_lab_and_goes_with_the_faults() {
         .unwrap();
     let shown = ruleset(Some(&ns));
     assert!(shown.contains("table ip tcplab"), "{shown}");
+    assert!(shown.contains("table ip6 tcplab"), "{shown}");
+    assert_eq!(shown.matches("iifname \"veth-s\" meta l4proto tcp").count(), 2, "{shown}");
     assert!(
         shown.contains("type filter hook prerouting priority raw; policy accept;"),
         "{shown}"

@@ -41,6 +41,7 @@ use std::time::Duration;
 use crate::flow::{self, Isns};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet, TcpFlags};
+use crate::sockets::Family;
 
 /// Something that happened during a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -347,11 +348,12 @@ pub fn draw(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Strin
     let (lx, rx) = (lw, lw + 1 + m);
 
     let mut out = String::new();
+    let family = family_of(packets);
     for (a, b) in [
         (Side::Client.to_string(), Side::Server.to_string()),
         (
-            Side::Client.addr().to_string(),
-            Side::Server.addr().to_string(),
+            Side::Client.ip(family).to_string(),
+            Side::Server.ip(family).to_string(),
         ),
     ] {
         out.push_str(&centered(&[(lx, &a), (rx, &b)]));
@@ -482,6 +484,15 @@ fn timeline<'a>(
     }
     timeline.sort_by_key(|(at, rank, k, _)| (*at, *rank, *k));
     timeline
+}
+
+/// The family the hosts spoke in, for the header's addresses: that of the
+/// first packet between them (IPv4, the seed's, when there is none).
+fn family_of(packets: &[Packet]) -> Family {
+    packets
+        .iter()
+        .find(|p| Side::of(p.src.ip()).is_some() && Side::of(p.dst.ip()).is_some())
+        .map_or(Family::Ipv4, |p| Family::of(&p.src))
 }
 
 /// The arrow of a packet between the lab's hosts; a note for any other.

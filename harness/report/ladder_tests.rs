@@ -87,6 +87,38 @@ fn teardown_ladder() {
     assert_eq!(got, &TEARDOWN[1..], "\n{got}");
 }
 
+/// A connection over IPv6 is drawn the same, under the hosts' IPv6
+/// addresses.
+#[test]
+fn an_ipv6_exchange_has_the_hosts_ipv6_addresses_over_the_ladder() {
+    let (mut packets, mut events) = teardown();
+    let v6 = |a: &str| {
+        let a: std::net::SocketAddr = a.parse().unwrap();
+        let side = Side::of(a.ip()).unwrap();
+        std::net::SocketAddr::new(side.ip(Family::Ipv6), a.port())
+    };
+    for p in &mut packets {
+        (p.src, p.dst) = (v6(&p.src.to_string()), v6(&p.dst.to_string()));
+    }
+    events[1] = step(5, Side::Client, "nc 2001:db8:2::100 11111");
+    let got = draw(&packets, &events, &LadderOptions::default());
+    assert_eq!(got, &TEARDOWN6[1..], "\n{got}");
+}
+
+const TEARDOWN6: &str = r"
+                         client                             server
+                     2001:db8:2::105                    2001:db8:2::100
+                            |                                  |<-- nc -kl 11111
+nc 2001:db8:2::100 11111 -->|                                  |
+                            |-------------- SYN -------------->|
+                            |<------------ SYN+ACK ------------|
+                            |-------------- ACK -------------->|
+                      ^C -->|                                  |
+                            |-------------- FIN -------------->|
+                            |<------------ FIN+ACK ------------|
+                            |-------------- ACK -------------->|
+";
+
 /// An injected segment is drawn with `~`, both ways; it neither
 /// renumbers the connection (a crafted SYN) nor makes the kernel's
 /// answer a retransmission.

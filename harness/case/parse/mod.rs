@@ -9,7 +9,8 @@
 //! one arm there and a function in its own module: `steps`, `wait`,
 //! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
-//! words and hosts in `words`; `ours:` / `ncat:` marks in `mark`.
+//! words and hosts in `words`; `ours:` / `ncat:` / `ipv4:` / `ipv6:` marks
+//! in `mark`.
 
 mod blocks;
 mod faults;
@@ -32,6 +33,7 @@ use std::path::Path;
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
+use crate::sockets::Family;
 use blocks::{block, is_block};
 pub use repeat::MAX_REPEAT;
 use repeat::{is_repeat, repeat};
@@ -39,7 +41,7 @@ use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N`, `ours-only REASON` or `ipv4-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only) and `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -50,12 +52,7 @@ pub fn load(path: &Path) -> Result<Case, ParseError> {
 
 /// A header line and the indented lines under it: (line number, the
 /// header's mark, the header without it, body lines with their numbers).
-type Group<'a> = (
-    usize,
-    Option<super::Implementation>,
-    &'a str,
-    Vec<(usize, &'a str)>,
-);
+type Group<'a> = (usize, mark::Marks, &'a str, Vec<(usize, &'a str)>);
 
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let err = |line: usize, b: Bad| ParseError {
@@ -74,12 +71,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         path: path.to_path_buf(),
         port: 11111,
         ours_only: None,
+        family_only: None,
         items: Vec::new(),
     };
 
     let groups = group(text).map_err(|(n, b)| err(n, b))?;
-    for (n, only, head, body) in groups {
-        if let Some(b) = mark::marked_directive(only, head) {
+    for (n, marks, head, body) in groups {
+        if let Some(b) = mark::marked_directive(marks, head) {
             return Err(err(n, b));
         }
         if let Some(rest) = head.strip_prefix("port") {
@@ -111,6 +109,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             case.ours_only = Some(rest.trim().to_string());
             continue;
         }
+        if let Some((family, why)) = family_only(head) {
+            let why = why.map_err(|b| err(n, b))?;
+            if !case.items.is_empty() || case.family_only.is_some() {
+                return Err(err(
+                    n,
+                    bad(
+                        format!("`{}` after the first step", super::family::only_word(family)),
+                        "put it at the top of the file, once",
+                    ),
+                ));
+            }
+            case.family_only = Some((family, why));
+            continue;
+        }
         let kind = if is_repeat(head) {
             repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else if is_block(head) {
@@ -120,7 +132,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         };
         case.items.push(Item {
             line: n,
-            only,
+            only: marks.nc,
+            family: marks.family,
             kind,
         });
     }
@@ -140,6 +153,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         ));
     }
     Ok(case)
+}
+
+/// `ipv4-only REASON` / `ipv6-only REASON`: the family the case is for, and
+/// its reason (or what is wrong with the line).
+fn family_only(head: &str) -> Option<(Family, Result<String, Bad>)> {
+    super::family::FAMILIES.into_iter().find_map(|family| {
+        let word = super::family::only_word(family);
+        let rest = head.strip_prefix(word)?;
+        if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+            return None;
+        }
+        let why = match rest.trim() {
+            "" => Err(bad(
+                format!("`{word}` needs a reason"),
+                &format!("write `{word} REASON`, e.g. `ipv4-only IPv6 has no broadcast address`"),
+            )),
+            why => Ok(why.to_string()),
+        };
+        Some((family, why))
+    })
 }
 
 /// The file's lines grouped into steps, blocks and repeats (each with the
@@ -176,8 +209,8 @@ fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
                 }
             }
         } else {
-            let (only, head) = mark::split_mark(trimmed).map_err(|b| (n, b))?;
-            groups.push((n, only, head, Vec::new()));
+            let (marks, head) = mark::split_mark(trimmed).map_err(|b| (n, b))?;
+            groups.push((n, marks, head, Vec::new()));
         }
     }
     Ok(groups)

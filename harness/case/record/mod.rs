@@ -294,15 +294,14 @@ fn ordered<'a, E, O>(
     out
 }
 
-/// The client's ephemeral port: any port of the client's address that is
-/// not the case's.
+/// The client's ephemeral port: any port of the client's address (in
+/// either family) that is not the case's.
 fn ephemeral(a: &SocketAddr, port: u16) -> bool {
-    let client = IpAddr::V4(Side::Client.addr());
     let ip = match a.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    ip == client && a.port() != port && a.port() != 0
+    Side::of(ip) == Some(Side::Client) && a.port() != port && a.port() != 0
 }
 
 /// An address as ss prints it, with `*` for port 0 and the ephemeral port.

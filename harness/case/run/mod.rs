@@ -35,7 +35,7 @@ use super::{Case, Implementation};
 use crate::fds::FdRow;
 use crate::packet::Packet;
 use crate::report::ladder::Timed;
-use crate::sockets::SocketRow;
+use crate::sockets::{Family, SocketRow};
 
 /// How cases are run: which nc, where files go, how long a wait may take.
 #[derive(Clone, Debug)]
@@ -45,6 +45,11 @@ pub struct Options {
     /// Which implementation `nc` is, as the runner chose it: the items
     /// marked for the other one (`ours:`, `ncat:`) are skipped.
     pub implementation: Implementation,
+    /// The address family the case is played in (`TCPLAB_FAMILY`): the
+    /// lab's addresses in commands and rows stand for its hosts in this
+    /// family, and items marked for the other (`ipv4:`, `ipv6:`) are
+    /// skipped (see `case::family`).
+    pub family: Family,
     /// Where `<case>.pcap` is written.
     pub out_dir: PathBuf,
     /// The deadline of every wait.
@@ -151,6 +156,8 @@ impl std::fmt::Display for Failure {
 }
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
+    let played = super::family::in_family(case, opts.family);
+    let case = &played;
     let at = |line: usize| format!("{}:{}", case.path.display(), line);
     let setup = |what: &str, e: &dyn std::fmt::Display| {
         Failure::new(Cause::Setup, format!("{}: {what}: {e}", at(1)))
@@ -158,7 +165,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
-    let setup::Setup { lab, capture, diag } = setup::setup(case, opts.implementation, &pcap)
+    let setup::Setup { lab, capture, diag } = setup::setup(case, opts, &pcap)
         .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {

@@ -67,10 +67,15 @@ pub(super) struct Session<'a> {
 
 impl Session<'_> {
     pub(super) fn play(&mut self) -> Result<(), StepError> {
-        let nc = self.opts.implementation;
+        let (nc, family) = (self.opts.implementation, self.opts.family);
         let mut last = None;
         for item in &self.case.items {
-            if let Some(only) = item.only.filter(|_| !item.applies_to(nc)) {
+            let other = match (item.only, item.family) {
+                (Some(only), _) if !item.applies_to(nc) => Some(only.word()),
+                (_, Some(f)) if !item.in_family(family) => Some(super::super::family::mark(f)),
+                _ => None,
+            };
+            if let Some(only) = other {
                 self.log.push(format!(
                     "{:>7.3}s  {}: {item}  (skipped: {only} only)",
                     self.start.elapsed().as_secs_f64(),

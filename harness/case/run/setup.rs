@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use super::super::{Case, Implementation, ItemKind};
+use super::super::{Case, ItemKind};
+use super::Options;
 use crate::capture::Capture;
 use crate::error::Result;
 use crate::lab::{Lab, Side};
@@ -22,11 +23,7 @@ pub(super) struct Setup {
 
 /// Builds the lab for `case` with its capture writing `pcap`. Errors say
 /// which part failed (`lab: ...`, `capture: ...`, `sock_diag: ...`).
-pub(super) fn setup(
-    case: &Case,
-    nc: Implementation,
-    pcap: &Path,
-) -> std::result::Result<Setup, String> {
+pub(super) fn setup(case: &Case, opts: &Options, pcap: &Path) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
     let capture = Capture::start(
         lab.netns(Side::Server),
@@ -37,7 +34,7 @@ pub(super) fn setup(
     .map_err(|e| format!("capture: {e}"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
-        let configured = configure(case, nc, &lab);
+        let configured = configure(case, opts, &lab);
         (configured, diag.join())
     });
     configured.map_err(|e| format!("lab: {e}"))?;
@@ -53,10 +50,10 @@ pub(super) fn setup(
 /// Addresses and links up. Rules count segments and the capture must see
 /// the same ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn configure(case: &Case, nc: Implementation, lab: &Lab) -> Result<()> {
+fn configure(case: &Case, opts: &Options, lab: &Lab) -> Result<()> {
     lab.configure()?;
     let faulty = case
-        .items_for(nc)
+        .items_for(opts.implementation, opts.family)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(lab)?;
