@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::spec::{AckNum, OptSpec, SegmentSpec, SeqNum, DEFAULT_FROM_PORT};
 use crate::lab::Side;
 use crate::packet::{Packet, TcpFlags, TcpOption};
+use crate::sockets::Family;
 
 /// Window of a segment from a side that has sent nothing yet: Linux's first
 /// window for an MSS of 1460 (10 segments rounded to MSS multiples).
@@ -111,7 +112,7 @@ impl Conn {
     /// captured, with `side` as HOST: every captured segment of its 4-tuple
     /// from that SYN on.
     pub fn latest(packets: &[Packet], side: Side, port: u16) -> Result<Conn, String> {
-        let host_ip = IpAddr::V4(side.addr());
+        let is_host = |ip: IpAddr| Side::of(ip) == Some(side);
         let on_port = |p: &&Packet| p.src.port() == port || p.dst.port() == port;
         let syn_at = packets
             .iter()
@@ -119,17 +120,19 @@ impl Conn {
                 p.flags.contains(TcpFlags::SYN)
                     && !p.flags.contains(TcpFlags::ACK)
                     && on_port(&p)
-                    && (p.src.ip() == host_ip || p.dst.ip() == host_ip)
+                    && (is_host(p.src.ip()) || is_host(p.dst.ip()))
             })
             .ok_or_else(|| {
                 format!(
                     "no connection on port {port} to aim at: no SYN to or from the {side} \
-                     ({host_ip}) among the {} captured packets",
+                     ({} or {}) among the {} captured packets",
+                    side.addr(),
+                    side.addr6(),
                     packets.len()
                 )
             })?;
         let syn = &packets[syn_at];
-        let (h, p) = if syn.src.ip() == host_ip {
+        let (h, p) = if is_host(syn.src.ip()) {
             (syn.src, syn.dst)
         } else {
             (syn.dst, syn.src)
@@ -272,10 +275,15 @@ fn options(
         .collect())
 }
 
-/// `spec` for a new connection (`to port N`): HOST's address and `from
-/// port` (default [`DEFAULT_FROM_PORT`]) to the peer's address and port,
-/// numbers as written (absolute: there is no ISN yet).
-pub fn resolve_new(spec: &SegmentSpec, side: Side, now: Duration) -> Result<Packet, String> {
+/// `spec` for a new connection (`to port N`): HOST's address in `family`
+/// and `from port` (default [`DEFAULT_FROM_PORT`]) to the peer's address
+/// and port, numbers as written (absolute: there is no ISN yet).
+pub fn resolve_new(
+    spec: &SegmentSpec,
+    side: Side,
+    family: Family,
+    now: Duration,
+) -> Result<Packet, String> {
     let to = spec
         .to_port
         .ok_or("resolve_new needs `to port N`; the captured connection resolves the others")?;
@@ -292,10 +300,10 @@ pub fn resolve_new(spec: &SegmentSpec, side: Side, now: Duration) -> Result<Pack
     Ok(Packet {
         ts: now,
         src: SocketAddr::new(
-            side.addr().into(),
+            side.ip(family),
             spec.from_port.unwrap_or(DEFAULT_FROM_PORT),
         ),
-        dst: SocketAddr::new(side.peer().addr().into(), to),
+        dst: SocketAddr::new(side.peer().ip(family), to),
         flags: spec.flags,
         seq,
         ack,
@@ -540,7 +548,7 @@ pub(super) mod tests {
     #[test]
     fn a_new_connection_takes_numbers_as_written() {
         let spec: SegmentSpec = "[S] seq 1000, to port 22222".parse().unwrap();
-        let p = resolve_new(&spec, Side::Client, Duration::from_millis(5)).unwrap();
+        let p = resolve_new(&spec, Side::Client, Family::Ipv4, Duration::from_millis(5)).unwrap();
         assert_eq!(p.src, "192.168.2.105:40000".parse().unwrap());
         assert_eq!(p.dst, "192.168.2.100:22222".parse().unwrap());
         assert_eq!((p.seq, p.ack, p.win), (1000, 0, DEFAULT_WIN));
@@ -548,7 +556,7 @@ pub(super) mod tests {
         let spec: SegmentSpec = "[S.] ack 9, options [TS], to port 1, from port 2"
             .parse()
             .unwrap();
-        let p = resolve_new(&spec, Side::Server, Duration::from_millis(5)).unwrap();
+        let p = resolve_new(&spec, Side::Server, Family::Ipv4, Duration::from_millis(5)).unwrap();
         assert_eq!((p.src.port(), p.dst.port(), p.ack), (2, 1, 9));
         assert_eq!(p.options, [TcpOption::Ts { val: 5, ecr: 0 }]);
     }

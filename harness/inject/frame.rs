@@ -1,20 +1,28 @@
-//! An absolute segment ([`Packet`]) to the Ethernet II + IPv4 + TCP frame
-//! HOST's kernel would put on its veth, built by etherparse's
-//! `PacketBuilder`, which fills in the IP header checksum and the TCP
-//! checksum over the pseudo-header.
+//! An absolute segment ([`Packet`]) to the Ethernet II + IPv4 (or IPv6) +
+//! TCP frame HOST's kernel would put on its veth, built by etherparse's
+//! `PacketBuilder`, which fills in the IPv4 header checksum and the TCP
+//! checksum over the pseudo-header of the segment's family (RFC 793's for
+//! IPv4, RFC 8200's for IPv6).
 //!
-//! The IP header is Linux's for a TCP socket: DF set, TTL 64 (the
+//! The IPv4 header is Linux's for a TCP socket: DF set, TTL 64 (the
 //! `net.ipv4.ip_default_ttl` default), DSCP/ECN 0. Linux numbers IP ids per
 //! socket from a random start; the capture keeps no IP header, so the id is
-//! the caller's choice ([`plausible_ip_id`] is a random one).
+//! the caller's choice ([`plausible_ip_id`] is a random one). The IPv6
+//! header: hop limit 64 (`net.ipv6.conf.*.hop_limit`), traffic class 0,
+//! no extension headers; its flow label is the id's bits (Linux's is a
+//! hash of the flow, `net.ipv6.auto_flowlabels`, which tcpdump -nn does
+//! not print either).
 
 use std::net::IpAddr;
 
-use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder, TcpHeader, TcpOptionElement};
+use etherparse::{
+    IpHeaders, IpNumber, Ipv4Header, Ipv6FlowLabel, Ipv6Header, PacketBuilder, TcpHeader,
+    TcpOptionElement,
+};
 
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
-/// Linux's default TTL (`net.ipv4.ip_default_ttl`).
+/// Linux's default TTL (`net.ipv4.ip_default_ttl`), and its IPv6 hop limit.
 pub const TTL: u8 = 64;
 
 /// Hardware addresses of the frame: HOST's veth end and its peer's.
@@ -42,13 +50,35 @@ pub fn plausible_ip_id() -> u16 {
     u16::from_ne_bytes(b)
 }
 
-/// The Ethernet frame of `seg` (IPv4 only: the lab has no IPv6 addresses).
+/// The Ethernet frame of `seg`, IPv4 or IPv6 as its addresses are.
 pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
-    let (IpAddr::V4(src), IpAddr::V4(dst)) = (seg.src.ip(), seg.dst.ip()) else {
-        return Err(format!(
-            "{} > {}: only IPv4 segments can be injected",
-            seg.src, seg.dst
-        ));
+    let ip = match (seg.src.ip(), seg.dst.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let mut ip = Ipv4Header::new(0, TTL, IpNumber::TCP, src.octets(), dst.octets())
+                .map_err(|e| format!("IPv4 header: {e}"))?;
+            ip.dont_fragment = true;
+            ip.identification = ip_id;
+            IpHeaders::Ipv4(ip, Default::default())
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => IpHeaders::Ipv6(
+            Ipv6Header {
+                traffic_class: 0,
+                flow_label: Ipv6FlowLabel::try_new(u32::from(ip_id))
+                    .map_err(|e| format!("IPv6 flow label: {e}"))?,
+                payload_length: 0, // filled in on write
+                next_header: IpNumber::TCP,
+                hop_limit: TTL,
+                source: src.octets(),
+                destination: dst.octets(),
+            },
+            Default::default(),
+        ),
+        _ => {
+            return Err(format!(
+                "{} > {}: the two ends are of different families",
+                seg.src, seg.dst
+            ))
+        }
     };
     let mut tcp = TcpHeader::new(seg.src.port(), seg.dst.port(), seg.seq, seg.win);
     let f = seg.flags;
@@ -64,12 +94,8 @@ pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
     let options: Vec<TcpOptionElement> = seg.options.iter().map(element).collect();
     tcp.set_options(&options)
         .map_err(|e| format!("TCP options {:?}: {e}", seg.options))?;
-    let mut ip = Ipv4Header::new(0, TTL, IpNumber::TCP, src.octets(), dst.octets())
-        .map_err(|e| format!("IPv4 header: {e}"))?;
-    ip.dont_fragment = true;
-    ip.identification = ip_id;
     let builder = PacketBuilder::ethernet2(macs.src, macs.dst)
-        .ip(IpHeaders::Ipv4(ip, Default::default()))
+        .ip(ip)
         .tcp_header(tcp);
     let mut frame = Vec::with_capacity(builder.size(seg.payload.len()));
     builder

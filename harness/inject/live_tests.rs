@@ -32,7 +32,7 @@ use crate::error::Error;
 use crate::lab::{Lab, Side};
 use crate::netns::Netns;
 use crate::packet::{Packet, TcpFlags, TcpOption};
-use crate::sockets::{SockDiag, TcpState};
+use crate::sockets::{Family, SockDiag, TcpState};
 
 const PORT: u16 = 11111;
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -43,6 +43,8 @@ struct Live {
     server_diag: SockDiag,
     client_diag: SockDiag,
     listener: TcpListener,
+    /// The family the connections (and `to port` segments) speak.
+    family: Family,
 }
 
 fn line(p: &Packet) -> String {
@@ -61,6 +63,11 @@ fn line(p: &Packet) -> String {
 
 impl Live {
     fn new(name: &str) -> Live {
+        Live::new_in(name, Family::Ipv4)
+    }
+
+    /// A lab whose connections speak `family`.
+    fn new_in(name: &str, family: Family) -> Live {
         assert!(
             nix::unistd::geteuid().is_root(),
             "needs root for namespaces: run `cargo test` (the runner uses sudo -E) or as root"
@@ -68,7 +75,7 @@ impl Live {
         let lab = Lab::new(name).expect("lab");
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("target/tcplab")
-            .join(format!("lib-{name}.pcap"));
+            .join(format!("lib-{name}-{family}.pcap"));
         let capture = Capture::open(
             lab.netns(Side::Server),
             Side::Server.iface(),
@@ -80,8 +87,12 @@ impl Live {
         let client_diag = SockDiag::open(lab.netns(Side::Client)).expect("sock_diag");
         let listener = lab
             .netns(Side::Server)
-            .run("listen", || {
-                TcpListener::bind(("0.0.0.0", PORT)).map_err(|e| Error::io("bind", e))
+            .run("listen", move || {
+                let any = match family {
+                    Family::Ipv4 => "0.0.0.0",
+                    Family::Ipv6 => "::",
+                };
+                TcpListener::bind((any, PORT)).map_err(|e| Error::io("bind", e))
             })
             .expect("listener");
         Live {
@@ -90,6 +101,7 @@ impl Live {
             server_diag,
             client_diag,
             listener,
+            family,
         }
     }
 
@@ -122,11 +134,12 @@ impl Live {
     /// A connection with a line each way, every byte acknowledged on the
     /// wire: (client stream, server stream, client address).
     fn established(&mut self) -> (TcpStream, TcpStream, SocketAddr) {
+        let server = Side::Server.ip(self.family);
         let client = self
             .lab
             .netns(Side::Client)
-            .run("connect", || {
-                TcpStream::connect((Side::Server.addr(), PORT)).map_err(|e| Error::io("connect", e))
+            .run("connect", move || {
+                TcpStream::connect((server, PORT)).map_err(|e| Error::io("connect", e))
             })
             .expect("connect");
         let (server, caddr) = self.listener.accept().expect("accept");
@@ -155,9 +168,10 @@ impl Live {
         self.capture.poll().expect("read capture");
         let mark = self.capture.packets().len();
         let spec: SegmentSpec = spec.parse().expect("spec");
-        let sent = inject(&self.lab, side, &spec, self.capture.packets(), PORT).expect("inject");
+        let packets = self.capture.packets();
+        let sent = inject(&self.lab, side, &spec, packets, PORT, self.family).expect("inject");
         let seen = self.wait_for(mark, "the injected segment in the capture", |p| sent.is(p));
-        assert_eq!(seen.src.ip(), std::net::IpAddr::V4(side.addr()));
+        assert_eq!(seen.src.ip(), side.ip(self.family));
         (sent, mark)
     }
 
@@ -275,9 +289,13 @@ fn seen_on(cap: &mut pcap::Capture<pcap::Active>, want: &Packet) -> bool {
     false
 }
 
-#[test]
-fn the_capture_sees_injected_frames_incoming_from_the_client_and_outgoing_from_the_server() {
-    let mut live = Live::new("inject-direction");
+/// In either family: the kernel answering an injected IPv6 SYN is the
+/// proof that its checksum (over the IPv6 pseudo-header) is right.
+#[rstest::rstest]
+fn the_capture_sees_injected_frames_incoming_from_the_client_and_outgoing_from_the_server(
+    #[values(Family::Ipv4, Family::Ipv6)] family: Family,
+) {
+    let mut live = Live::new_in("inject-direction", family);
     let mut inbound = one_way(&live.lab, pcap::Direction::In);
     let mut outbound = one_way(&live.lab, pcap::Direction::Out);
     let (from_client, _) = live.inject(Side::Client, "[S] seq 77, to port 11111");
@@ -302,11 +320,13 @@ fn the_capture_sees_injected_frames_incoming_from_the_client_and_outgoing_from_t
     });
 }
 
-#[test]
-fn send_refuses_frames_that_are_not_hosts_own_and_threads_outside_the_lab() {
-    let live = Live::new("inject-guard");
+#[rstest::rstest]
+fn send_refuses_frames_that_are_not_hosts_own_and_threads_outside_the_lab(
+    #[values(Family::Ipv4, Family::Ipv6)] family: Family,
+) {
+    let live = Live::new_in("inject-guard", family);
     let spec: SegmentSpec = "[S] seq 1, to port 11111".parse().unwrap();
-    let seg = super::conn::resolve_new(&spec, Side::Client, Duration::ZERO).unwrap();
+    let seg = super::conn::resolve_new(&spec, Side::Client, family, Duration::ZERO).unwrap();
     let macs = wire::macs(&live.lab, Side::Client).expect("macs");
     assert_ne!(macs.src, macs.dst);
     let wrong_mac = Macs {
@@ -328,10 +348,12 @@ fn send_refuses_frames_that_are_not_hosts_own_and_threads_outside_the_lab() {
     let e = wire::send(&live.lab, Side::Server, &frame)
         .unwrap_err()
         .to_string();
-    assert!(
-        e.contains("source address 192.168.2.105 is not the server's"),
-        "{e}"
+    let want = format!(
+        "source address {} is not the server's ({})",
+        Side::Client.ip(family),
+        Side::Server.ip(family)
     );
+    assert!(e.contains(&want), "{e}");
     // The test's own thread is in the host's namespace, not the lab's.
     let (dev, ino) = wire::ns_id(live.lab.netns(Side::Client)).unwrap();
     let e = wire::in_namespace("x", dev, ino).unwrap_err().to_string();
@@ -358,9 +380,11 @@ fn server_ack_after(
     })
 }
 
-#[test]
-fn an_in_window_reset_draws_one_challenge_ack_and_an_exact_one_ends_the_connection() {
-    let mut live = Live::new("inject-rst");
+#[rstest::rstest]
+fn an_in_window_reset_draws_one_challenge_ack_and_an_exact_one_ends_the_connection(
+    #[values(Family::Ipv4, Family::Ipv6)] family: Family,
+) {
+    let mut live = Live::new_in("inject-rst", family);
     let server_ns = live.lab.netns(Side::Server);
     eprintln!(
         "server netns: tcp_challenge_ack_limit {}, tcp_invalid_ratelimit {} ms",

@@ -79,6 +79,7 @@ pub use wire::Sent;
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Side};
 use crate::packet::Packet;
+use crate::sockets::Family;
 
 /// An injected segment: what was sent and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,17 +103,19 @@ impl Injected {
 }
 
 /// `spec` as HOST (`side`) would send it at `now`: aimed at the latest
-/// captured connection on `port`, or at a new one when the spec says `to
-/// port N`. Errors are bad input (nothing to aim at), never system errors.
+/// captured connection on `port` (in its family), or at a new one in
+/// `family` when the spec says `to port N`. Errors are bad input (nothing
+/// to aim at), never system errors.
 pub fn resolve(
     spec: &SegmentSpec,
     side: Side,
     packets: &[Packet],
     port: u16,
+    family: Family,
     now: Duration,
 ) -> std::result::Result<Packet, String> {
     if spec.to_port.is_some() {
-        return conn::resolve_new(spec, side, now);
+        return conn::resolve_new(spec, side, family, now);
     }
     Conn::latest(packets, side, port)?.resolve(spec, now)
 }
@@ -127,12 +130,14 @@ pub fn inject(
     spec: &SegmentSpec,
     packets: &[Packet],
     port: u16,
+    family: Family,
 ) -> Result<Injected> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
     let what = format!("{side} sends {spec}");
-    resolve(spec, side, packets, port, now).map_err(|m| Error::msg(format!("{what}: {m}")))?;
+    resolve(spec, side, packets, port, family, now)
+        .map_err(|m| Error::msg(format!("{what}: {m}")))?;
     let conn = match spec.to_port {
         Some(_) => None,
         None => Some(Conn::latest(packets, side, port).map_err(Error::msg)?),
@@ -142,7 +147,7 @@ pub fn inject(
     let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
         let mut packet = match &conn {
             Some(c) => c.resolve(&spec, now),
-            None => conn::resolve_new(&spec, side, now),
+            None => conn::resolve_new(&spec, side, family, now),
         }
         .map_err(|m| format!("{what}: {m}"))?;
         packet.ts = now;

@@ -8,8 +8,9 @@
 //!    nsfs device and inode as `/run/netns/NAME`), not the host's;
 //! 2. the interface named [`Side::iface`] exists there and is a veth
 //!    (`IFLA_INFO_KIND` "veth", read over rtnetlink);
-//! 3. the frame's source MAC is that veth's own address and its IPv4
-//!    source is HOST's address (the frame speaks for HOST and nobody else).
+//! 3. the frame's source MAC is that veth's own address and its IPv4 or
+//!    IPv6 source is HOST's address (the frame speaks for HOST and nobody
+//!    else).
 //!
 //! Only then is an `AF_PACKET` socket opened (protocol 0: it receives
 //! nothing), bound to the veth's ifindex, and the frame sent with
@@ -182,15 +183,31 @@ fn lookup(ns: &str, iface: &str) -> Result<VethEnd> {
     })
 }
 
-/// The frame must be HOST's own: Ethernet source = its veth, IPv4 source =
-/// its address.
+/// The frame's IP source address, if it is an Ethernet II frame of IPv4
+/// or IPv6.
+fn source_ip(frame: &[u8]) -> Option<std::net::IpAddr> {
+    match frame.get(12..14)? {
+        [0x08, 0x00] => {
+            let a: [u8; 4] = frame.get(26..30)?.try_into().ok()?;
+            (frame.len() >= 14 + 20).then_some(a.into())
+        }
+        [0x86, 0xdd] => {
+            let a: [u8; 16] = frame.get(22..38)?.try_into().ok()?;
+            (frame.len() >= 14 + 40).then_some(a.into())
+        }
+        _ => None,
+    }
+}
+
+/// The frame must be HOST's own: Ethernet source = its veth, IP source =
+/// its address (in the frame's family).
 fn claims(frame: &[u8], end: &VethEnd, side: Side) -> std::result::Result<(), String> {
-    if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
+    let Some(src_ip) = source_ip(frame) else {
         return Err(format!(
-            "refusing to inject: not an Ethernet II IPv4 frame ({} bytes)",
+            "refusing to inject: not an Ethernet II IPv4 or IPv6 frame ({} bytes)",
             frame.len()
         ));
-    }
+    };
     let src_mac: [u8; 6] = frame[6..12].try_into().expect("6 bytes");
     if src_mac != end.mac {
         return Err(format!(
@@ -200,12 +217,11 @@ fn claims(frame: &[u8], end: &VethEnd, side: Side) -> std::result::Result<(), St
             mac_string(&end.mac)
         ));
     }
-    let src_ip: [u8; 4] = frame[26..30].try_into().expect("4 bytes");
-    if src_ip != side.addr().octets() {
+    if Side::of(src_ip) != Some(side) {
+        let family = crate::sockets::Family::of(&std::net::SocketAddr::new(src_ip, 0));
         return Err(format!(
-            "refusing to inject: source address {} is not the {side}'s ({})",
-            std::net::Ipv4Addr::from(src_ip),
-            side.addr()
+            "refusing to inject: source address {src_ip} is not the {side}'s ({})",
+            side.ip(family)
         ));
     }
     Ok(())
@@ -251,7 +267,8 @@ fn transmit(frame: &[u8], end: &VethEnd) -> Result<usize> {
         ));
     }
     let mut to = sockaddr_ll(end.index);
-    to.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+    // The frame's own ethertype (claims() has checked it is IPv4 or IPv6).
+    to.sll_protocol = u16::from_be_bytes([frame[12], frame[13]]).to_be();
     to.sll_halen = 6;
     to.sll_addr[..6].copy_from_slice(&frame[..6]);
     // SAFETY: `frame` and `to` are valid for the lengths given.

@@ -37,14 +37,15 @@ impl Session<'_> {
         self.settle(line)?;
         let real = self.real_packets();
         let port = self.case.port;
-        inject::resolve(spec, host, &real, port, super::now()).map_err(|m| {
+        let family = self.opts.family;
+        inject::resolve(spec, host, &real, port, family, super::now()).map_err(|m| {
             (
                 line,
                 format!("cannot build the segment of `{host} sends {spec}`: {m}"),
             )
         })?;
         let from = self.captured().len();
-        let injected = inject::inject(&self.lab, host, spec, &real, port)
+        let injected = inject::inject(&self.lab, host, spec, &real, port, family)
             .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
         let shown = crate::report::tcpdump::Printer::new().line(&injected.packet);
