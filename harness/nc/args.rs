@@ -4,22 +4,35 @@
 //! Parsing must not open anything: the test cases assert that the first
 //! socket is fd 3, so name resolution (getaddrinfo opens sockets and
 //! /etc files) is out. Only numeric IPv4/IPv6 addresses are accepted, plus
-//! `localhost`, which maps to 127.0.0.1 without a lookup.
+//! `localhost`, which maps to 127.0.0.1 (::1 with -6) without a lookup.
 //!
 //! clap does the flag grammar (`-kl`, `-lk`, `--listen`, ...) and `--help`;
 //! its multi-line error reports are cut down to one line so a failing case
 //! shows exactly one `nc: ...` line on stderr.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, Command};
 
+/// `-4` or `-6`: one address family only, as ncat has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Only {
+    V4,
+    V6,
+}
+
 /// What the process was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    /// `nc -l [-k] PORT`: listen on [::]:PORT (fd 3) and 0.0.0.0:PORT (fd 4).
-    Listen { port: u16, keep_open: bool },
+    /// `nc -l [-k] PORT`: listen on [::]:PORT (fd 3) and 0.0.0.0:PORT (fd
+    /// 4); with `-6` on [::]:PORT only, with `-4` on 0.0.0.0:PORT only
+    /// (fd 3 either way).
+    Listen {
+        port: u16,
+        keep_open: bool,
+        only: Option<Only>,
+    },
     /// `nc [-p SOURCE] HOST PORT`: connect fd 3 to `addr`, from port
     /// `source` when given.
     Connect {
@@ -42,7 +55,7 @@ pub enum Parsed {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-const USAGE: &str = "nc [-k] -l PORT\n       nc [-p PORT] HOST PORT";
+const USAGE: &str = "nc [-4|-6] [-k] -l PORT\n       nc [-4|-6] [-p PORT] HOST PORT";
 
 const AFTER_HELP: &str = "\
 MODES
@@ -53,12 +66,18 @@ MODES
                     accept (as ncat does) and nc exits when that connection
                     ends. With -k: connections are accepted while others are
                     open (fd 6, 7, ...) and nc keeps listening after they end.
+                    -6: only the IPv6 listener (IPV6_V6ONLY), fd 3; -4: only
+                    the IPv4 listener, fd 3. An IPv6 client is accepted from
+                    fd 3, an IPv4 one from fd 4.
   nc HOST PORT      Client. fd 3 = socket connected (blocking) to HOST:PORT.
                     HOST must be a numeric IPv4/IPv6 address or 'localhost'
                     (= 127.0.0.1); names are not resolved, because resolving
                     would open descriptors before the socket and move fd 3.
                     -p PORT: bind fd 3 to that local port first, with
-                    SO_REUSEADDR, as ncat -p does.
+                    SO_REUSEADDR, as ncat -p does. An IPv6 address connects
+                    over IPv6 (socket(AF_INET6)); -4 or -6 refuses an
+                    address of the other family (exit 2), and -6 makes
+                    'localhost' ::1.
 
 DATA AND EOF
   One thread, poll(2) on stdin and the sockets. stdin is read with read(2)
@@ -119,6 +138,20 @@ fn command() -> Command {
                 .help("Client: bind to this local port first (SO_REUSEADDR, as ncat)"),
         )
         .arg(
+            Arg::new("ipv4")
+                .short('4')
+                .action(ArgAction::SetTrue)
+                .overrides_with("ipv6")
+                .help("Use IPv4 only"),
+        )
+        .arg(
+            Arg::new("ipv6")
+                .short('6')
+                .action(ArgAction::SetTrue)
+                .overrides_with("ipv4")
+                .help("Use IPv6 only"),
+        )
+        .arg(
             Arg::new("operands")
                 .value_name("HOST PORT | PORT")
                 .num_args(0..)
@@ -142,6 +175,12 @@ where
     };
     let listen = matches.get_flag("listen");
     let keep_open = matches.get_flag("keep-open");
+    // As ncat: the later of -4 and -6 wins.
+    let only = match (matches.get_flag("ipv4"), matches.get_flag("ipv6")) {
+        (true, _) => Some(Only::V4),
+        (_, true) => Some(Only::V6),
+        _ => None,
+    };
     let source = matches
         .get_one::<String>("source-port")
         .map(|p| parse_port(p))
@@ -159,6 +198,7 @@ where
             [port] => Mode::Listen {
                 port: parse_port(port)?,
                 keep_open,
+                only,
             },
             [] => return Err(usage("-l needs a PORT")),
             _ => return Err(usage("-l takes exactly one operand, the PORT")),
@@ -171,7 +211,7 @@ where
             [host, port] => {
                 let port = parse_port(port)?;
                 Mode::Connect {
-                    addr: SocketAddr::new(parse_host(host)?, port),
+                    addr: SocketAddr::new(host_in(parse_host(host)?, host, only)?, port),
                     source,
                 }
             }
@@ -205,6 +245,24 @@ pub fn parse_port(s: &str) -> Result<u16, UsageError> {
         _ => Err(UsageError(format!(
             "invalid port \"{s}\": expected 1-65535"
         ))),
+    }
+}
+
+/// `ip` (what `written` parsed to) under `-4`/`-6`: `localhost` becomes
+/// ::1 with -6; an address of the other family is refused as ncat refuses
+/// it (its getaddrinfo finds no address of that family).
+fn host_in(ip: IpAddr, written: &str, only: Option<Only>) -> Result<IpAddr, UsageError> {
+    match (only, ip) {
+        (Some(Only::V6), IpAddr::V4(v4)) if v4.is_loopback() && written.eq_ignore_ascii_case("localhost") => {
+            Ok(IpAddr::V6(Ipv6Addr::LOCALHOST))
+        }
+        (Some(Only::V4), IpAddr::V6(_)) | (Some(Only::V6), IpAddr::V4(_)) => {
+            let flag = if only == Some(Only::V4) { "-4" } else { "-6" };
+            Err(UsageError(format!(
+                "could not resolve hostname \"{written}\": address family for hostname not supported ({flag})"
+            )))
+        }
+        _ => Ok(ip),
     }
 }
 
@@ -248,9 +306,49 @@ mod tests {
             run(args),
             Ok(Parsed::Run(Mode::Listen {
                 port: 11111,
-                keep_open
+                keep_open,
+                only: None,
             }))
         );
+    }
+
+    #[rstest]
+    #[case(&["-6", "-l", "11111"], Some(Only::V6))]
+    #[case(&["-4kl", "11111"], Some(Only::V4))]
+    #[case(&["-l", "-4", "-6", "11111"], Some(Only::V6))]
+    #[case(&["-6", "-4", "-l", "11111"], Some(Only::V4))]
+    fn a_listener_may_take_one_family_the_later_flag_winning(
+        #[case] args: &[&str],
+        #[case] only: Option<Only>,
+    ) {
+        let Ok(Parsed::Run(Mode::Listen { only: got, .. })) = run(args) else {
+            panic!("{args:?}: not a listener: {:?}", run(args));
+        };
+        assert_eq!(got, only);
+    }
+
+    #[rstest]
+    #[case(&["-6", "2001:db8:2::100", "11111"], Ok("[2001:db8:2::100]:11111"))]
+    #[case(&["-4", "192.168.2.100", "11111"], Ok("192.168.2.100:11111"))]
+    #[case(&["-6", "localhost", "11111"], Ok("[::1]:11111"))]
+    #[case(&["-4", "localhost", "11111"], Ok("127.0.0.1:11111"))]
+    #[case(&["-4", "::1", "11111"], Err("could not resolve hostname \"::1\": address family for hostname not supported (-4)"))]
+    #[case(&["-6", "192.168.2.100", "11111"], Err("could not resolve hostname \"192.168.2.100\": address family for hostname not supported (-6)"))]
+    fn a_client_given_a_family_connects_in_it_or_refuses_the_other(
+        #[case] args: &[&str],
+        #[case] want: Result<&str, &str>,
+    ) {
+        let got = run(args);
+        match want {
+            Ok(addr) => assert_eq!(
+                got,
+                Ok(Parsed::Run(Mode::Connect {
+                    addr: addr.parse().unwrap(),
+                    source: None,
+                }))
+            ),
+            Err(msg) => assert_eq!(got, Err(UsageError(msg.into()))),
+        }
     }
 
     #[rstest]
@@ -363,6 +461,7 @@ mod tests {
             "after 7.95",
             "issue 1779",
             "CLOSE-WAIT",
+            "-6",
         ] {
             assert!(text.contains(needle), "help lacks {needle:?}");
         }

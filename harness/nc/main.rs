@@ -42,7 +42,11 @@ fn main() -> ExitCode {
 /// Sets up the sockets for `mode`, then relays until done.
 fn run(mode: Mode) -> Result<u8, SysError> {
     let relay = match mode {
-        Mode::Listen { port, keep_open } => Relay::server(sockets::listen(port)?, keep_open),
+        Mode::Listen {
+            port,
+            keep_open,
+            only,
+        } => Relay::server(sockets::listen(port, only)?, keep_open),
         Mode::Connect { addr, source } => Relay::client(sockets::connect(addr, source)?),
     };
     relay.run()

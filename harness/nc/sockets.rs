@@ -15,6 +15,8 @@ use nix::sys::socket::{
     SockaddrIn6,
 };
 
+use crate::args::Only;
+
 /// Backlog ncat passes to listen(2).
 const BACKLOG: i32 = 10;
 
@@ -52,16 +54,21 @@ fn tcp_socket(family: AddressFamily) -> Result<OwnedFd, Errno> {
     )
 }
 
-/// Opens the listeners: fd 3 on [::]:port, then fd 4 on 0.0.0.0:port.
+/// Opens the listeners: fd 3 on [::]:port, then fd 4 on 0.0.0.0:port;
+/// with `only`, that family's alone (fd 3), as `ncat -6 -l` / `-4 -l`.
 ///
 /// Like ncat, an IPv6 socket that the kernel refuses with EAFNOSUPPORT is
-/// skipped silently (the IPv4 listener then becomes fd 3); any other failure
-/// is fatal.
-pub fn listen(port: u16) -> Result<Vec<OwnedFd>, SysError> {
+/// skipped silently (the IPv4 listener then becomes fd 3), unless -6 asked
+/// for IPv6 alone; any other failure is fatal.
+pub fn listen(port: u16, only: Option<Only>) -> Result<Vec<OwnedFd>, SysError> {
     let mut listeners = Vec::with_capacity(2);
 
     let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
-    match tcp_socket(AddressFamily::Inet6) {
+    let v6_socket = match only {
+        Some(Only::V4) => Err(Errno::EAFNOSUPPORT),
+        _ => tcp_socket(AddressFamily::Inet6),
+    };
+    match v6_socket {
         Ok(fd) => {
             socket::setsockopt(&fd, sockopt::ReuseAddr, &true)
                 .map_err(|e| SysError::new("setsockopt(SO_REUSEADDR)", e))?;
@@ -72,8 +79,11 @@ pub fn listen(port: u16) -> Result<Vec<OwnedFd>, SysError> {
             bind_and_listen(&fd, v6)?;
             listeners.push(fd);
         }
-        Err(Errno::EAFNOSUPPORT) => {}
+        Err(Errno::EAFNOSUPPORT) if only != Some(Only::V6) => {}
         Err(e) => return Err(SysError::new("socket(AF_INET6)", e)),
+    }
+    if only == Some(Only::V6) {
+        return Ok(listeners);
     }
 
     let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
