@@ -281,8 +281,10 @@ mod tests {
     /// This test process's own sockets, opened by threads inside a lab's
     /// namespaces: a v4 and a v6-only listener on one port (as `ncat -l`
     /// makes them), a dual-stack listener on another, one connection to
-    /// each port (the second one v4-mapped on the server); our rows must be
-    /// lsof's.
+    /// each port (the second one v4-mapped on the server) and one over IPv6
+    /// between the lab's IPv6 addresses, accepted by the v6-only listener
+    /// (`IPv6 TCP [2001:db8:2::100]:11111->[2001:db8:2::105]:PORT`); our
+    /// rows must be lsof's.
     #[test]
     fn live_fds_match_lsof() {
         use nix::sys::socket::{
@@ -320,22 +322,25 @@ mod tests {
                 Ok((TcpListener::from(l6), l4, ld))
             })
             .unwrap();
-        let (c, cd) = lab
+        let (c, cd, c6) = lab
             .netns(Side::Client)
             .run("connect", || {
                 let c = TcpStream::connect("192.168.2.100:11111").map_err(|e| Error::io("c", e))?;
                 let cd =
                     TcpStream::connect("192.168.2.100:11112").map_err(|e| Error::io("cd", e))?;
-                Ok((c, cd))
+                let c6 = TcpStream::connect("[2001:db8:2::100]:11111")
+                    .map_err(|e| Error::io("c6", e))?;
+                Ok((c, cd, c6))
             })
             .unwrap();
         let (s, _) = l4.accept().unwrap();
         let (sd, _) = ld.accept().unwrap();
+        let (s6, _) = l6.accept().unwrap();
         let me = std::process::id() as i32;
         for (side, diag) in [(Side::Server, &server), (Side::Client, &client)] {
             let rows = diag.dump().unwrap();
             let ours = socket_fds(me, &rows).unwrap();
-            let expected = if side == Side::Server { 5 } else { 2 };
+            let expected = if side == Side::Server { 6 } else { 3 };
             assert_eq!(ours.len(), expected, "{side}: {ours:?}");
             assert!(ours.iter().all(|r| r.mode == 'u'));
             let Some(theirs) = lsof_rows(diag.netns(), Some(me)) else {
@@ -356,7 +361,8 @@ mod tests {
             rows.iter().any(|r| r.state == TcpState::FinWait2)
         });
         let fds = socket_fds(me, &rows).unwrap();
-        assert!(fds.len() == 1 && fds[0].peer.port() == 11112, "{fds:?}");
+        let left: Vec<(Family, u16)> = fds.iter().map(|r| (r.family, r.peer.port())).collect();
+        assert_eq!(left, [(Family::Ipv4, 11112), (Family::Ipv6, 11111)], "{fds:?}");
         let rows = wait_for(&server, "CLOSE-WAIT", |rows| {
             rows.iter().any(|r| r.state == TcpState::CloseWait)
         });
@@ -366,7 +372,7 @@ mod tests {
                 .any(|r| r.state == TcpState::CloseWait && r.to_string().ends_with("(CLOSE_WAIT)")),
             "{fds:?}"
         );
-        drop((s, sd, cd, l4, l6, ld));
+        drop((s, sd, s6, cd, c6, l4, l6, ld));
     }
 
     struct Proc(Child);

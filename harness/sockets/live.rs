@@ -176,6 +176,45 @@ fn live_dump_matches_ss() {
     drop((c6, s6, l4, l6));
 }
 
+/// A connection over IPv6 between the lab's IPv6 addresses: its rows
+/// print as ss prints them (`[2001:db8:2::105]:PORT`), on both sides, and
+/// the listener's family and V6ONLY as ss shows them.
+#[test]
+fn an_ipv6_connection_is_dumped_as_ss_prints_it() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "needs root for namespaces: run `cargo test` (the runner uses sudo -E) or as root"
+    );
+    let lab = Lab::new("sockets-ipv6").unwrap();
+    let server = SockDiag::open(lab.netns(Side::Server)).unwrap();
+    let client = SockDiag::open(lab.netns(Side::Client)).unwrap();
+    let to = std::net::SocketAddr::new(Side::Server.addr6().into(), 11111);
+    let listener = lab
+        .netns(Side::Server)
+        .run("listen", move || {
+            TcpListener::bind(to).map_err(|e| Error::io("bind", e))
+        })
+        .unwrap();
+    let c = lab
+        .netns(Side::Client)
+        .run("connect", move || {
+            TcpStream::connect(to).map_err(|e| Error::io("connect", e))
+        })
+        .unwrap();
+    let (s, from) = listener.accept().unwrap();
+    assert_eq!(from.ip(), std::net::IpAddr::V6(Side::Client.addr6()));
+    let rows = server.dump().unwrap();
+    let shown = table(&rows);
+    assert!(
+        shown.contains(&format!("[2001:db8:2::100]:11111 [2001:db8:2::105]:{}", from.port())),
+        "{shown}"
+    );
+    assert!(rows.iter().all(|r| Family::of(&r.local) == Family::Ipv6));
+    eprintln!("server vs ss:\n{}", check_against_ss(&server).unwrap());
+    eprintln!("client vs ss:\n{}", check_against_ss(&client).unwrap());
+    drop((c, s, listener));
+}
+
 /// Listeners on the server: IPv4 on 11111, IPv6 (also taking IPv4) on 11112.
 fn listen(lab: &Lab) -> (TcpListener, TcpListener) {
     lab.netns(Side::Server)
