@@ -140,7 +140,8 @@ fn kind(kind: &ItemKind, family: Family) -> ItemKind {
 
 /// A command's word with each lab address (`192.168.2.100`, a whole
 /// address, not part of a longer number) written for `family`; one
-/// followed by `:PORT` is bracketed in IPv6 (`[2001:db8:2::100]:11111`).
+/// followed by `:PORT` or `:*` is bracketed in IPv6
+/// (`[2001:db8:2::100]:11111`, ss's `dst [2001:db8:2::105]:*`).
 pub fn command_word(word: &str, family: Family) -> String {
     if family == Family::Ipv4 {
         return word.to_string();
@@ -167,7 +168,7 @@ pub fn command_word(word: &str, family: Family) -> String {
             }
             let with_port = after
                 .strip_prefix(':')
-                .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()));
+                .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit() || c == '*'));
             if with_port {
                 out.push_str(&format!("[{}]", side.addr6()));
             } else {

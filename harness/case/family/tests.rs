@@ -14,6 +14,7 @@ use crate::case::parse::parse;
     r#"PeerAddr => "[2001:db8:2::100]:11111")"#
 )]
 #[case("dst=192.168.2.105,", "dst=2001:db8:2::105,")]
+#[case("192.168.2.105:*", "[2001:db8:2::105]:*")]
 #[case("192.168.2.100.", "2001:db8:2::100.")]
 #[case("192.168.2.105 192.168.2.100", "2001:db8:2::105 2001:db8:2::100")]
 // Not the lab's addresses: a longer number, another host, a port alone.
