@@ -92,6 +92,9 @@ pub fn left_out(case: &Case, family: Family) -> Option<&str> {
 /// rows stands for the same host in `family` (items keep their marks; the
 /// run skips those of the other family). Family 4 is the case as written.
 pub fn in_family(case: &Case, family: Family) -> Case {
+    if family == Family::Ipv4 {
+        return case.clone();
+    }
     Case {
         items: case.items.iter().map(|i| item(i, family)).collect(),
         ..case.clone()
@@ -210,12 +213,13 @@ fn socket_row(r: &SocketExpect, family: Family) -> SocketExpect {
     }
 }
 
-/// An fds row naming a lab address is a socket of the run's family, as
-/// lsof types it; a listener's row (`3u IPv6 TCP *:11111`) is as written.
+/// An fds row naming a lab IPv4 address is a socket of the run's family,
+/// as lsof types it; a listener's row (`3u IPv6 TCP *:11111`), and one
+/// that names an IPv6 address itself, is as written.
 fn fd_row(r: &FdExpect, family: Family) -> FdExpect {
     let names_lab = std::iter::once(r.local)
         .chain(r.peer)
-        .any(|p| p.ip.is_some_and(|ip| Side::of(ip).is_some()));
+        .any(|p| p.ip.is_some_and(|ip| ip.is_ipv4() && Side::of(ip).is_some()));
     FdExpect {
         local: pattern(r.local, family),
         peer: r.peer.map(|p| pattern(p, family)),

@@ -43,6 +43,7 @@ fds server
   3u IPv6 TCP *:11111 (LISTEN)
   4u IPv4 TCP *:11111 (LISTEN)
   5u IPv4 TCP 192.168.2.100:11111->192.168.2.105:* (ESTABLISHED)
+  6u IPv6 TCP [2001:db8:2::100]:11111->[2001:db8:2::105]:* (ESTABLISHED)
 wait client ESTAB 192.168.2.105:* 192.168.2.100:11111
 ipv4: syscalls server
   accept(4, ...) = 5
@@ -77,6 +78,7 @@ fn family_6_plays_commands_and_rows_with_the_lab_ipv6_addresses_and_its_own_mark
             "3u IPv6 TCP *:11111 (LISTEN)",
             "4u IPv4 TCP *:11111 (LISTEN)",
             "5u IPv6 TCP [2001:db8:2::100]:11111->[2001:db8:2::105]:* (ESTABLISHED)",
+            "6u IPv6 TCP [2001:db8:2::100]:11111->[2001:db8:2::105]:* (ESTABLISHED)",
             "wait client ESTAB      [2001:db8:2::105]:* [2001:db8:2::100]:11111",
             "syscalls server (1 calls)",
         ]
@@ -84,16 +86,19 @@ fn family_6_plays_commands_and_rows_with_the_lab_ipv6_addresses_and_its_own_mark
     let v4 = shown(&case, Family::Ipv4);
     assert_eq!(v4[1], "nc 192.168.2.100 11111");
     assert_eq!(
-        v4[6],
-        "5u IPv4 TCP 192.168.2.100:11111->192.168.2.105:* (ESTABLISHED)"
+        v4[6..8],
+        [
+            "5u IPv4 TCP 192.168.2.100:11111->192.168.2.105:* (ESTABLISHED)",
+            "6u IPv6 TCP [2001:db8:2::100]:11111->[2001:db8:2::105]:* (ESTABLISHED)"
+        ]
     );
     let lines = |f| {
         case.items_for(super::super::Implementation::Ours, f)
             .map(|i| i.line)
             .collect::<Vec<_>>()
     };
-    assert_eq!(lines(Family::Ipv4), [1, 2, 3, 6, 10, 11]);
-    assert_eq!(lines(Family::Ipv6), [1, 2, 3, 6, 10, 13]);
+    assert_eq!(lines(Family::Ipv4), [1, 2, 3, 6, 11, 12]);
+    assert_eq!(lines(Family::Ipv6), [1, 2, 3, 6, 11, 14]);
 }
 
 #[test]
