@@ -37,6 +37,8 @@ struct Inner {
     cases_dir: String,
     nc: String,
     kernel: String,
+    /// `IPv4` or `IPv6`: the family the cases play in.
+    family: String,
     written: AtomicUsize,
 }
 
@@ -67,6 +69,7 @@ impl Sink {
             kernel: nix::sys::utsname::uname()
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            family: opts.family.to_string(),
             written: AtomicUsize::new(0),
         })))
     }
@@ -79,6 +82,7 @@ impl Sink {
             cases_dir: String::new(),
             nc: String::new(),
             kernel: String::new(),
+            family: String::new(),
             written: AtomicUsize::new(0),
         }))
     }
@@ -109,6 +113,7 @@ impl Sink {
                 .map_or(0.0, |d| d.as_secs_f64()),
             nc: self.0.nc.clone(),
             kernel: self.0.kernel.clone(),
+            family: self.0.family.clone(),
             ..Default::default()
         }
     }

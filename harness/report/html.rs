@@ -44,6 +44,8 @@ pub struct RunInfo {
     pub nc: String,
     /// `uname -r`.
     pub kernel: String,
+    /// The address families the cases were played in: `IPv4`, `IPv6`.
+    pub family: String,
     /// Wall time of the whole run.
     pub seconds: f64,
     /// `states observed: 11/11` (report::coverage); empty: not shown.
@@ -357,11 +359,12 @@ fn header(h: &mut String, run: &RunInfo, t: &Totals) {
         ("Wall time", wall_time(run.seconds), false),
         ("nc", run.nc.clone(), true),
         ("Kernel", run.kernel.clone(), true),
+        ("Family", run.family.clone(), false),
         ("Started", run.started.clone(), false),
         ("TCP states", run.coverage.clone(), false),
     ]
     .into_iter()
-    .filter(|(k, v, _)| *k != "TCP states" || !v.is_empty())
+    .filter(|(k, v, _)| !["TCP states", "Family"].contains(k) || !v.is_empty())
     {
         let v = escape(&v);
         let v = if mono { format!("<code>{v}</code>") } else { v };

@@ -42,6 +42,10 @@ pub struct CaseResult {
     pub nc: String,
     /// `uname -r` of the machine it ran on.
     pub kernel: String,
+    /// The address family it was played in: `IPv4`, or `IPv6`
+    /// (TCPLAB_FAMILY=6); empty in results written before families.
+    #[serde(default)]
+    pub family: String,
     /// The TCP states its `sockets` checks asserted, by RFC 9293's names
     /// (`report::coverage`); empty unless it passed.
     #[serde(default)]
@@ -138,6 +142,7 @@ mod tests {
             pcap: Some(format!("{name}.pcap")),
             nc: "tcplab nc".into(),
             kernel: "6.18".into(),
+            family: "IPv6".into(),
             states: vec!["LISTEN".into()],
         }
     }

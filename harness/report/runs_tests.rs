@@ -24,6 +24,7 @@ fn result(run: &str, name: &str, passed: bool, started: f64) -> CaseResult {
         pcap: Some(format!("{name}.pcap")),
         nc: "tcplab nc".into(),
         kernel: "6.18".into(),
+        family: "IPv4".into(),
         states: vec![],
     }
 }

@@ -56,13 +56,18 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
     }
     let _ = writeln!(
         m,
-        "**{} passed**, **{} failed** of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {} \u{b7} started {}\n",
+        "**{} passed**, **{} failed** of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {}{} \u{b7} started {}\n",
         t.passed,
         t.failed,
         t.total,
         wall_time(run.seconds),
         code(&run.nc),
         code(&run.kernel),
+        if run.family.is_empty() {
+            String::new()
+        } else {
+            format!(" \u{b7} {}", inline(&run.family))
+        },
         inline(&run.started)
     );
     if !run.coverage.is_empty() {
@@ -258,7 +263,7 @@ mod tests {
         assert_eq!(
             lines[2],
             "**2 passed**, **1 failed** of 3 \u{b7} wall time 12.3 s \u{b7} nc `tcplab nc` \
-             \u{b7} kernel `6.12.48+deb13-amd64` \u{b7} started 2026-11-24 13:05:00 UTC"
+             \u{b7} kernel `6.12.48+deb13-amd64` \u{b7} IPv4 \u{b7} started 2026-11-24 13:05:00 UTC"
         );
         let table: Vec<&str> = lines
             .iter()

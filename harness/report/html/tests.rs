@@ -83,6 +83,7 @@ pub(crate) fn run() -> RunInfo {
         started: "2026-11-24 13:05:00 UTC".into(),
         nc: "tcplab nc".into(),
         kernel: "6.12.48+deb13-amd64".into(),
+        family: "IPv4".into(),
         seconds: 12.34,
         coverage: String::new(),
     }
@@ -292,6 +293,7 @@ fn totals(#[case] verdicts: Vec<bool>, #[case] line: &str, #[case] class: &str) 
     assert!(h.contains("<dt>Wall time</dt><dd>12.3 s</dd>"));
     assert!(h.contains("<dt>nc</dt><dd><code>tcplab nc</code></dd>"));
     assert!(h.contains("<dt>Kernel</dt><dd><code>6.12.48+deb13-amd64</code></dd>"));
+    assert!(h.contains("<dt>Family</dt><dd>IPv4</dd>"));
 }
 
 #[rstest]
