@@ -362,7 +362,11 @@ mod tests {
         });
         let fds = socket_fds(me, &rows).unwrap();
         let left: Vec<(Family, u16)> = fds.iter().map(|r| (r.family, r.peer.port())).collect();
-        assert_eq!(left, [(Family::Ipv4, 11112), (Family::Ipv6, 11111)], "{fds:?}");
+        assert_eq!(
+            left,
+            [(Family::Ipv4, 11112), (Family::Ipv6, 11111)],
+            "{fds:?}"
+        );
         let rows = wait_for(&server, "CLOSE-WAIT", |rows| {
             rows.iter().any(|r| r.state == TcpState::CloseWait)
         });

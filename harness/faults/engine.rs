@@ -152,12 +152,7 @@ impl Engine {
     /// Puts `link` in force for this direction, replacing the one before
     /// (whose record is kept). `dup`: a raw IP socket in the sender's
     /// namespace and the receiver's address, for duplicates.
-    pub fn set_link(
-        &self,
-        direction: Direction,
-        link: Link,
-        dup: Option<super::state::Dup>,
-    ) {
+    pub fn set_link(&self, direction: Direction, link: Link, dup: Option<super::state::Dup>) {
         let mut st = self.shared.lock();
         st.links.iter_mut().for_each(|l| l.active = false);
         st.links.push(LinkState::new(direction, link, dup));

@@ -223,7 +223,11 @@ fn duplicate_100_percent_puts_each_segment_on_the_wire_twice(
         .cloned()
         .collect();
     assert_eq!(copies.len(), 2, "{}", lines(ps));
-    assert!(copies.iter().all(|p| Family::of(&p.src) == family), "{}", lines(ps));
+    assert!(
+        copies.iter().all(|p| Family::of(&p.src) == family),
+        "{}",
+        lines(ps)
+    );
     assert_eq!(
         (copies[0].seq, copies[0].tsval()),
         (copies[1].seq, copies[1].tsval())

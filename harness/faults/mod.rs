@@ -141,8 +141,13 @@ impl Faults {
             let raw = |family: AddressFamily, what: &'static str| {
                 sender
                     .run("open a raw IP socket for duplicates", move || {
-                        socket(family, SockType::Raw, SockFlag::SOCK_CLOEXEC, SockProtocol::Raw)
-                            .map_err(|e| Error::sys(what, e))
+                        socket(
+                            family,
+                            SockType::Raw,
+                            SockFlag::SOCK_CLOEXEC,
+                            SockProtocol::Raw,
+                        )
+                        .map_err(|e| Error::sys(what, e))
                     })
                     .map_err(|e| {
                         e.context(format!(

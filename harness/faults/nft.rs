@@ -48,7 +48,8 @@ const NFQUEUE_REV: u32 = 3;
 const NFQ_FLAG_BYPASS: u16 = 1;
 
 /// The families the lab speaks: a table in each.
-const FAMILIES: [NetfilterProtoFamily; 2] = [NetfilterProtoFamily::IPv4, NetfilterProtoFamily::IPv6];
+const FAMILIES: [NetfilterProtoFamily; 2] =
+    [NetfilterProtoFamily::IPv4, NetfilterProtoFamily::IPv6];
 
 fn in_family(
     family: NetfilterProtoFamily,
@@ -203,5 +204,9 @@ pub fn remove(sock: &mut NfSocket) -> Result<()> {
             )
         })
         .collect();
-    transaction(sock, body, &format!("delete nftables tables ip and ip6 {TABLE}"))
+    transaction(
+        sock,
+        body,
+        &format!("delete nftables tables ip and ip6 {TABLE}"),
+    )
 }

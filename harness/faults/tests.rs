@@ -419,7 +419,11 @@ fn the_queue_rule_nft_shows_lives_in_the_lab_and_goes_with_the_faults() {
     let shown = ruleset(Some(&ns));
     assert!(shown.contains("table ip tcplab"), "{shown}");
     assert!(shown.contains("table ip6 tcplab"), "{shown}");
-    assert_eq!(shown.matches("iifname \"veth-s\" meta l4proto tcp").count(), 2, "{shown}");
+    assert_eq!(
+        shown.matches("iifname \"veth-s\" meta l4proto tcp").count(),
+        2,
+        "{shown}"
+    );
     assert!(
         shown.contains("type filter hook prerouting priority raw; policy accept;"),
         "{shown}"

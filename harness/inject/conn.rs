@@ -299,10 +299,7 @@ pub fn resolve_new(
     };
     Ok(Packet {
         ts: now,
-        src: SocketAddr::new(
-            side.ip(family),
-            spec.from_port.unwrap_or(DEFAULT_FROM_PORT),
-        ),
+        src: SocketAddr::new(side.ip(family), spec.from_port.unwrap_or(DEFAULT_FROM_PORT)),
         dst: SocketAddr::new(side.peer().ip(family), to),
         flags: spec.flags,
         seq,

@@ -59,7 +59,11 @@ fn tcpdump(seg: &Packet, name: &str) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     // -v prints an IPv4 packet on two lines, an IPv6 one on one.
     let lines = if seg.src.is_ipv4() { 2 } else { 1 };
-    assert_eq!(text.lines().count(), lines, "one packet, {lines} -v lines:\n{text}");
+    assert_eq!(
+        text.lines().count(),
+        lines,
+        "one packet, {lines} -v lines:\n{text}"
+    );
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -253,7 +253,9 @@ pub fn parse_port(s: &str) -> Result<u16, UsageError> {
 /// it (its getaddrinfo finds no address of that family).
 fn host_in(ip: IpAddr, written: &str, only: Option<Only>) -> Result<IpAddr, UsageError> {
     match (only, ip) {
-        (Some(Only::V6), IpAddr::V4(v4)) if v4.is_loopback() && written.eq_ignore_ascii_case("localhost") => {
+        (Some(Only::V6), IpAddr::V4(v4))
+            if v4.is_loopback() && written.eq_ignore_ascii_case("localhost") =>
+        {
             Ok(IpAddr::V6(Ipv6Addr::LOCALHOST))
         }
         (Some(Only::V4), IpAddr::V6(_)) | (Some(Only::V6), IpAddr::V4(_)) => {

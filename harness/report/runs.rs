@@ -199,7 +199,12 @@ fn run_info(rs: &[CaseResult]) -> RunInfo {
         },
         nc: distinct(rs.iter().map(|r| r.nc.as_str())).join(", "),
         kernel: distinct(rs.iter().map(|r| r.kernel.as_str())).join(", "),
-        family: distinct(rs.iter().map(|r| r.family.as_str()).filter(|f| !f.is_empty())).join(", "),
+        family: distinct(
+            rs.iter()
+                .map(|r| r.family.as_str())
+                .filter(|f| !f.is_empty()),
+        )
+        .join(", "),
         seconds,
         coverage: super::coverage::Coverage::of_names(rs.iter().flat_map(|r| &r.states))
             .to_string(),

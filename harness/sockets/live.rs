@@ -206,7 +206,10 @@ fn an_ipv6_connection_is_dumped_as_ss_prints_it() {
     let rows = server.dump().unwrap();
     let shown = table(&rows);
     assert!(
-        shown.contains(&format!("[2001:db8:2::100]:11111 [2001:db8:2::105]:{}", from.port())),
+        shown.contains(&format!(
+            "[2001:db8:2::100]:11111 [2001:db8:2::105]:{}",
+            from.port()
+        )),
         "{shown}"
     );
     assert!(rows.iter().all(|r| Family::of(&r.local) == Family::Ipv6));

@@ -37,9 +37,8 @@ pub fn from_env() -> Result<Family, String> {
     match std::env::var(ENV) {
         Err(std::env::VarError::NotPresent) => Ok(Family::Ipv4),
         Ok(v) if v.is_empty() => Ok(Family::Ipv4),
-        Ok(v) => parse(&v).ok_or_else(|| {
-            format!("{ENV}={v}: the family is 4 (IPv4, the default) or 6 (IPv6)")
-        }),
+        Ok(v) => parse(&v)
+            .ok_or_else(|| format!("{ENV}={v}: the family is 4 (IPv4, the default) or 6 (IPv6)")),
         Err(e) => Err(format!("{ENV}: {e}")),
     }
 }
@@ -217,9 +216,9 @@ fn socket_row(r: &SocketExpect, family: Family) -> SocketExpect {
 /// as lsof types it; a listener's row (`3u IPv6 TCP *:11111`), and one
 /// that names an IPv6 address itself, is as written.
 fn fd_row(r: &FdExpect, family: Family) -> FdExpect {
-    let names_lab = std::iter::once(r.local)
-        .chain(r.peer)
-        .any(|p| p.ip.is_some_and(|ip| ip.is_ipv4() && Side::of(ip).is_some()));
+    let names_lab = std::iter::once(r.local).chain(r.peer).any(|p| {
+        p.ip.is_some_and(|ip| ip.is_ipv4() && Side::of(ip).is_some())
+    });
     FdExpect {
         local: pattern(r.local, family),
         peer: r.peer.map(|p| pattern(p, family)),
@@ -259,7 +258,9 @@ pub fn observed_in_case_words(case: &Case, observed: &[Observed]) -> Vec<Observe
 /// The lab's IPv6 address `a` names, as its IPv4 one.
 fn back_to_v4(a: std::net::SocketAddr) -> Option<std::net::SocketAddr> {
     match a.ip() {
-        IpAddr::V6(_) => Side::of(a.ip()).map(|s| std::net::SocketAddr::new(s.addr().into(), a.port())),
+        IpAddr::V6(_) => {
+            Side::of(a.ip()).map(|s| std::net::SocketAddr::new(s.addr().into(), a.port()))
+        }
         IpAddr::V4(_) => None,
     }
 }

@@ -103,7 +103,10 @@ fn family_6_plays_commands_and_rows_with_the_lab_ipv6_addresses_and_its_own_mark
 
 #[test]
 fn the_family_comes_from_tcplab_family_as_4_or_6() {
-    assert_eq!(parse_family_words(), [Some(Family::Ipv4), Some(Family::Ipv6)]);
+    assert_eq!(
+        parse_family_words(),
+        [Some(Family::Ipv4), Some(Family::Ipv6)]
+    );
     assert_eq!(super::parse("5"), None);
     assert_eq!(super::parse("inet6"), None);
     assert_eq!(digit(Family::Ipv6), '6');

@@ -109,18 +109,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             case.ours_only = Some(rest.trim().to_string());
             continue;
         }
-        if let Some((family, why)) = family_only(head) {
-            let why = why.map_err(|b| err(n, b))?;
-            if !case.items.is_empty() || case.family_only.is_some() {
-                return Err(err(
-                    n,
-                    bad(
-                        format!("`{}` after the first step", super::family::only_word(family)),
-                        "put it at the top of the file, once",
-                    ),
-                ));
-            }
-            case.family_only = Some((family, why));
+        if let Some(taken) = family_only(&mut case, head) {
+            taken.map_err(|b| err(n, b))?;
             continue;
         }
         let kind = if is_repeat(head) {
@@ -155,9 +145,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     Ok(case)
 }
 
-/// `ipv4-only REASON` / `ipv6-only REASON`: the family the case is for, and
-/// its reason (or what is wrong with the line).
-fn family_only(head: &str) -> Option<(Family, Result<String, Bad>)> {
+/// `ipv4-only REASON` / `ipv6-only REASON`, at the top of the file, once:
+/// None when `head` is not one; else whether it could be taken into
+/// `case.family_only`.
+fn family_only(case: &mut Case, head: &str) -> Option<Result<(), Bad>> {
+    let (family, why) = family_only_words(head)?;
+    let taken = why.and_then(|why| {
+        if !case.items.is_empty() || case.family_only.is_some() {
+            return Err(bad(
+                format!(
+                    "`{}` after the first step",
+                    super::family::only_word(family)
+                ),
+                "put it at the top of the file, once",
+            ));
+        }
+        case.family_only = Some((family, why));
+        Ok(())
+    });
+    Some(taken)
+}
+
+/// The family an `ipv4-only REASON` / `ipv6-only REASON` line is for, and
+/// its reason (or what is wrong with it).
+fn family_only_words(head: &str) -> Option<(Family, Result<String, Bad>)> {
     super::family::FAMILIES.into_iter().find_map(|family| {
         let word = super::family::only_word(family);
         let rest = head.strip_prefix(word)?;

@@ -23,7 +23,11 @@ pub(super) struct Setup {
 
 /// Builds the lab for `case` with its capture writing `pcap`. Errors say
 /// which part failed (`lab: ...`, `capture: ...`, `sock_diag: ...`).
-pub(super) fn setup(case: &Case, opts: &Options, pcap: &Path) -> std::result::Result<Setup, String> {
+pub(super) fn setup(
+    case: &Case,
+    opts: &Options,
+    pcap: &Path,
+) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
     let capture = Capture::start(
         lab.netns(Side::Server),
