@@ -22,7 +22,7 @@ const PATH: &str = "cases/fuzz.case";
 const WORDS: &[&str] = &[
     "server", "client", "router", "$", "nc", "-kl", "types", "prints", "exits", "^C", "^\\",
     "^D", "^Z", "fg", "trace", "wait", "gone", "at", "packets", "sockets", "fds", "syscalls",
-    "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
+    "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "ipv4:", "ipv6:", "ipv4-only", "ipv6-only", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
@@ -85,6 +85,7 @@ const TEMPLATES: &[&str] = &[
     "fds {}", "  {} IPv4 TCP {} ({})", "  fd {} {} TCP {}->{} {}",
     "syscalls {}", "  {}({}, {}) = {}", "  accept({}, ...) = {} {}",
     "ours: {} {}", "ncat: {} ^D", "ncat: packets", "ours: sockets {}", "{}: {} {}",
+    "ipv6: {} {}", "ours: ipv4: {} {}", "ipv6: ncat: packets", "ipv4-only {}",
 ];
 
 /// A line of tokens, or a template filled with them; sometimes arbitrary text.
