@@ -26,7 +26,7 @@ const WORDS: &[&str] = &[
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
-    "..", "'", "\"", "'a b'", "\"unterminated", "#", "\t", "  ", "\r", "\0", "\u{feff}",
+    "..", "'", "\"", "'a b'", "\"unterminated", "\"nothing\"", "\"a\\\"b\"", "jitter", "#", "  #", "\t", "  ", "\r", "\0", "\u{feff}",
     "\u{1b}[31m", "\u{7f}", "\u{85}", "é", "✓", "\u{200b}", "\u{10ffff}",
 ];
 
@@ -85,6 +85,8 @@ const TEMPLATES: &[&str] = &[
     "fds {}", "  {} IPv4 TCP {} ({})", "  fd {} {} TCP {}->{} {}",
     "syscalls {}", "  {}({}, {}) = {}", "  accept({}, ...) = {} {}",
     "ours: {} {}", "ncat: {} ^D", "ncat: packets", "ours: sockets {}", "{}: {} {}",
+    "{} trace {}", "{} wait {} {} {}", "{} sockets {}", "client fds  # {}", "{} prints \"{}\"",
+    "netem client > server delay {} jitter {} {}", "sockets client  # {}", "  {} > {}  [S]  seq 0  # {}",
 ];
 
 /// A line of tokens, or a template filled with them; sometimes arbitrary text.

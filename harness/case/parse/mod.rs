@@ -42,8 +42,8 @@ use repeat::{is_repeat, repeat};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -212,8 +212,9 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
-        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
+        "trace" => steps::host_trace(host, arg),
+        "wait" => wait::wait_on(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),

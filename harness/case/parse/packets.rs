@@ -9,7 +9,11 @@ use crate::packet::TcpFlags;
 
 const PACKET_HINT: &str =
     "a packet line is `client > server  [FLAGS]  seq A[:B], ack N, win N, options [...], length N`, \
-     then optionally `after LO..HI` or `at LO..HI` and `dropped`, `delayed` or `reordered`";
+     then optionally `after LO..HI` or `at LO..HI` and a mark: `dropped`, `delayed`, `reordered`, `duplicated` or `injected`";
+
+/// The hint for two marks on one line: every mark, as in [`PACKET_HINT`].
+const MARKS_HINT: &str =
+    "a packet is `dropped`, `delayed`, `reordered`, `duplicated` or `injected`, once";
 
 /// `client > server  [P.]  seq 1:7, ack 1, length 6`
 pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> {
@@ -108,7 +112,7 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
 }
 
 /// The words after the fields, in either order: a timing (`after LO..HI`,
-/// `at LO..HI`) and a mark (`dropped`, `delayed`, `reordered`).
+/// `at LO..HI`) and a mark (`Mark::WORDS`: `dropped`, `delayed`, ...).
 fn tail(fields: &str) -> Result<(&str, Option<Timing>, Option<Mark>), Bad> {
     const TIMING_HINT: &str = "write `after 0.9s..1.3s` (since the previous packet) or `at 0.2s..0.4s` (since the latest action step)";
     let (mut rest, mut timing, mut mark) = (fields.trim_end(), None, None);
@@ -116,10 +120,7 @@ fn tail(fields: &str) -> Result<(&str, Option<Timing>, Option<Mark>), Bad> {
         let (head, last) = rest.rsplit_once(char::is_whitespace).unwrap_or(("", rest));
         if let Some((_, m)) = Mark::WORDS.iter().find(|(w, _)| *w == last) {
             if mark.replace(*m).is_some() {
-                return Err(bad(
-                    "two marks on one packet",
-                    "a packet is `dropped`, `delayed` or `reordered`, once",
-                ));
+                return Err(bad("two marks on one packet", MARKS_HINT));
             }
             rest = head.trim_end();
             continue;
@@ -248,4 +249,19 @@ fn options(val: &str) -> Result<Vec<OptExpect>, Bad> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::expect::Mark;
+    use super::{MARKS_HINT, PACKET_HINT};
+
+    #[test]
+    fn the_hints_name_every_mark_a_line_may_end_in() {
+        for (word, _) in Mark::WORDS {
+            let word = format!("`{word}`");
+            assert!(PACKET_HINT.contains(&word), "{word} missing: {PACKET_HINT}");
+            assert!(MARKS_HINT.contains(&word), "{word} missing: {MARKS_HINT}");
+        }
+    }
 }
