@@ -516,8 +516,8 @@ unsafe fn exec_traced_child(
         if let Err(e) = prepare_child(ns_fd) {
             fail(report, 1, e.raw_os_error().unwrap_or(0));
         }
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-            fail(report, 2, nix::errno::Errno::last_raw());
+        if let Err(e) = syscalls::trace_me() {
+            fail(report, 2, e.raw_os_error().unwrap_or(0));
         }
         if let Err(e) = syscalls::install_filter(filter) {
             fail(report, 3, e.raw_os_error().unwrap_or(0));
@@ -536,9 +536,7 @@ fn wait_for_exec(child: nix::unistd::Pid, report: OwnedFd, what: &str) -> Result
         match waitpid(child, Some(WaitPidFlag::__WALL)) {
             Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => return Ok(()),
             // A signal before exec: deliver it.
-            Ok(WaitStatus::Stopped(_, sig)) => {
-                let _ = nix::sys::ptrace::cont(child, sig);
-            }
+            Ok(WaitStatus::Stopped(_, sig)) => syscalls::resume(child, Some(sig)),
             Ok(ws) => {
                 let mut msg = [0u8; 8];
                 let n = File::from(report).read(&mut msg).unwrap_or(0);

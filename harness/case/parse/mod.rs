@@ -36,6 +36,7 @@ use std::path::Path;
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
+use crate::lab::Side;
 use blocks::{block, is_block};
 pub use repeat::MAX_REPEAT;
 use repeat::{is_repeat, repeat};
@@ -122,7 +123,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             continue;
         }
         let kind = if is_repeat(head) {
-            repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+            repeat(head, &body, step).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else if is_block(head) {
             block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else {
@@ -207,7 +208,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "netem" => return faults::netem(rest),
         _ => {}
     }
-    let host = steps::host_word(first, rest)?;
+    let host = host_word(first, rest)?;
     let (verb, arg) = split_word(rest);
     match verb {
         "$" => steps::start(host, arg),
@@ -223,4 +224,16 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }
+}
+
+/// The host a step starts with; an unknown first word is an unknown step.
+fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
+    first.parse().map_err(|m: String| {
+        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
+        if looks_like_host {
+            bad(m, "")
+        } else {
+            bad(format!("unknown step `{first}`"), STEP_HINT)
+        }
+    })
 }

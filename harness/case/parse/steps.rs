@@ -5,7 +5,6 @@ use super::super::error::{bad, Bad};
 use super::super::rows::duration;
 use super::super::{Interrupt, ItemKind};
 use super::words::{host, shell_words};
-use super::STEP_HINT;
 use crate::lab::Side;
 
 /// `trace HOST`.
@@ -23,18 +22,6 @@ pub(super) fn host_trace(host: Side, arg: &str) -> Result<ItemKind, Bad> {
             "write `client trace` (or `trace client`): it traces the host's commands started after it",
         ))
     }
-}
-
-/// The host a step starts with; an unknown first word is an unknown step.
-pub(super) fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
-    first.parse().map_err(|m: String| {
-        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
-        if looks_like_host {
-            bad(m, "")
-        } else {
-            bad(format!("unknown step `{first}`"), STEP_HINT)
-        }
-    })
 }
 
 /// `HOST $ COMMAND`.
