@@ -96,10 +96,7 @@ fn options() -> Result<Options, String> {
         })?,
         _ => our_nc(),
     };
-    let deadline = std::env::var("TCPLAB_DEADLINE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(5), Duration::from_millis);
+    let deadline = run::limits::deadline_from_env()?;
     let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
     // Any nc but ours is the differential run's: a case's `ncat:` items
     // are its, `ours:` items are skipped.
