@@ -214,6 +214,9 @@ fn main() -> ExitCode {
         return libtest_mimic::run(&args, trials).exit_code();
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    if tcplab::interrupt::await_teardown(std::time::Duration::from_secs(30)) {
+        return ExitCode::FAILURE;
+    }
     // The run's report is written while the host is read again.
     let report = std::thread::spawn(move || sink.assemble());
     let unchanged = host_unchanged(&before);
