@@ -90,6 +90,15 @@ impl std::fmt::Display for Implementation {
     }
 }
 
+/// The word of an address family's mark: `ipv4`, `ipv6` (`ipv6: syscalls
+/// client`; see [`family`]).
+pub fn family_word(family: Family) -> &'static str {
+    match family {
+        Family::Ipv4 => "ipv4",
+        Family::Ipv6 => "ipv6",
+    }
+}
+
 impl Item {
     /// Whether the item runs when `nc` is the implementation under test.
     pub fn applies_to(&self, nc: Implementation) -> bool {
@@ -110,7 +119,7 @@ impl std::fmt::Display for Item {
             write!(f, "{only}: ")?;
         }
         if let Some(family) = self.family {
-            write!(f, "{}: ", family::mark(family))?;
+            write!(f, "{}: ", family_word(family))?;
         }
         write!(f, "{}", self.kind)
     }
@@ -250,6 +259,18 @@ impl Interrupt {
     }
 }
 
+/// A `prints` line's text as the case file writes it: in quotes where the
+/// bare text would read as something else (`nothing`, a quoted line, blanks
+/// at its ends, an empty line).
+fn printed(text: &str) -> std::borrow::Cow<'_, str> {
+    let quoted = text.len() >= 2 && text.starts_with('"') && text.ends_with('"');
+    if text == "nothing" || text.is_empty() || quoted || text.trim() != text {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")).into()
+    } else {
+        text.into()
+    }
+}
+
 impl std::fmt::Display for ItemKind {
     /// The step as the case file writes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -258,7 +279,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Type { host, text } => write!(f, "{host} types {text}"),
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
-            ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::Prints { host, text } => write!(f, "{host} prints {}", printed(text)),
             ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits { host, code, within } => {
                 write!(f, "{host} exits")?;

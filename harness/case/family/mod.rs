@@ -17,16 +17,15 @@
 //!
 //! Packet lines name `client` and `server`, never addresses: they hold in
 //! either family as written. Typed text and expected output are data and
-//! are never mapped.
+//! are never mapped. (Record mode maps a family-6 run's rows back:
+//! `record::in_case_words`.)
 
 use std::net::IpAddr;
 
 use super::rows::{AddrPattern, FdExpect, SocketExpect};
-use super::run::{Observation, Observed};
 use super::{Case, Item, ItemKind};
-use crate::fds::FdRow;
 use crate::lab::Side;
-use crate::sockets::{Family, SocketRow};
+use crate::sockets::Family;
 
 /// The environment variable that chooses a run's family.
 pub const ENV: &str = "TCPLAB_FAMILY";
@@ -61,12 +60,7 @@ pub fn digit(family: Family) -> char {
 }
 
 /// The item mark's word: `ipv4`, `ipv6` (`ipv6: syscalls client`).
-pub fn mark(family: Family) -> &'static str {
-    match family {
-        Family::Ipv4 => "ipv4",
-        Family::Ipv6 => "ipv6",
-    }
-}
+pub use super::family_word as mark;
 
 /// The case header's word: `ipv4-only`, `ipv6-only`.
 pub fn only_word(family: Family) -> &'static str {
@@ -223,66 +217,6 @@ fn fd_row(r: &FdExpect, family: Family) -> FdExpect {
         local: pattern(r.local, family),
         peer: r.peer.map(|p| pattern(p, family)),
         family: if names_lab { family } else { r.family },
-        ..r.clone()
-    }
-}
-
-/// What a run in family 6 observed, in the case file's words, for record
-/// mode: the rows of a block not marked `ipv6:` get the lab's IPv4
-/// addresses back (and lsof's type IPv4 where they name one), so a
-/// recorded block still reads as the seed's in both families.
-pub fn observed_in_case_words(case: &Case, observed: &[Observed]) -> Vec<Observed> {
-    let marked_v6 = |line: usize| {
-        case.items
-            .iter()
-            .any(|i| i.line == line && i.family == Some(Family::Ipv6))
-    };
-    observed
-        .iter()
-        .map(|o| {
-            if marked_v6(o.line) {
-                return o.clone();
-            }
-            let what = match &o.what {
-                Observation::Sockets(rows) => {
-                    Observation::Sockets(rows.iter().map(socket_row_v4).collect())
-                }
-                Observation::Fds(rows) => Observation::Fds(rows.iter().map(fd_row_v4).collect()),
-                other => other.clone(),
-            };
-            Observed { line: o.line, what }
-        })
-        .collect()
-}
-
-/// The lab's IPv6 address `a` names, as its IPv4 one.
-fn back_to_v4(a: std::net::SocketAddr) -> Option<std::net::SocketAddr> {
-    match a.ip() {
-        IpAddr::V6(_) => {
-            Side::of(a.ip()).map(|s| std::net::SocketAddr::new(s.addr().into(), a.port()))
-        }
-        IpAddr::V4(_) => None,
-    }
-}
-
-fn socket_row_v4(r: &SocketRow) -> SocketRow {
-    SocketRow {
-        local: back_to_v4(r.local).unwrap_or(r.local),
-        peer: back_to_v4(r.peer).unwrap_or(r.peer),
-        ..r.clone()
-    }
-}
-
-fn fd_row_v4(r: &FdRow) -> FdRow {
-    let (local, peer) = (back_to_v4(r.local), back_to_v4(r.peer));
-    FdRow {
-        family: if local.is_some() || peer.is_some() {
-            Family::Ipv4
-        } else {
-            r.family
-        },
-        local: local.unwrap_or(r.local),
-        peer: peer.unwrap_or(r.peer),
         ..r.clone()
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The shape: unindented lines are steps or block headers; a block's body is
 //! the indented lines under its header. Blank lines and `#` lines are
-//! ignored.
+//! ignored, and so is a comment at the end of a line (`comment`: two
+//! blanks, then `#`; not after a command, typed or printed text).
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
 //! one arm there and a function in its own module: `steps`, `wait`,
@@ -13,6 +14,7 @@
 //! in `mark`.
 
 mod blocks;
+mod comment;
 mod faults;
 mod inject;
 mod mark;
@@ -26,6 +28,8 @@ mod words;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
+mod readme;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;
@@ -33,6 +37,7 @@ use std::path::Path;
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
+use crate::lab::Side;
 use crate::sockets::Family;
 use blocks::{block, is_block};
 pub use repeat::MAX_REPEAT;
@@ -40,10 +45,16 @@ use repeat::{is_repeat, repeat};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N`, `ours-only REASON` or `ipv4-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only) and `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `port N`, `ours-only REASON` or `ipv4-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only) and `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
+
+/// A block's line without its trailing comment (see `comment`): what record
+/// mode compares with what it would write.
+pub fn without_comment(line: &str) -> &str {
+    comment::strip(line)
+}
 
 /// Reads ([`read`]) and parses the case file at `path`.
 pub fn load(path: &Path) -> Result<Case, ParseError> {
@@ -114,7 +125,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             continue;
         }
         let kind = if is_repeat(head) {
-            repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+            repeat(head, &body, step).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else if is_block(head) {
             block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else {
@@ -206,8 +217,11 @@ fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
                 return Err((n, b));
             }
             match groups.last_mut() {
-                Some((_, _, head, body)) if is_block(head) || is_repeat(head) => {
-                    body.push((n, trimmed))
+                Some((_, _, head, body)) if is_block(head) => {
+                    body.push((n, comment::strip(trimmed)))
+                }
+                Some((_, _, head, body)) if is_repeat(head) => {
+                    body.push((n, comment::strip_step(trimmed)))
                 }
                 _ => {
                     return Err((
@@ -221,7 +235,7 @@ fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
             }
         } else {
             let (marks, head) = mark::split_mark(trimmed).map_err(|b| (n, b))?;
-            groups.push((n, marks, head, Vec::new()));
+            groups.push((n, marks, comment::strip_step(head), Vec::new()));
         }
     }
     Ok(groups)
@@ -238,13 +252,14 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "netem" => return faults::netem(rest),
         _ => {}
     }
-    let host = steps::host_word(first, rest)?;
+    let host = host_word(first, rest)?;
     let (verb, arg) = split_word(rest);
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
-        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
+        "trace" => steps::host_trace(host, arg),
+        "wait" => wait::wait_on(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
@@ -253,4 +268,16 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }
+}
+
+/// The host a step starts with; an unknown first word is an unknown step.
+fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
+    first.parse().map_err(|m: String| {
+        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
+        if looks_like_host {
+            bad(m, "")
+        } else {
+            bad(format!("unknown step `{first}`"), STEP_HINT)
+        }
+    })
 }

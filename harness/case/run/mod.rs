@@ -165,8 +165,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
-    let setup::Setup { lab, capture, diag } = setup::setup(case, opts, &pcap)
-        .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
+    let setup::Setup { lab, capture, diag } =
+        setup::setup(case, opts.implementation, opts.family, &pcap)
+            .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,

@@ -72,7 +72,7 @@ impl Session<'_> {
         for item in &self.case.items {
             let other = match (item.only, item.family) {
                 (Some(only), _) if !item.applies_to(nc) => Some(only.word()),
-                (_, Some(f)) if !item.in_family(family) => Some(super::super::family::mark(f)),
+                (_, Some(f)) if !item.in_family(family) => Some(super::super::family_word(f)),
                 _ => None,
             };
             if let Some(only) = other {

@@ -7,12 +7,11 @@
 
 use std::path::Path;
 
-use super::super::{Case, ItemKind};
-use super::Options;
+use super::super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
 use crate::error::Result;
 use crate::lab::{Lab, Side};
-use crate::sockets::SockDiag;
+use crate::sockets::{Family, SockDiag};
 
 /// What a case plays in: the lab, its capture, a sock_diag socket per side.
 pub(super) struct Setup {
@@ -25,7 +24,8 @@ pub(super) struct Setup {
 /// which part failed (`lab: ...`, `capture: ...`, `sock_diag: ...`).
 pub(super) fn setup(
     case: &Case,
-    opts: &Options,
+    nc: Implementation,
+    family: Family,
     pcap: &Path,
 ) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
@@ -38,7 +38,7 @@ pub(super) fn setup(
     .map_err(|e| format!("capture: {e}"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
-        let configured = configure(case, opts, &lab);
+        let configured = configure(case, nc, family, &lab);
         (configured, diag.join())
     });
     configured.map_err(|e| format!("lab: {e}"))?;
@@ -54,10 +54,10 @@ pub(super) fn setup(
 /// Addresses and links up. Rules count segments and the capture must see
 /// the same ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn configure(case: &Case, opts: &Options, lab: &Lab) -> Result<()> {
+fn configure(case: &Case, nc: Implementation, family: Family, lab: &Lab) -> Result<()> {
     lab.configure()?;
     let faulty = case
-        .items_for(opts.implementation, opts.family)
+        .items_for(nc, family)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(lab)?;
