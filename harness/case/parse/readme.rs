@@ -35,6 +35,10 @@ const CASE_WORDS: &[&str] = &[
     "ours-only",
     "ours:",
     "ncat:",
+    "ipv4:",
+    "ipv6:",
+    "ipv4-only",
+    "ipv6-only",
 ];
 
 /// The README's indented code blocks: the line number of each one's first
