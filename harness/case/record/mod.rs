@@ -14,9 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::expect::compare;
+use super::outcome::{Observation, Observed};
 use super::parse;
 use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
-use super::run::{Observation, Observed};
 use super::{Case, ItemKind};
 use crate::fds::FdRow;
 use crate::lab::Side;

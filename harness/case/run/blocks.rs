@@ -8,9 +8,9 @@ use super::super::rows::{match_counted, match_set, SocketExpect};
 use super::failure::set_failure;
 use super::session::{Session, StepError};
 use super::{now, Cause, Observation};
+use crate::case::outcome::{Event, Timed};
 use crate::fds::{self, FdRow};
 use crate::lab::Side;
-use crate::report::ladder::{Event, Timed};
 use crate::sockets::SocketRow;
 
 impl Session<'_> {

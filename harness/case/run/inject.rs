@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use super::super::expect::{Mark, Marked};
 use super::session::{Session, StepError};
+use crate::case::outcome::{Event, Timed};
 use crate::inject::{self, Injected, SegmentSpec};
 use crate::lab::Side;
 use crate::packet::Packet;
-use crate::report::ladder::{Event, Timed};
 
 /// A segment a `sends` step injected, and where the capture shows it.
 #[derive(Clone, Copy, Debug)]
