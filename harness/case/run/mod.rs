@@ -22,6 +22,7 @@ mod repeat;
 mod session;
 mod settle;
 mod setup;
+mod sidebyside;
 mod steps;
 
 use session::Session;
