@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod error;
 pub mod expect;
+pub mod info;
 pub mod parse;
 pub mod record;
 pub mod rows;

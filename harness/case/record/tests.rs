@@ -45,6 +45,7 @@ fn sock(state: TcpState, local: &str, peer: &str) -> SocketRow {
         ifindex: 0,
         cookie: 7,
         v6only: local.starts_with('['),
+        info: None,
     }
 }
 
