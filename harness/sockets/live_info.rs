@@ -136,7 +136,7 @@ fn live_info_matches_ss() {
     let mut back = [0u8; 3];
     c.read_exact(&mut back).unwrap();
     for diag in [&client, &server] {
-        wait_for(diag, "the connection to go quiet", |rows| settled(rows));
+        wait_for(diag, "the connection to go quiet", settled);
     }
     let rows = client.dump_info().unwrap();
     let est = rows
