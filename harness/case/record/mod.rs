@@ -108,7 +108,8 @@ fn body_range(lines: &[String], header: usize) -> std::ops::Range<usize> {
 }
 
 /// Puts `body` in place of the block's body lines, keeping its comments and
-/// blank lines where they stand. Whether anything changed.
+/// blank lines where they stand, and a line's trailing comment where the
+/// line itself stays. Whether anything changed.
 fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool {
     let range = body_range(lines, header);
     let is_body = |l: &str| !l.trim().is_empty() && !l.trim().starts_with('#');
@@ -116,7 +117,7 @@ fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool
         .iter()
         .map(String::as_str)
         .filter(|l| is_body(l))
-        .map(str::trim)
+        .map(|l| parse::without_comment(l.trim()))
         .collect();
     if old == body.iter().map(String::as_str).collect::<Vec<_>>() {
         return false;
@@ -129,10 +130,13 @@ fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool
     let mut new = body.iter().map(|b| format!("  {b}{cr}"));
     let mut out = Vec::new();
     for l in &lines[range.clone()] {
-        if is_body(l) {
-            out.extend(new.next());
-        } else {
+        if !is_body(l) {
             out.push(l.clone());
+            continue;
+        }
+        match new.next() {
+            Some(n) if n.trim() == parse::without_comment(l.trim()) => out.push(l.clone()),
+            n => out.extend(n),
         }
     }
     out.extend(new);
