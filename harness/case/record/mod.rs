@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, OptExpect, PacketExpect, Seen};
+use super::expect::{compare, Opt, PacketExpect, Seen};
 use super::parse;
 use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
@@ -213,7 +213,7 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
 
 /// Option names in order; values only for mss (1460 on the lab's veth,
 /// whatever the kernel) and where the original line pinned one.
-fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
+fn options(observed: &[TcpOption], named: &[Opt]) -> String {
     let items: Vec<String> = observed
         .iter()
         .enumerate()
@@ -223,11 +223,11 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
                 .iter()
                 .filter(|p| p.name() == o.name())
                 .count();
-            let pinned = named.iter().filter(|e| opt_name(e) == o.name()).nth(nth);
+            let pinned = named.iter().filter(|e| e.name() == o.name()).nth(nth);
             match (o, pinned) {
                 (TcpOption::Mss(v), _) => format!("mss {v}"),
-                (TcpOption::Wscale(v), Some(OptExpect::Wscale(Some(_)))) => format!("wscale {v}"),
-                (TcpOption::Ts { val, ecr }, Some(OptExpect::Ts { val: pv, ecr: pe })) => {
+                (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
+                (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
                     let mut t = "TS".to_string();
                     if pv.is_some() {
                         t += &format!(" val {val}");
@@ -242,17 +242,6 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
         })
         .collect();
     items.join(",")
-}
-
-fn opt_name(o: &OptExpect) -> &'static str {
-    match o {
-        OptExpect::Nop => "nop",
-        OptExpect::SackOk => "sackOK",
-        OptExpect::Sack => "sack",
-        OptExpect::Mss(_) => "mss",
-        OptExpect::Wscale(_) => "wscale",
-        OptExpect::Ts { .. } => "TS",
-    }
 }
 
 /// Rows in the order to write them, each with the expected row whose style
