@@ -15,7 +15,6 @@
 use std::fmt;
 
 use super::error::{bad, Bad};
-use super::rows::duration;
 use crate::sockets::{field_named, Field, TcpInfo, Unit, FIELDS};
 
 /// A closed interval of a field's values: counts, microseconds
@@ -180,7 +179,7 @@ fn number(unit: Unit, name: &str, t: &str) -> Result<u64, Bad> {
             )
         }),
         Unit::Micros | Unit::Millis => {
-            let d = duration(t).map_err(|_| {
+            let d = crate::notation::duration::parse(t).map_err(|_| {
                 bad(
                     format!("bad `{name}` time `{t}`"),
                     &format!("`{name}` is a time with its unit, at most a day: `{name} 200ms` or `{name} 0ms..5ms`"),
