@@ -19,7 +19,8 @@ use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record, Implementation};
 use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
-use tcplab::report::{ladder, many, tcpdump};
+use tcplab::report::{ladder, many};
+use tcplab::tcpdump;
 
 mod selftest;
 mod selftest_cli;

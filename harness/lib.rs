@@ -23,3 +23,4 @@ pub mod report;
 pub mod sockets;
 pub mod syscalls;
 pub mod sysctl;
+pub mod tcpdump;

@@ -25,8 +25,8 @@ pub struct PacketExpect {
     pub options: Option<Vec<Opt>>,
     /// `after 0.9s..1.3s` / `at 0.2s..0.4s`: when it must come.
     pub timing: Option<Timing>,
-    /// `dropped`, `delayed`, `reordered`: what a fault rule must have done
-    /// to it. Absent: not checked.
+    /// `dropped`, `delayed`, `reordered`, `duplicated`, `injected`: what
+    /// the harness must have done to it. Absent: not checked.
     pub mark: Option<Mark>,
 }
 

@@ -50,7 +50,7 @@ impl Session<'_> {
         // As the whole capture prints it: numbered relative to the
         // connection (alone, tcpdump would print its ack absolute and its
         // SACK blocks against a base it made up).
-        let shown = crate::report::tcpdump::lines(&self.captured()[..=index])
+        let shown = crate::tcpdump::lines(&self.captured()[..=index])
             .pop()
             .unwrap_or_default();
         self.log.push(format!(
@@ -116,7 +116,7 @@ impl Session<'_> {
                     line,
                     format!(
                         "the injected segment was sent ({}) but the capture did not show it within {:?}",
-                        crate::report::tcpdump::Printer::new().line(&injected.packet),
+                        crate::tcpdump::Printer::new().line(&injected.packet),
                         self.opts.deadline
                     ),
                 ));
