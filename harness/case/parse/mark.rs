@@ -1,49 +1,96 @@
-//! `ours: STEP` and `ncat: STEP`: a step or block header that belongs to
-//! one implementation's behaviour. Where the project's nc and a system ncat
-//! legitimately differ (ncat 7.93 keeps its client running after the
-//! server's EOF; nmap issue 1779), a case writes each one's form beside the
-//! other and a differential run (NC=ncat) plays the ncat form instead of
-//! failing or leaving the whole case out.
+//! Marks at the start of a step or block header: `ours: STEP` and `ncat:
+//! STEP`, a step or block that belongs to one implementation's behaviour,
+//! and `kernel>=6.5: STEP`, `kernel<6.5: STEP`, `sysctl NAME: STEP`,
+//! `module NAME: STEP`, one that belongs to the kernels that meet it.
+//!
+//! Where the project's nc and a system ncat legitimately differ (ncat 7.93
+//! keeps its client running after the server's EOF; nmap issue 1779), a
+//! case writes each one's form beside the other and a differential run
+//! (NC=ncat) plays the ncat form instead of failing or leaving the whole
+//! case out. Where kernels differ (the classic SYN backoff is 6.5's
+//! `tcp_syn_linear_timeouts=0` and every older kernel's default), a case
+//! writes each kernel's form the same way, and the run log says which
+//! played.
 
 use super::super::error::{bad, Bad};
 use super::super::{Case, Implementation};
 use super::words::split_word;
+use crate::kernel::{Requirement, REQUIREMENT_HINT};
 
 const MARK_HINT: &str = "a step or block header may start with `ours:` (played only with the \
-     project's nc) or `ncat:` (only with NC=ncat), then a space and the step: `ncat: client ^D`";
+     project's nc), `ncat:` (only with NC=ncat), or a kernel's mark: `kernel>=6.5:`, `kernel<6.5:`, \
+     `sysctl NAME:` or `module NAME:` (only on kernels that have it); then a space and the step: `ncat: client ^D`";
 
 const IMPLEMENTATIONS: [Implementation; 2] = [Implementation::Ours, Implementation::Ncat];
 
+/// A header's mark: which nc plays it, or which kernels.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Mark {
+    Nc(Implementation),
+    When(Requirement),
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mark::Nc(nc) => write!(f, "{nc}"),
+            Mark::When(r) => write!(f, "{r}"),
+        }
+    }
+}
+
 /// The mark at the start of a step or block header line, and the line
 /// without it.
-pub(super) fn split_mark(head: &str) -> Result<(Option<Implementation>, &str), Bad> {
-    for nc in IMPLEMENTATIONS {
-        let word = nc.word();
-        let Some(rest) = head.strip_prefix(word).and_then(|r| r.strip_prefix(':')) else {
-            continue;
+pub(super) fn split_mark(head: &str) -> Result<(Option<Mark>, &str), Bad> {
+    let (mark, word, rest) = if let Some((word, rest)) = IMPLEMENTATIONS.iter().find_map(|nc| {
+        let rest = head.strip_prefix(nc.word())?.strip_prefix(':')?;
+        Some(((Mark::Nc(*nc), nc.word().to_string()), rest))
+    }) {
+        (word.0, word.1, rest)
+    } else if let Some((text, rest)) = condition(head) {
+        let req: Requirement = text.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))?;
+        (Mark::When(req), text.to_string(), rest)
+    } else {
+        return match mark_word(head) {
+            Some(word) => Err(bad(format!("unknown mark `{word}`"), MARK_HINT)),
+            None => Ok((None, head)),
         };
-        if rest.trim().is_empty() {
-            return Err(bad(format!("`{word}:` with nothing after it"), MARK_HINT));
-        }
-        if !rest.starts_with([' ', '\t']) {
-            return Err(bad(
-                format!("`{word}:` must be followed by a space"),
-                &format!("write `{word}: {rest}`"),
-            ));
-        }
-        let rest = rest.trim_start();
-        if mark_word(rest).is_some() {
-            return Err(bad(
-                "two marks on one line",
-                "an item belongs to one implementation (`ours:` or `ncat:`), or to both without a mark",
-            ));
-        }
-        return Ok((Some(nc), rest));
+    };
+    if rest.trim().is_empty() {
+        return Err(bad(format!("`{word}:` with nothing after it"), MARK_HINT));
     }
-    match mark_word(head) {
-        Some(word) => Err(bad(format!("unknown mark `{word}`"), MARK_HINT)),
-        None => Ok((None, head)),
+    if !rest.starts_with([' ', '\t']) {
+        return Err(bad(
+            format!("`{word}:` must be followed by a space"),
+            &format!("write `{word}: {rest}`"),
+        ));
     }
+    let rest = rest.trim_start();
+    if mark_word(rest).is_some() || condition(rest).is_some() {
+        return Err(bad(
+            "two marks on one line",
+            "an item carries one mark (`ours:`, `ncat:` or a kernel's), or none",
+        ));
+    }
+    Ok((Some(mark), rest))
+}
+
+/// A kernel's mark at the start of `line`: its requirement's text and what
+/// follows the colon. `kernel>=6.5:` and `kernel<6.5:` are one word;
+/// `sysctl NAME:` and `module NAME:` two.
+fn condition(line: &str) -> Option<(&str, &str)> {
+    let (first, rest) = split_word(line);
+    if first.starts_with("kernel") && first.ends_with(':') && first.len() > "kernel:".len() {
+        return Some((&first[..first.len() - 1], &line[first.len()..]));
+    }
+    if first == "sysctl" || first == "module" {
+        let (second, _) = split_word(rest);
+        if second.len() > 1 && second.ends_with(':') {
+            let end = line.find(second)? + second.len();
+            return Some((&line[..end - 1], &line[end..]));
+        }
+    }
+    None
 }
 
 /// The line's first word when it looks like a mark (`word:`).
@@ -55,25 +102,25 @@ fn mark_word(line: &str) -> Option<&str> {
 /// An indented line that starts with a mark: marks go on headers.
 pub(super) fn marked_body_line(line: &str) -> Option<Bad> {
     let word = mark_word(line)?;
-    IMPLEMENTATIONS
+    let nc = IMPLEMENTATIONS
         .iter()
-        .any(|nc| word == format!("{}:", nc.word()))
-        .then(|| {
-            bad(
-                format!("`{word}` on a line of a block"),
-                "mark the whole block (`ncat: packets`) and write the other implementation's block beside it",
-            )
-        })
+        .any(|nc| word == format!("{}:", nc.word()));
+    (nc || condition(line).is_some()).then(|| {
+        bad(
+            format!("`{word}` on a line of a block"),
+            "mark the whole block (`ncat: packets`, `kernel<6.5: packets`) and write the other form's block beside it",
+        )
+    })
 }
 
-/// `port` and `ours-only` speak for the whole case: a mark on them is an
-/// error.
-pub(super) fn marked_directive(only: Option<Implementation>, head: &str) -> Option<Bad> {
-    let nc = only?;
+/// `port`, `ours-only` and `requires` speak for the whole case: a mark on
+/// them is an error.
+pub(super) fn marked_directive(mark: Option<&Mark>, head: &str) -> Option<Bad> {
+    let mark = mark?;
     let (first, _) = split_word(head);
-    ["port", "ours-only"].contains(&first).then(|| {
+    ["port", "ours-only", "requires"].contains(&first).then(|| {
         bad(
-            format!("`{nc}: {first}`: `{first}` is about the whole case and takes no mark"),
+            format!("`{mark}: {first}`: `{first}` is about the whole case and takes no mark"),
             "write it without the mark",
         )
     })

@@ -48,6 +48,7 @@ pub(super) fn repeat(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, (Op
         steps.push(Item {
             line: *line,
             only: None,
+            when: None,
             kind,
         });
     }
