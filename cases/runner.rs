@@ -23,6 +23,7 @@ use tcplab::report::{ladder, many, tcpdump};
 
 mod selftest;
 mod selftest_cli;
+mod selftest_requires;
 mod sink;
 
 /// The package's folder: where cargo or nextest says it is at run time

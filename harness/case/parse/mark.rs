@@ -76,12 +76,16 @@ pub(super) fn split_mark(head: &str) -> Result<(Option<Mark>, &str), Bad> {
 }
 
 /// A kernel's mark at the start of `line`: its requirement's text and what
-/// follows the colon. `kernel>=6.5:` and `kernel<6.5:` are one word;
+/// follows the colon. `kernel>=6.5:` and `kernel<6.5:` are one word (a
+/// step may follow without a space: an error, said as such);
 /// `sysctl NAME:` and `module NAME:` two.
 fn condition(line: &str) -> Option<(&str, &str)> {
     let (first, rest) = split_word(line);
-    if first.starts_with("kernel") && first.ends_with(':') && first.len() > "kernel:".len() {
-        return Some((&first[..first.len() - 1], &line[first.len()..]));
+    if let Some(colon) = first
+        .find(':')
+        .filter(|i| first.starts_with("kernel") && *i > 6)
+    {
+        return Some((&line[..colon], &line[colon + 1..]));
     }
     if first == "sysctl" || first == "module" {
         let (second, _) = split_word(rest);
@@ -239,5 +243,133 @@ client exits 0
         )
         .unwrap();
         assert!(case.items.iter().all(|i| i.only.is_none()));
+    }
+
+    /// syn-retries' shape: one step for the kernels that have a sysctl,
+    /// two forms of a block for kernels before and from 6.5.
+    const KERNEL_FORMS: &str = "\
+requires kernel 4.9
+requires sysctl net.ipv4.tcp_rfc1337
+server $ nc -kl 11111
+sysctl net.ipv4.tcp_syn_linear_timeouts: client sysctl net.ipv4.tcp_syn_linear_timeouts=0
+client $ nc 192.168.2.100 11111
+kernel>=6.5: packets
+  client > server  [S]  seq 0
+kernel<6.5: packets
+  client > server  [S]  seq 0
+module sch_netem:\tclient ^C
+";
+
+    fn kernel(release: &str) -> crate::kernel::Kernel {
+        crate::kernel::Kernel::at(release, Path::new("/nonexistent"))
+    }
+
+    #[test]
+    fn kernel_marks_and_requirements_are_read_with_their_steps_and_blocks() {
+        let case = parse(Path::new("cases/x.case"), KERNEL_FORMS).unwrap();
+        let shown: Vec<String> = case.requires.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["kernel>=4.9", "sysctl net.ipv4.tcp_rfc1337"]);
+        let items: Vec<String> = case
+            .items
+            .iter()
+            .map(|i| format!("{}: {i}", i.line))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                "3: server $ nc -kl 11111",
+                "4: sysctl net.ipv4.tcp_syn_linear_timeouts: client sysctl net.ipv4.tcp_syn_linear_timeouts=0",
+                "5: client $ nc 192.168.2.100 11111",
+                "6: kernel>=6.5: packets (1 lines)",
+                "8: kernel<6.5: packets (1 lines)",
+                "10: module sch_netem: client ^C",
+            ]
+        );
+        assert!(case.items.iter().all(|i| i.only.is_none()));
+    }
+
+    /// Which items a kernel plays, and what the run says of the others.
+    /// (The fake kernel has no files: no sysctl, and a module it cannot
+    /// tell about counts as built in.)
+    #[test]
+    fn each_kernel_plays_the_unmarked_items_and_the_forms_for_it() {
+        let case = parse(Path::new("cases/x.case"), KERNEL_FORMS).unwrap();
+        let lines = |release: &str| {
+            case.items_played(Implementation::Ours, &kernel(release))
+                .map(|i| i.line)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines("6.1.0-28-cloud-amd64"), [3, 5, 8, 10]);
+        assert_eq!(lines("6.12.48+deb13-amd64"), [3, 5, 6, 10]);
+        let old = kernel("6.1.0-28-cloud-amd64");
+        assert_eq!(
+            case.items[3].skipped(Implementation::Ours, &old).as_deref(),
+            Some("needs kernel 6.5 or later (this is 6.1.0)")
+        );
+        assert_eq!(
+            case.items[1].skipped(Implementation::Ours, &old).as_deref(),
+            Some("needs sysctl net.ipv4.tcp_syn_linear_timeouts (kernel 6.1.0 has none)")
+        );
+        assert_eq!(case.items[4].skipped(Implementation::Ours, &old), None);
+    }
+
+    #[test]
+    fn a_case_is_skipped_for_the_first_requirement_the_kernel_lacks() {
+        let case = |text: &str| parse(Path::new("cases/x.case"), text).unwrap();
+        let on = |c: &crate::case::Case, nc, release| c.skipped(nc, &kernel(release));
+        let needs_future = case("requires kernel 99.1\nserver $ true\n");
+        assert_eq!(
+            on(&needs_future, Implementation::Ours, "6.18.44-fc-v1300").as_deref(),
+            Some("needs kernel 99.1 or later (this is 6.18.44)")
+        );
+        let needs_sysctl = case("requires sysctl net.ipv4.does_not_exist\nserver $ true\n");
+        assert_eq!(
+            on(&needs_sysctl, Implementation::Ours, "6.1.0").as_deref(),
+            Some("needs sysctl net.ipv4.does_not_exist (kernel 6.1.0 has none)")
+        );
+        let old_only = case("kernel<5.0: server $ true\n");
+        assert_eq!(
+            on(&old_only, Implementation::Ours, "6.1.0").as_deref(),
+            Some("no step plays on kernel 6.1.0: each is marked for another kernel")
+        );
+        assert_eq!(on(&old_only, Implementation::Ours, "4.19.0"), None);
+        let ours_only = case("ours-only why\nrequires kernel 99\nserver $ true\n");
+        assert_eq!(
+            on(&ours_only, Implementation::Ncat, "6.1.0").as_deref(),
+            Some("ours-only: why")
+        );
+        assert_eq!(
+            on(
+                &case("requires kernel 3.10\nserver $ true\n"),
+                Implementation::Ours,
+                "6.1.0"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_kernel_marks_and_requirements_name_their_line() {
+        let cases = [
+            ("server $ true\nkernel>=six: client ^D\n", "cases/x.case:2: `six` is not a kernel version (write it as uname -r starts: 6.5 or 6.1.0) (hint: a requirement is `kernel>=6.5`"),
+            ("server $ true\nkernel>=6.5:client ^D\n", "cases/x.case:2: `kernel>=6.5:` must be followed by a space (hint: write `kernel>=6.5: client ^D`)"),
+            ("server $ true\nkernel<6.5:\n", "cases/x.case:2: `kernel<6.5:` with nothing after it"),
+            ("server $ true\nkernel<6.5: ncat: client ^D\n", "cases/x.case:2: two marks on one line"),
+            ("server $ true\nours: kernel<6.5: client ^D\n", "cases/x.case:2: two marks on one line"),
+            ("server $ true\nsysctl vm.swappiness: client ^D\n", "cases/x.case:2: `vm.swappiness` is not a network sysctl name"),
+            ("server $ true\npackets\n  kernel<6.5: client > server  [S]  seq 0\n", "cases/x.case:3: `kernel<6.5:` on a line of a block (hint: mark the whole block"),
+            ("server $ true\nrequires kernel 6.5\n", "cases/x.case:2: `requires` after the first step (hint: put `requires ...` at the top of the file"),
+            ("requires\nserver $ true\n", "cases/x.case:1: `requires` needs a requirement (hint: a requirement is"),
+            ("requires disk 5G\nserver $ true\n", "cases/x.case:1: unknown requirement `disk 5G` (hint: a requirement is"),
+            ("kernel>=6.5: requires kernel 6.5\nserver $ true\n", "cases/x.case:1: `kernel>=6.5: requires`: `requires` is about the whole case and takes no mark"),
+            ("server $ true\nkernel: client ^D\n", "cases/x.case:2: unknown mark `kernel:`"),
+        ];
+        for (text, want) in cases {
+            let got = error(text);
+            assert!(
+                got.starts_with(want),
+                "{text:?}:\n got  {got}\n want {want}"
+            );
+        }
     }
 }
