@@ -162,7 +162,7 @@ fn wait_child(
 /// Whether `pid` is a live process: a zombie (killed, not yet reaped by
 /// whoever inherited it) holds no socket or namespace any more.
 fn running(pid: i32) -> bool {
-    tcplab::host::stat_state(Path::new(&format!("/proc/{pid}/stat")))
+    tcplab::procs::stat_state(Path::new(&format!("/proc/{pid}/stat")))
         .is_some_and(|state| state != 'Z' && state != 'X')
 }
 

@@ -35,6 +35,11 @@ static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 /// Set once the run is being torn down: no new namespace may be made.
 static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether the run is being torn down by a signal ([`remove_all_live`]).
+pub fn closed() -> bool {
+    CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Deletes every namespace this process still holds (killing what runs in
 /// them). For an interrupted run (SIGINT, SIGTERM): the cases' own drops
 /// will not run. Returns the names removed.
@@ -246,6 +251,19 @@ impl Netns {
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
+        self.spawn_named(format!("in-{}", self.name), f)
+    }
+
+    /// [`Netns::spawn`] with the thread named `thread` (`faults-client`).
+    pub fn spawn_named<T, F>(
+        &self,
+        thread: String,
+        f: F,
+    ) -> Result<std::thread::JoinHandle<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
         let fd = self
             .fd
             .as_ref()
@@ -254,7 +272,7 @@ impl Netns {
             .map_err(|e| Error::io("dup netns fd", e))?;
         let ns = self.name.clone();
         std::thread::Builder::new()
-            .name(format!("in-{}", self.name))
+            .name(thread)
             .spawn(move || {
                 setns(&fd, CloneFlags::CLONE_NEWNET)
                     .map_err(|e| Error::sys(format!("setns into netns {ns}"), e))?;

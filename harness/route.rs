@@ -57,7 +57,10 @@ impl fmt::Display for Metric {
     /// `rto_min 1s`, as a case and `ip route` write it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Metric::RtoMin(d) => write!(f, "rto_min {}", crate::case::rows::show_duration(*d)),
+            Metric::RtoMin(d) => match d.as_millis() {
+                ms if ms % 1000 == 0 => write!(f, "rto_min {}s", ms / 1000),
+                ms => write!(f, "rto_min {ms}ms"),
+            },
         }
     }
 }
@@ -194,6 +197,10 @@ mod tests {
         assert_eq!(
             Metric::rto_min(Duration::from_secs(1)).unwrap().to_string(),
             "rto_min 1s"
+        );
+        assert_eq!(
+            Metric::rto_min(Duration::from_millis(1500)).unwrap().to_string(),
+            "rto_min 1500ms"
         );
     }
 

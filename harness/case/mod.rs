@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod error;
 pub mod expect;
+pub mod info;
 pub mod parse;
 pub mod record;
 pub mod rows;
@@ -292,6 +293,18 @@ impl Interrupt {
     }
 }
 
+/// A `prints` line's text as the case file writes it: in quotes where the
+/// bare text would read as something else (`nothing`, a quoted line, blanks
+/// at its ends, an empty line).
+fn printed(text: &str) -> std::borrow::Cow<'_, str> {
+    let quoted = text.len() >= 2 && text.starts_with('"') && text.ends_with('"');
+    if text == "nothing" || text.is_empty() || quoted || text.trim() != text {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")).into()
+    } else {
+        text.into()
+    }
+}
+
 impl std::fmt::Display for ItemKind {
     /// The step as the case file writes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,7 +313,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Type { host, text } => write!(f, "{host} types {text}"),
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
-            ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::Prints { host, text } => write!(f, "{host} prints {}", printed(text)),
             ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits { host, code, within } => {
                 write!(f, "{host} exits")?;

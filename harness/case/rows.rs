@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::error::{bad, Bad};
+use super::info::InfoExpect;
 use crate::fds::FdRow;
 use crate::sockets::{Family, SocketRow, TcpState, TimerKind};
 
@@ -69,81 +70,18 @@ impl fmt::Display for AddrPattern {
     }
 }
 
-/// `58s..60s`: a closed interval of time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub lo: Duration,
-    pub hi: Duration,
-}
+/// The notation's durations and windows, the same units everywhere
+/// (`crate::notation::duration`).
+pub use crate::notation::duration::{show as show_duration, Window};
 
-impl Window {
-    pub fn parse(s: &str) -> Result<Window, Bad> {
-        const HINT: &str = "a time window is `LOW..HIGH`, e.g. `58s..60s` or `0ms..200ms`";
-        let (lo, hi) = s
-            .split_once("..")
-            .ok_or_else(|| bad(format!("bad time window `{s}`"), HINT))?;
-        let (lo, hi) = (duration(lo)?, duration(hi)?);
-        if lo > hi {
-            return Err(bad(
-                format!("time window `{s}` ends before it starts"),
-                HINT,
-            ));
-        }
-        Ok(Window { lo, hi })
-    }
-
-    pub fn contains(&self, d: Duration) -> bool {
-        self.lo <= d && d <= self.hi
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}..{}", show_duration(self.lo), show_duration(self.hi))
-    }
-}
-
-/// The longest duration a case may write: a day covers every TCP timer
-/// (keepalive idle is at most 32767 s); anything longer is a typo, and one
-/// as long as `1e20s` would not even fit a Duration.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// `60s`, `1.5s`, `200ms`, `1min`; at most [`MAX_DURATION`].
+/// `300us`, `200ms`, `1.5s`, `1min`; at most a day.
 pub fn duration(s: &str) -> Result<Duration, Bad> {
-    const HINT: &str = "a duration is a number with a unit, at most a day (86400s): `200ms`, `58s`, `1.5s`, `1min`";
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return Err(bad(format!("`{s}` has no unit"), HINT));
-    };
-    match num.parse::<f64>().map(|v| v * scale) {
-        Ok(v) if v > MAX_DURATION.as_secs_f64() => {
-            Err(bad(format!("duration `{s}` is longer than a day"), HINT))
-        }
-        Ok(v) if v >= 0.0 => {
-            Duration::try_from_secs_f64(v).map_err(|_| bad(format!("bad duration `{s}`"), HINT))
-        }
-        _ => Err(bad(format!("bad duration `{s}`"), HINT)),
-    }
-}
-
-pub fn show_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 && d.as_secs() > 0 {
-        format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
+    Ok(crate::notation::duration::parse(s)?)
 }
 
 /// One row of a `sockets HOST` block, ss's columns:
-/// `STATE [RECV-Q SEND-Q] LOCAL PEER [timer[ KIND] WINDOW]`.
+/// `STATE [RECV-Q SEND-Q] LOCAL PEER [timer[ KIND] WINDOW] [FIELD VALUE]...`,
+/// the fields `ss -ti`'s ([`InfoExpect`]: `cwnd 10 rtt 0ms..5ms`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SocketExpect {
     pub line: usize,
@@ -154,13 +92,15 @@ pub struct SocketExpect {
     pub local: AddrPattern,
     pub peer: AddrPattern,
     pub timer: Option<(Option<TimerKind>, Window)>,
+    /// What `ss -ti` must show; none asked, the dump leaves tcp_info out.
+    pub info: Vec<InfoExpect>,
 }
 
 /// The most sockets one row may stand for.
 pub const MAX_SOCKETS: usize = 1_000_000;
 
 const SOCKET_HINT: &str =
-    "a socket row is `STATE LOCAL PEER [timer WINDOW]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s`";
+    "a socket row is `STATE LOCAL PEER [timer WINDOW] [ss -ti fields]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s` or `ESTAB 192.168.2.105:* 192.168.2.100:11111 cwnd 10 rtt 0ms..5ms`";
 
 impl SocketExpect {
     pub fn parse(line: usize, text: &str) -> Result<SocketExpect, Bad> {
@@ -198,16 +138,13 @@ impl SocketExpect {
                 SOCKET_HINT,
             ));
         };
-        let timer = match tail {
-            [] => None,
-            ["timer", w] => Some((None, Window::parse(w)?)),
-            ["timer", kind, w] => Some((Some(timer_kind(kind)?), Window::parse(w)?)),
-            _ => {
-                return Err(bad(
-                    format!("unexpected `{}` after the addresses", tail.join(" ")),
-                    SOCKET_HINT,
-                ))
+        let (timer, fields) = match tail {
+            ["timer", w, rest @ ..] if w.contains("..") => (Some((None, Window::parse(w)?)), rest),
+            ["timer", kind, w, rest @ ..] => {
+                (Some((Some(timer_kind(kind)?), Window::parse(w)?)), rest)
             }
+            ["timer", ..] => return Err(bad("`timer` needs a window", SOCKET_HINT)),
+            _ => (None, tail),
         };
         Ok(SocketExpect {
             line,
@@ -217,7 +154,13 @@ impl SocketExpect {
             local: AddrPattern::parse(local)?,
             peer: AddrPattern::parse(peer)?,
             timer,
+            info: InfoExpect::parse_all(fields)?,
         })
+    }
+
+    /// Whether the row names a field of `ss -ti`.
+    pub fn wants_info(&self) -> bool {
+        !self.info.is_empty()
     }
 
     pub fn matches(&self, r: &SocketRow) -> bool {
@@ -230,6 +173,7 @@ impl SocketExpect {
                     .as_ref()
                     .is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
             })
+            && self.info.iter().all(|i| i.holds(r.info.as_ref()))
     }
 }
 
@@ -261,10 +205,11 @@ impl fmt::Display for SocketExpect {
         }
         write!(f, " {} {}", self.local, self.peer)?;
         match self.timer {
-            Some((Some(k), w)) => write!(f, " timer {} {w}", k.ss_name()),
-            Some((None, w)) => write!(f, " timer {w}"),
-            None => Ok(()),
+            Some((Some(k), w)) => write!(f, " timer {} {w}", k.ss_name())?,
+            Some((None, w)) => write!(f, " timer {w}")?,
+            None => {}
         }
+        self.info.iter().try_for_each(|i| write!(f, " {i}"))
     }
 }
 

@@ -99,8 +99,19 @@ struct Tracer<'a> {
     tasks: HashMap<Pid, Task>,
 }
 
+/// In a child between fork and exec: asks to be traced by its parent
+/// (PTRACE_TRACEME), so its exec stops it. Async-signal-safe: one system
+/// call, no allocation.
+pub(crate) fn trace_me() -> std::io::Result<()> {
+    // SAFETY: PTRACE_TRACEME takes no pointers.
+    if unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Lets the tracee run to its next seccomp stop (or signal, or event).
-fn resume(tid: Pid, sig: Option<Signal>) {
+pub(crate) fn resume(tid: Pid, sig: Option<Signal>) {
     // ESRCH: killed (SIGKILL) meanwhile; its exit is reported next.
     let _ = ptrace::cont(tid, sig);
 }

@@ -37,14 +37,15 @@ use std::path::Path;
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
+use crate::lab::Side;
 use blocks::{block, is_block};
 pub use repeat::MAX_REPEAT;
 use repeat::{is_repeat, repeat};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `HOST route rto_min DUR`, `port N`, `ours-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`); HOST is client or server";
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `HOST route rto_min DUR`, `port N`, `ours-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -124,7 +125,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             continue;
         }
         let kind = if is_repeat(head) {
-            repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+            repeat(head, &body, step).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else if is_block(head) {
             block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else {
@@ -234,13 +235,14 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "netem" => return faults::netem(rest),
         _ => {}
     }
-    let host = steps::host_word(first, rest)?;
+    let host = host_word(first, rest)?;
     let (verb, arg) = split_word(rest);
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
-        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
+        "trace" => steps::host_trace(host, arg),
+        "wait" => wait::wait_on(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
@@ -250,4 +252,16 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }
+}
+
+/// The host a step starts with; an unknown first word is an unknown step.
+fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
+    first.parse().map_err(|m: String| {
+        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
+        if looks_like_host {
+            bad(m, "")
+        } else {
+            bad(format!("unknown step `{first}`"), STEP_HINT)
+        }
+    })
 }

@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, OptExpect, PacketExpect, Seen};
+use super::expect::{compare, Opt, PacketExpect, Seen};
 use super::parse;
 use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
@@ -213,7 +213,7 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
 
 /// Option names in order; values only for mss (1460 on the lab's veth,
 /// whatever the kernel) and where the original line pinned one.
-fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
+fn options(observed: &[TcpOption], named: &[Opt]) -> String {
     let items: Vec<String> = observed
         .iter()
         .enumerate()
@@ -223,11 +223,11 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
                 .iter()
                 .filter(|p| p.name() == o.name())
                 .count();
-            let pinned = named.iter().filter(|e| opt_name(e) == o.name()).nth(nth);
+            let pinned = named.iter().filter(|e| e.name() == o.name()).nth(nth);
             match (o, pinned) {
                 (TcpOption::Mss(v), _) => format!("mss {v}"),
-                (TcpOption::Wscale(v), Some(OptExpect::Wscale(Some(_)))) => format!("wscale {v}"),
-                (TcpOption::Ts { val, ecr }, Some(OptExpect::Ts { val: pv, ecr: pe })) => {
+                (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
+                (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
                     let mut t = "TS".to_string();
                     if pv.is_some() {
                         t += &format!(" val {val}");
@@ -242,17 +242,6 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
         })
         .collect();
     items.join(",")
-}
-
-fn opt_name(o: &OptExpect) -> &'static str {
-    match o {
-        OptExpect::Nop => "nop",
-        OptExpect::SackOk => "sackOK",
-        OptExpect::Sack => "sack",
-        OptExpect::Mss(_) => "mss",
-        OptExpect::Wscale(_) => "wscale",
-        OptExpect::Ts { .. } => "TS",
-    }
 }
 
 /// Rows in the order to write them, each with the expected row whose style
@@ -368,10 +357,11 @@ fn counted_rows(rows: Vec<String>, counted: bool) -> Vec<String> {
     out
 }
 
-/// `STATE [R S] LOCAL PEER [timer ...]`: queues where the old row had them
-/// (or, for a new row, where every old row did), the old timer window while
-/// it still holds, `timer timewait 58s..60s` for a fresh TIME-WAIT, no
-/// other timer.
+/// `STATE [R S] LOCAL PEER [timer ...] [ss -ti fields]`: queues where the
+/// old row had them (or, for a new row, where every old row did), the old
+/// timer window while it still holds, `timer timewait 58s..60s` for a fresh
+/// TIME-WAIT, no other timer; the `ss -ti` fields the old row named
+/// ([`info::fields`]), no others.
 fn socket_row(
     o: &SocketRow,
     e: Option<&SocketExpect>,
@@ -400,7 +390,12 @@ fn socket_row(
             let written = lines
                 .get(e.line.wrapping_sub(1))
                 .and_then(|l| l.split_once(" timer "))
-                .map(|(_, w)| format!("timer {}", w.trim()));
+                .and_then(|(_, w)| {
+                    // Up to the window: `ss -ti` fields may follow it.
+                    let words: Vec<&str> = w.split_whitespace().collect();
+                    let end = words.iter().position(|w| w.contains(".."))?;
+                    Some(format!("timer {}", words[..=end].join(" ")))
+                });
             let shown = match kind {
                 Some(k) => format!("timer {} {w}", k.ss_name()),
                 None => format!("timer {w}"),
@@ -422,6 +417,7 @@ fn socket_row(
         }
         _ => {}
     }
+    t += &info::fields(e.map_or(&[], |e| &e.info), o);
     t
 }
 
@@ -511,6 +507,7 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
 }
 
 mod each;
+mod info;
 #[cfg(test)]
 mod tests;
 mod timing;

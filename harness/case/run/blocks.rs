@@ -14,12 +14,23 @@ use crate::report::ladder::{Event, Timed};
 use crate::sockets::SocketRow;
 
 impl Session<'_> {
-    pub(super) fn rows_of(&self, line: usize, host: Side) -> Result<Vec<SocketRow>, StepError> {
+    /// The host's sockets; with `info`, each with what `ss -ti` shows.
+    pub(super) fn rows_of(
+        &self,
+        line: usize,
+        host: Side,
+        info: bool,
+    ) -> Result<Vec<SocketRow>, StepError> {
         let i = Side::ALL
             .iter()
             .position(|s| *s == host)
             .expect("two sides");
-        self.diag[i].dump().map_err(|e| (line, e.to_string()))
+        let diag = &self.diag[i];
+        match info {
+            true => diag.dump_info(),
+            false => diag.dump(),
+        }
+        .map_err(|e| (line, e.to_string()))
     }
 
     pub(super) fn sockets(
@@ -29,7 +40,8 @@ impl Session<'_> {
         expected: &[SocketExpect],
     ) -> Result<(), StepError> {
         self.settle(line)?;
-        let observed = self.rows_of(line, host)?;
+        let info = expected.iter().any(SocketExpect::wants_info);
+        let observed = self.rows_of(line, host, info)?;
         self.observe(line, Observation::Sockets(observed.clone()));
         let (short, extra) = match_counted(expected, |e| e.count, &observed, |e, o| e.matches(o));
         if short.is_empty() && extra.is_empty() {
@@ -53,7 +65,10 @@ impl Session<'_> {
                 line,
                 rows.collect(),
                 &missing,
-                &format!("observed (ss -tan -o in the {host} namespace)"),
+                &format!(
+                    "observed ({} in the {host} namespace)",
+                    if info { "ss -tanoiO" } else { "ss -tan -o" }
+                ),
                 shown,
                 &extra,
             ),
@@ -100,7 +115,7 @@ impl Session<'_> {
         expected: &[super::super::rows::FdExpect],
     ) -> Result<(), StepError> {
         self.settle(line)?;
-        let rows = self.rows_of(line, host)?;
+        let rows = self.rows_of(line, host, false)?;
         let p = self.latest(host, line)?;
         let (pid, label) = (p.pid(), p.label().to_string());
         let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
