@@ -53,6 +53,7 @@ pub(super) fn repeat(
         steps.push(Item {
             line: *line,
             only: None,
+            when: None,
             kind,
         });
     }

@@ -76,7 +76,8 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
 }
 
 /// Option names in order; values only for mss (1460 on the lab's veth,
-/// whatever the kernel) and where the original line pinned one.
+/// whatever the kernel) and where the original line pinned one (SACK
+/// blocks too).
 fn options(observed: &[TcpOption], named: &[Opt]) -> String {
     let items: Vec<String> = observed
         .iter()
@@ -91,6 +92,8 @@ fn options(observed: &[TcpOption], named: &[Opt]) -> String {
             match (o, pinned) {
                 (TcpOption::Mss(v), _) => format!("mss {v}"),
                 (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
+                // Relative blocks (as `Seen` holds them), in tcpdump's form.
+                (TcpOption::Sack(_), Some(Opt::Sack(Some(_)))) => o.to_string(),
                 (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
                     let mut t = "TS".to_string();
                     if pv.is_some() {
