@@ -24,6 +24,7 @@ use tcplab::tcpdump;
 
 mod selftest;
 mod selftest_cli;
+mod selftest_requires;
 mod sink;
 
 /// The package's folder: where cargo or nextest says it is at run time
@@ -110,6 +111,7 @@ fn options() -> Result<Options, String> {
         nc,
         implementation,
         family: family::from_env()?,
+        kernel: tcplab::kernel::Kernel::running(),
         // The run's own folder, set once the run is opened (sink::open).
         out_dir: sink::out_root(),
         deadline,
@@ -203,7 +205,7 @@ fn main() -> ExitCode {
     };
     opts.out_dir = sink.dir().to_path_buf();
     let ignore_note = !listing && !args.ignored && !args.include_ignored;
-    let mut trials = case_trials(files, &opts, &sink, differential, |name| {
+    let mut trials = case_trials(files, &opts, &sink, |name| {
         ignore_note && selection.keeps(name)
     });
     // The self-tests pin failures: recording has nothing to do with them.
@@ -270,56 +272,49 @@ fn longest_first(mut files: Vec<PathBuf>, kept: impl Fn(&str) -> bool) -> Vec<Pa
     keyed.into_iter().map(|(_, f)| f).collect()
 }
 
-/// One trial per case file. A case pinning a documented difference from
-/// ncat is an ignored trial in a run with another nc, and so is a case for
-/// one address family (`ipv4-only`) in a run in the other (libtest's
-/// `--include-ignored` runs them anyway); the run says why where `note`
-/// says so (it would be ignored, not left out by a filter).
+/// One trial per case file. A case the run leaves out is an ignored
+/// trial (libtest's `--include-ignored` runs it anyway), decided when the
+/// trials are listed so that a listing and a run agree: one pinning a
+/// documented difference from ncat in a run with another nc (`ours-only`),
+/// one for the other address family (`ipv4-only`), one needing what
+/// this kernel lacks (`requires ...`). Where `note` says
+/// so (it would be ignored, not left out by a filter) the run says why and
+/// its report shows the case as skipped with the reason.
 fn case_trials(
     files: Vec<PathBuf>,
     opts: &Options,
     sink: &sink::Sink,
-    differential: bool,
     note: impl Fn(&str) -> bool,
 ) -> Vec<Trial> {
     let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
-    let family_run = opts.family != tcplab::sockets::Family::Ipv4;
     files
         .into_iter()
         .map(|file| {
             let name = file.file_stem().unwrap().to_string_lossy().into_owned();
             // Bounded and never blocking; a file that cannot be read or
             // parsed stays a trial, which fails on its own.
-            let case = (differential || family_run)
-                .then(|| {
-                    parse::read(&file, &shown(&file))
-                        .ok()
-                        .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                })
-                .flatten();
-            let ours_only = case
-                .as_ref()
-                .filter(|_| differential)
-                .and_then(|c| c.ours_only.clone())
-                .map(|why| format!("with NC={}: {why}", opts.nc.display()));
-            let family_only = case
-                .as_ref()
-                .and_then(|c| family::left_out(c, opts.family))
-                .map(|why| {
-                    format!(
-                        "in family {} ({}={}): {why}",
-                        family::digit(opts.family),
+            let skipped = parse::read(&file, &shown(&file))
+                .ok()
+                .and_then(|t| parse::parse(&shown(&file), &t).ok())
+                .and_then(|c| c.skipped(opts.implementation, opts.family, &opts.kernel));
+            if let Some(why) = skipped.as_ref().filter(|_| note(&name)) {
+                match why.split_once("-only: ") {
+                    Some(("ours", reason)) => eprintln!(
+                        "tcplab: {name} ignored with NC={}: {reason} (--include-ignored runs it)",
+                        opts.nc.display(),
+                    ),
+                    Some((_, reason)) => eprintln!(
+                        "tcplab: {name} ignored in family {digit} ({}={digit}): {reason} (--include-ignored runs it)",
                         family::ENV,
-                        family::digit(opts.family)
-                    )
-                });
-            let ignored = ours_only.or(family_only);
-            if let Some(why) = ignored.as_ref().filter(|_| note(&name)) {
-                eprintln!("tcplab: {name} ignored {why} (--include-ignored runs it)");
+                        digit = family::digit(opts.family),
+                    ),
+                    None => eprintln!("tcplab: {name} skipped: {why}"),
+                }
+                sink.skipped(&file, &shown(&file).display().to_string(), why);
             }
             let (opts, sink) = (opts.clone(), sink.clone());
             Trial::test(name, move || run_case(&file, &opts, show, &sink))
-                .with_ignored_flag(ignored.is_some())
+                .with_ignored_flag(skipped.is_some())
         })
         .collect()
 }
@@ -518,7 +513,7 @@ fn play_case(
     // What counts is what ran: an item marked for the other nc did not.
     let played = tcplab::case::Case {
         items: case
-            .items_for(opts.implementation, opts.family)
+            .items_played(opts.implementation, opts.family, &opts.kernel)
             .cloned()
             .collect(),
         ..case.clone()

@@ -91,6 +91,10 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         "selftest::bad_case_files_fail_only_their_own_trials",
         bad_case_files_fail_only_their_own_trials,
     ));
+    trials.push(Trial::test(
+        "selftest::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason",
+        super::selftest_requires::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason,
+    ));
     trials
 }
 

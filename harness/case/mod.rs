@@ -6,6 +6,8 @@ pub mod calls;
 pub mod error;
 pub mod expect;
 pub mod family;
+pub mod info;
+pub mod outcome;
 pub mod parse;
 pub mod record;
 pub mod rows;
@@ -15,7 +17,9 @@ use std::path::PathBuf;
 
 use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
 use crate::inject::SegmentSpec;
+use crate::kernel::{Kernel, Requirement};
 use crate::lab::Side;
+use crate::route::Metric;
 use crate::sockets::Family;
 use calls::CallExpect;
 use expect::PacketExpect;
@@ -37,16 +41,60 @@ pub struct Case {
     /// address family only, so a run in the other (`TCPLAB_FAMILY`) leaves
     /// it out and says why.
     pub family_only: Option<(Family, String)>,
+    /// `requires sysctl NAME`, `requires kernel 6.5`, ...: what the whole
+    /// case needs of the kernel; where one is missing the case is skipped
+    /// with the reason (see [`Case::skipped`]).
+    pub requires: Vec<Requirement>,
     pub items: Vec<Item>,
 }
 
 impl Case {
-    /// The items a run with `nc` in `family` plays, in the file's order:
-    /// the unmarked ones and those marked for `nc` or `family`.
-    pub fn items_for(&self, nc: Implementation, family: Family) -> impl Iterator<Item = &Item> {
+    /// The items a run with `nc` plays, in the file's order: the unmarked
+    /// ones and those marked for `nc` (family and kernel marks aside: see
+    /// [`Case::items_played`]).
+    pub fn items_for(&self, nc: Implementation) -> impl Iterator<Item = &Item> {
+        self.items.iter().filter(move |i| i.applies_to(nc))
+    }
+
+    /// The items a run with `nc` in `family` on `kernel` plays, in the
+    /// file's order.
+    pub fn items_played<'a>(
+        &'a self,
+        nc: Implementation,
+        family: Family,
+        kernel: &'a Kernel,
+    ) -> impl Iterator<Item = &'a Item> {
         self.items
             .iter()
-            .filter(move |i| i.applies_to(nc) && i.in_family(family))
+            .filter(move |i| i.skipped(nc, family, kernel).is_none())
+    }
+
+    /// Why a run with `nc` in `family` on `kernel` leaves the whole case
+    /// out, or None when it plays it: a difference from ncat it pins
+    /// (`ours-only: REASON`), a family it is not for (`ipv4-only:
+    /// REASON`), a requirement the kernel does not meet, or every step
+    /// marked for another kernel.
+    pub fn skipped(&self, nc: Implementation, family: Family, kernel: &Kernel) -> Option<String> {
+        if let Some(why) = self
+            .ours_only
+            .as_ref()
+            .filter(|_| nc != Implementation::Ours)
+        {
+            return Some(format!("ours-only: {why}"));
+        }
+        if let Some((only, why)) = self.family_only.as_ref().filter(|(f, _)| *f != family) {
+            return Some(format!("{}-only: {why}", family_word(*only)));
+        }
+        if let Some(why) = self.requires.iter().find_map(|r| kernel.check(r).err()) {
+            return Some(why);
+        }
+        if self.items_played(nc, family, kernel).next().is_none() {
+            return Some(format!(
+                "no step plays on kernel {}: each is marked for another kernel",
+                kernel.release
+            ));
+        }
+        None
     }
 }
 
@@ -62,6 +110,10 @@ pub struct Item {
     /// family (a syscall's sockaddr, the MSS a SYN offers) and is skipped
     /// in a run in the other (see [`family`]); None for the items both run.
     pub family: Option<Family>,
+    /// `kernel>=6.5: STEP`, `sysctl NAME: STEP`, ...: the item is played
+    /// only on a kernel that meets this, and logged as skipped elsewhere;
+    /// None for the items every kernel plays.
+    pub when: Option<Requirement>,
     pub kind: ItemKind,
 }
 
@@ -109,6 +161,19 @@ impl Item {
     pub fn in_family(&self, family: Family) -> bool {
         self.family.is_none_or(|f| f == family)
     }
+
+    /// Why a run with `nc` in `family` on `kernel` skips the item (`ncat
+    /// only`, `ipv6 only`, `needs kernel 6.5 or later (this is 6.1.0)`), or
+    /// None when it plays it.
+    pub fn skipped(&self, nc: Implementation, family: Family, kernel: &Kernel) -> Option<String> {
+        if let Some(only) = self.only.filter(|_| !self.applies_to(nc)) {
+            return Some(format!("{only} only"));
+        }
+        if let Some(f) = self.family.filter(|_| !self.in_family(family)) {
+            return Some(format!("{} only", family_word(f)));
+        }
+        kernel.check(self.when.as_ref()?).err()
+    }
 }
 
 impl std::fmt::Display for Item {
@@ -117,6 +182,9 @@ impl std::fmt::Display for Item {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(only) = self.only {
             write!(f, "{only}: ")?;
+        }
+        if let Some(when) = &self.when {
+            write!(f, "{when}: ")?;
         }
         if let Some(family) = self.family {
             write!(f, "{}: ", family_word(family))?;
@@ -205,6 +273,9 @@ pub enum ItemKind {
         name: String,
         value: String,
     },
+    /// `server route rto_min 1s`: a metric on the host's route to the
+    /// lab's subnet, in its namespace only (`route`).
+    Route { host: Side, metric: Metric },
 }
 
 /// The keys a terminal turns into signals.
@@ -235,6 +306,7 @@ impl ItemKind {
                 | ItemKind::Heal { .. }
                 | ItemKind::Netem { .. }
                 | ItemKind::Sysctl { .. }
+                | ItemKind::Route { .. }
         )
     }
 }
@@ -331,6 +403,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),
             ItemKind::Netem { direction, link } => write!(f, "netem {direction} {link}"),
             ItemKind::Sysctl { host, name, value } => write!(f, "{host} sysctl {name}={value}"),
+            ItemKind::Route { host, metric } => write!(f, "{host} route {metric}"),
         }
     }
 }

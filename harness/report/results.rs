@@ -50,6 +50,10 @@ pub struct CaseResult {
     /// (`report::coverage`); empty unless it passed.
     #[serde(default)]
     pub states: Vec<String>,
+    /// Why the run left it out (a requirement the kernel does not meet,
+    /// `ours-only` with another nc): neither passed nor failed.
+    #[serde(default)]
+    pub skipped: Option<String>,
 }
 
 impl CaseResult {
@@ -66,6 +70,7 @@ impl CaseResult {
             packets: self.packets.clone(),
             log: self.log.clone(),
             pcap: self.pcap.as_ref().map(|p| format!("{prefix}{p}")),
+            skipped: self.skipped.clone(),
         }
     }
 }
@@ -144,6 +149,7 @@ mod tests {
             kernel: "6.18".into(),
             family: "IPv6".into(),
             states: vec!["LISTEN".into()],
+            skipped: None,
         }
     }
 

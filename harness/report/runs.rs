@@ -56,11 +56,15 @@ pub struct RunSummary {
     pub seconds: f64,
     pub passed: usize,
     pub failed: usize,
+    /// Left out by the run (`results::CaseResult::skipped`).
+    #[serde(default)]
+    pub skipped: usize,
 }
 
 impl RunSummary {
     fn of(id: &str, rs: &[CaseResult]) -> RunSummary {
         let passed = rs.iter().filter(|r| r.passed).count();
+        let skipped = rs.iter().filter(|r| r.skipped.is_some()).count();
         let (started, seconds) = span(rs);
         RunSummary {
             id: id.to_string(),
@@ -68,7 +72,8 @@ impl RunSummary {
             started,
             seconds,
             passed,
-            failed: rs.len() - passed,
+            failed: rs.len() - passed - skipped,
+            skipped,
         }
     }
 }

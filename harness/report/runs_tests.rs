@@ -26,6 +26,7 @@ fn result(run: &str, name: &str, passed: bool, started: f64) -> CaseResult {
         kernel: "6.18".into(),
         family: "IPv4".into(),
         states: vec![],
+        skipped: None,
     }
 }
 

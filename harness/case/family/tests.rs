@@ -93,7 +93,8 @@ fn family_6_plays_commands_and_rows_with_the_lab_ipv6_addresses_and_its_own_mark
         ]
     );
     let lines = |f| {
-        case.items_for(super::super::Implementation::Ours, f)
+        case.items_for(super::super::Implementation::Ours)
+            .filter(|i| i.in_family(f))
             .map(|i| i.line)
             .collect::<Vec<_>>()
     };

@@ -229,6 +229,21 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     })
 }
 
+/// `HOST route rto_min DUR`: a metric on the host's route to the lab's
+/// subnet (`crate::route`).
+pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    const HINT: &str =
+        "write `server route rto_min 1s`: the floor of the retransmission timeout on \
+         the host's route (RTAX_RTO_MIN, every kernel), in whole milliseconds";
+    let (metric, value) = split_word(arg);
+    if metric != "rto_min" {
+        return Err(bad(format!("unknown route metric `{metric}`"), HINT));
+    }
+    let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
+    let metric = crate::route::Metric::rto_min(d).map_err(|m| bad(m, HINT))?;
+    Ok(ItemKind::Route { host, metric })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -10,8 +10,9 @@
 //! one arm there and a function in its own module: `steps`, `wait`,
 //! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
-//! words and hosts in `words`; `ours:` / `ncat:` / `ipv4:` / `ipv6:` marks
-//! in `mark`.
+//! words and hosts in `words`; `ours:` / `ncat:`, family (`ipv4:` /
+//! `ipv6:`) and kernel marks in `mark`; `requires` here (its requirements
+//! in `crate::kernel`).
 
 mod blocks;
 mod comment;
@@ -46,7 +47,7 @@ use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `port N`, `ours-only REASON` or `ipv4-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only) and `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `HOST route rto_min DUR`, `port N`, `ours-only REASON`, `ipv4-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`), and with `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -83,13 +84,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         port: 11111,
         ours_only: None,
         family_only: None,
+        requires: Vec::new(),
         items: Vec::new(),
     };
 
     let groups = group(text).map_err(|(n, b)| err(n, b))?;
     for (n, marks, head, body) in groups {
-        if let Some(b) = mark::marked_directive(marks, head) {
+        if let Some(b) = mark::marked_directive(&marks, head) {
             return Err(err(n, b));
+        }
+        if let Some(rest) = head.strip_prefix("requires") {
+            let req = requires(rest, !case.items.is_empty()).map_err(|b| err(n, b))?;
+            case.requires.push(req);
+            continue;
         }
         if let Some(rest) = head.strip_prefix("port") {
             if !rest.is_empty() && !rest.starts_with(' ') {
@@ -131,10 +138,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         } else {
             step(head).map_err(|b| err(n, b))?
         };
+        let (only, when) = match marks.mark {
+            Some(mark::Mark::Nc(nc)) => (Some(nc), None),
+            Some(mark::Mark::When(r)) => (None, Some(r)),
+            None => (None, None),
+        };
         case.items.push(Item {
             line: n,
-            only: marks.nc,
+            only,
             family: marks.family,
+            when,
             kind,
         });
     }
@@ -195,6 +208,25 @@ fn family_only_words(head: &str) -> Option<(Family, Result<String, Bad>)> {
         };
         Some((family, why))
     })
+}
+
+/// `requires REQUIREMENT` (the word already taken off): what the whole
+/// case needs of the kernel, written before its first step.
+fn requires(rest: &str, after_a_step: bool) -> Result<crate::kernel::Requirement, Bad> {
+    use crate::kernel::REQUIREMENT_HINT;
+    if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {
+        return Err(bad(
+            format!("`requires{rest}` needs a requirement"),
+            REQUIREMENT_HINT,
+        ));
+    }
+    if after_a_step {
+        return Err(bad(
+            "`requires` after the first step",
+            "put `requires ...` at the top of the file for the whole case, or mark the step for the kernels it needs: `kernel>=6.5: STEP`",
+        ));
+    }
+    rest.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))
 }
 
 /// The file's lines grouped into steps, blocks and repeats (each with the
@@ -265,6 +297,7 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "exits" => steps::exits(host, arg),
         "sends" => inject::sends(host, arg),
         "sysctl" => faults::sysctl(host, arg),
+        "route" => faults::route(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }

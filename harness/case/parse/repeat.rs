@@ -54,6 +54,7 @@ pub(super) fn repeat(
             line: *line,
             only: None,
             family: None,
+            when: None,
             kind,
         });
     }

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::super::run::{Observation, Observed};
+use super::super::outcome::{Observation, Observed};
 use super::super::Case;
 use crate::fds::FdRow;
 use crate::lab::Side;

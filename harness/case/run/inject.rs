@@ -6,20 +6,12 @@
 use std::time::Instant;
 
 use super::super::expect::{Mark, Marked};
+use super::position::Sent;
 use super::session::{Session, StepError};
+use crate::case::outcome::{Event, Timed};
 use crate::inject::{self, Injected, SegmentSpec};
 use crate::lab::Side;
 use crate::packet::Packet;
-use crate::report::ladder::{Event, Timed};
-
-/// A segment a `sends` step injected, and where the capture shows it.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Sent {
-    /// The line of the step.
-    pub(super) line: usize,
-    /// Its index among the captured packets.
-    pub(super) index: usize,
-}
 
 impl Session<'_> {
     /// Settles (so `rcv_nxt` is the peer's latest ACK on the wire), aims
@@ -38,7 +30,7 @@ impl Session<'_> {
         let real = self.real_packets();
         let port = self.case.port;
         let family = self.opts.family;
-        inject::resolve(spec, host, &real, port, family, super::now()).map_err(|m| {
+        inject::resolve(spec, host, &real, port, family, super::clock::now()).map_err(|m| {
             (
                 line,
                 format!("cannot build the segment of `{host} sends {spec}`: {m}"),
@@ -48,12 +40,17 @@ impl Session<'_> {
         let injected = inject::inject(&self.lab, host, spec, &real, port, family)
             .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
-        let shown = crate::tcpdump::Printer::new().line(&injected.packet);
+        // As the whole capture prints it: numbered relative to the
+        // connection (alone, tcpdump would print its ack absolute and its
+        // SACK blocks against a base it made up).
+        let shown = crate::tcpdump::lines(&self.captured()[..=index])
+            .pop()
+            .unwrap_or_default();
         self.log.push(format!(
             "{:>7.3}s  {line}: sent {shown}",
-            self.start.elapsed().as_secs_f64()
+            self.clock.start.elapsed().as_secs_f64()
         ));
-        self.sent.push(Sent { line, index });
+        self.position.sent.push(Sent { line, index });
         self.events.push(Timed {
             at: self.captured()[index].ts,
             event: Event::Injected(index),
@@ -66,7 +63,7 @@ impl Session<'_> {
         self.captured()
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.sent.iter().any(|s| s.index == *i))
+            .filter(|(i, _)| !self.position.sent.iter().any(|s| s.index == *i))
             .map(|(_, p)| p.clone())
             .collect()
     }
@@ -76,7 +73,7 @@ impl Session<'_> {
     /// where one acted on an injected packet (the `sends` line is in the
     /// run log).
     pub(super) fn mark_injected(&self, marks: &mut [Option<Marked>]) {
-        for s in &self.sent {
+        for s in &self.position.sent {
             if let Some(m @ None) = marks.get_mut(s.index) {
                 *m = Some(Marked {
                     mark: Mark::Injected,

@@ -19,11 +19,13 @@ impl Session<'_> {
         gone: bool,
         at: Option<Window>,
     ) -> Result<(), StepError> {
-        let since = self.last_action;
+        let since = self.clock.last_action;
         let deadline = match at {
-            Some(w) => {
-                super::limits::capped(since, w.hi.saturating_add(Duration::from_secs(1)), self.end)
-            }
+            Some(w) => super::limits::capped(
+                since,
+                w.hi.saturating_add(Duration::from_secs(1)),
+                self.clock.end,
+            ),
             None => self.deadline(),
         };
         let what = format!(
@@ -33,7 +35,7 @@ impl Session<'_> {
         let mut backoff = Backoff::new();
         let mut seen = self.capture_ref().activity();
         loop {
-            let rows = self.rows_of(line, host)?;
+            let rows = self.rows_of(line, host, row.wants_info())?;
             let present = rows.iter().any(|r| row.matches(r));
             if present != gone {
                 let after = since.elapsed();
@@ -44,7 +46,7 @@ impl Session<'_> {
                 }
                 self.log.push(format!(
                     "{:>7.3}s  {line}: seen after {:.3}s",
-                    self.start.elapsed().as_secs_f64(),
+                    self.clock.start.elapsed().as_secs_f64(),
                     after.as_secs_f64()
                 ));
                 return Ok(());
@@ -90,13 +92,17 @@ impl Session<'_> {
     /// deadline, quickly at first, then less often, and again at once when a
     /// segment goes by (`pace`).
     ///
-    /// Under fault rules, a socket that is not settled by itself counts as
-    /// settled while it is waiting on a rule (`waiting_on_rule`): held in
-    /// FIN-WAIT-1 by a dropped ACK, it stays there until its retransmission
-    /// timer fires, and a `sockets` block must be able to see it.
+    /// A sender waiting on a zero window counts as settled
+    /// ([`sockets::zero_window`]): a stopped reader holds it there for as
+    /// long as the case wants. Under fault rules, a socket that is not
+    /// settled by itself counts as settled while it is waiting on a rule
+    /// (`waiting_on_rule`): held in FIN-WAIT-1 by a dropped ACK, it stays
+    /// there until its retransmission timer fires, and a `sockets` block
+    /// must be able to see it. When the deadline passes, the message says
+    /// of each socket why it held the lab or why it did not.
     pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
         let deadline = self.deadline();
-        let faulty = !self.rules.is_empty();
+        let faulty = !self.rules.written.is_empty();
         let mut backoff = Backoff::new();
         let mut seen = self.capture_ref().activity();
         loop {
@@ -106,7 +112,10 @@ impl Session<'_> {
                     .expect("capture lives until the end")
                     .poll()
                     .map_err(|e| (line, e.to_string()))?;
-                self.faults.health().map_err(|e| (line, e.to_string()))?;
+                self.rules
+                    .faults
+                    .health()
+                    .map_err(|e| (line, e.to_string()))?;
             }
             // Listeners are always settled: the kernel need not walk them.
             let rows = self.dump(line, false)?;
@@ -117,7 +126,7 @@ impl Session<'_> {
                 })
             });
             // Processes are looked at (procs::Watch) once sockets are quiet.
-            let quiet_procs = quiet_sockets && self.processes_asleep();
+            let quiet_procs = quiet_sockets && self.commands.idle();
             if quiet_sockets && quiet_procs {
                 break;
             }
@@ -129,10 +138,10 @@ impl Session<'_> {
                 );
                 for (side, r) in &rows {
                     for row in r {
-                        let _ = write!(why, "\n    {side}: {row}");
+                        let _ = write!(why, "\n    {side}: {row}{}", self.verdict(row, faulty));
                     }
                 }
-                for (side, p) in &self.procs {
+                for (side, p) in &self.commands.procs {
                     let _ = write!(
                         why,
                         "\n    {side}: `{}` pid {} {}",
@@ -141,7 +150,7 @@ impl Session<'_> {
                         p.doing()
                     );
                 }
-                for b in self.busy.iter().filter(|_| quiet_sockets) {
+                for b in self.commands.busy.iter().filter(|_| quiet_sockets) {
                     let _ = write!(why, "\n    {b}");
                 }
                 why += &self.rules_text();
@@ -156,6 +165,23 @@ impl Session<'_> {
             .poll()
             .map_err(|e| (line, e.to_string()))?;
         Ok(())
+    }
+
+    /// What a settle that timed out says of a socket: why it is not
+    /// settled, or why it counts as settled though data is unacknowledged
+    /// (a zero window, a rule), so the reader sees which socket held the
+    /// lab and which did not.
+    fn verdict(&self, row: &SocketRow, faulty: bool) -> String {
+        if sockets::zero_window(row) {
+            return "   <- settled: waiting on a zero window (persist timer armed; only the peer's reader opens it)".into();
+        }
+        match sockets::unsettled(row) {
+            None => String::new(),
+            Some(_) if faulty && self.waiting_on_rule(row) => {
+                "   <- settled: waiting on a rule".into()
+            }
+            Some(why) => format!("   <- not settled: {why}"),
+        }
     }
 
     /// Both hosts' sockets; without `listeners`, all but the listening

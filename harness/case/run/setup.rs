@@ -10,6 +10,7 @@ use std::path::Path;
 use super::super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
 use crate::error::Result;
+use crate::kernel::Kernel;
 use crate::lab::{Lab, Side};
 use crate::sockets::{Family, SockDiag};
 
@@ -26,6 +27,7 @@ pub(super) fn setup(
     case: &Case,
     nc: Implementation,
     family: Family,
+    kernel: &Kernel,
     pcap: &Path,
 ) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
@@ -38,7 +40,7 @@ pub(super) fn setup(
     .map_err(|e| format!("capture: {e}"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
-        let configured = configure(case, nc, family, &lab);
+        let configured = configure(case, nc, family, kernel, &lab);
         (configured, diag.join())
     });
     configured.map_err(|e| format!("lab: {e}"))?;
@@ -54,10 +56,16 @@ pub(super) fn setup(
 /// Addresses and links up. Rules count segments and the capture must see
 /// the same ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn configure(case: &Case, nc: Implementation, family: Family, lab: &Lab) -> Result<()> {
+fn configure(
+    case: &Case,
+    nc: Implementation,
+    family: Family,
+    kernel: &Kernel,
+    lab: &Lab,
+) -> Result<()> {
     lab.configure()?;
     let faulty = case
-        .items_for(nc, family)
+        .items_played(nc, family, kernel)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(lab)?;

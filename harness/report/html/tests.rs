@@ -113,6 +113,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.011s 20: packets (3 matched, form 1 of 3)",
             ]),
             pcap: Some("teardown.pcap".into()),
+            skipped: None,
         },
         CaseReport {
             name: "data".into(),
@@ -131,6 +132,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.012s 10: packets (2 matched)",
             ]),
             pcap: Some("data.pcap".into()),
+            skipped: None,
         },
         CaseReport {
             name: "teardown-missing-ack".into(),
@@ -148,6 +150,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.012s  9: packets",
             ]),
             pcap: Some("teardown-missing-ack.pcap".into()),
+            skipped: None,
         },
     ]
 }
