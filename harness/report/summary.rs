@@ -55,26 +55,7 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
             plural(t.total)
         );
     }
-    let _ = writeln!(
-        m,
-        "**{} passed**, **{} failed**{} of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {}{} \u{b7} started {}\n",
-        t.passed,
-        t.failed,
-        match t.skipped {
-            0 => String::new(),
-            n => format!(", **{n} skipped**"),
-        },
-        t.total,
-        wall_time(run.seconds),
-        code(&run.nc),
-        code(&run.kernel),
-        if run.family.is_empty() {
-            String::new()
-        } else {
-            format!(" \u{b7} {}", inline(&run.family))
-        },
-        inline(&run.started)
-    );
+    let _ = writeln!(m, "{}\n", totals_line(run, &t));
     if !run.coverage.is_empty() {
         let _ = writeln!(m, "{}\n", run.coverage);
     }
@@ -131,6 +112,30 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
         }
     }
     m
+}
+
+/// `**2 passed**, **1 failed** of 3 · wall time 12.3 s · nc ... · kernel
+/// ... · IPv6 · started ...`: the line under the title.
+fn totals_line(run: &RunInfo, t: &Totals) -> String {
+    format!(
+        "**{} passed**, **{} failed**{} of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {}{} \u{b7} started {}",
+        t.passed,
+        t.failed,
+        match t.skipped {
+            0 => String::new(),
+            n => format!(", **{n} skipped**"),
+        },
+        t.total,
+        wall_time(run.seconds),
+        code(&run.nc),
+        code(&run.kernel),
+        if run.family.is_empty() {
+            String::new()
+        } else {
+            format!(" \u{b7} {}", inline(&run.family))
+        },
+        inline(&run.started)
+    )
 }
 
 /// One failed case: `<details>` with the first line of its failure as the

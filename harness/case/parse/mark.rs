@@ -21,7 +21,7 @@
 
 use super::super::error::{bad, Bad};
 use super::super::family::{self, FAMILIES};
-use super::super::{family_word, Case, Implementation};
+use super::super::{family_word, Case, Implementation, Item, ItemKind};
 use super::words::split_word;
 use crate::kernel::{Requirement, REQUIREMENT_HINT};
 use crate::sockets::Family;
@@ -58,6 +58,24 @@ pub(super) struct Marks {
     pub family: Option<Family>,
 }
 
+impl Marks {
+    /// The item at `line` these marks head.
+    pub(super) fn item(self, line: usize, kind: ItemKind) -> Item {
+        let (only, when) = match self.mark {
+            Some(Mark::Nc(nc)) => (Some(nc), None),
+            Some(Mark::When(r)) => (None, Some(r)),
+            None => (None, None),
+        };
+        Item {
+            line,
+            only,
+            family: self.family,
+            when,
+            kind,
+        }
+    }
+}
+
 const TWO_MARKS: &str = "an item carries one mark (`ours:`, `ncat:` or a kernel's), or none, \
      and may carry a family's (`ipv4:` or `ipv6:`) beside it";
 
@@ -74,8 +92,14 @@ pub(super) fn split_mark(head: &str) -> Result<(Marks, &str), Bad> {
         None if mark.is_some() => family_mark(rest)?,
         None => (None, rest),
     };
-    if family.is_some() && (family_mark(rest)?.0.is_some() || condition(rest).is_some()) {
-        return Err(bad("two marks on one line", TWO_MARKS));
+    if family.is_some() && mark.is_some() {
+        // Both marks taken: anything that looks like a third is an error.
+        if family_mark(rest)?.0.is_some() || one_mark(rest)?.0.is_some() {
+            return Err(bad("two marks on one line", TWO_MARKS));
+        }
+        if let Some(word) = mark_word(rest) {
+            return Err(bad(format!("unknown mark `{word}`"), MARK_HINT));
+        }
     }
     Ok((Marks { mark, family }, rest))
 }

@@ -37,7 +37,7 @@ use std::path::Path;
 
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
-use super::{Case, Item, ItemKind};
+use super::{Case, ItemKind};
 use crate::lab::Side;
 use crate::sockets::Family;
 use blocks::{block, is_block};
@@ -138,18 +138,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         } else {
             step(head).map_err(|b| err(n, b))?
         };
-        let (only, when) = match marks.mark {
-            Some(mark::Mark::Nc(nc)) => (Some(nc), None),
-            Some(mark::Mark::When(r)) => (None, Some(r)),
-            None => (None, None),
-        };
-        case.items.push(Item {
-            line: n,
-            only,
-            family: marks.family,
-            when,
-            kind,
-        });
+        case.items.push(marks.item(n, kind));
     }
     if let Some((line, b)) = inject::uncaptured(&case) {
         return Err(err(line, b));
