@@ -11,12 +11,13 @@
 //! so its floor, when it connects or when its SYN arrives: set the metric
 //! before the connections it is for.
 //!
-//! The route is the connected one the kernel made for the host's address
-//! (main table, 192.168.2.0/24): it is replaced with the same attributes
-//! plus the metric, and goes with the namespace.
+//! The routes are the connected ones the kernel made for the host's
+//! addresses (main table, 192.168.2.0/24 and 2001:db8:2::/64): each is
+//! replaced with the same attributes plus the metric, so the floor holds
+//! in either family, and goes with the namespace.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -25,6 +26,7 @@ use rtnetlink::{Handle, RouteMessageBuilder};
 
 use crate::error::{Error, Result};
 use crate::lab::{Lab, Side};
+use crate::sockets::Family;
 
 /// RTAX_RTO_MIN: its bit in RTAX_LOCK.
 const RTAX_RTO_MIN: u32 = 13;
@@ -65,24 +67,28 @@ impl fmt::Display for Metric {
     }
 }
 
-/// Sets `metric` on `side`'s route to the lab's subnet, in its namespace.
+/// Sets `metric` on `side`'s routes to the lab's subnets (both families),
+/// in its namespace.
 pub fn set(lab: &Lab, side: Side, metric: Metric) -> Result<()> {
     let ns = lab.netns(side);
     let name = ns.name().to_string();
     let what = format!("{side} route {metric}");
     ns.run(&what.clone(), move || {
         crate::lab::rtnl(&name, move |handle| async move {
-            replace(&handle, side, metric)
-                .await
-                .map_err(|e| e.context(&what))
+            for family in [Family::Ipv4, Family::Ipv6] {
+                replace(&handle, side, family, metric)
+                    .await
+                    .map_err(|e| e.context(&what))?;
+            }
+            Ok(())
         })
     })
 }
 
 /// The lab's connected route as the kernel holds it now, replaced by the
 /// same with `metric` added.
-async fn replace(handle: &Handle, side: Side, metric: Metric) -> Result<()> {
-    let mut route = subnet_route(handle, side).await?;
+async fn replace(handle: &Handle, side: Side, family: Family, metric: Metric) -> Result<()> {
+    let mut route = subnet_route(handle, side, family).await?;
     let Metric::RtoMin(d) = metric;
     let ms = d.as_millis() as u32;
     let mut metrics = Vec::new();
@@ -112,57 +118,72 @@ async fn replace(handle: &Handle, side: Side, metric: Metric) -> Result<()> {
         .replace()
         .execute()
         .await
-        .map_err(|e| Error::netlink(format!("replace the route to {}", subnet()), e))
+        .map_err(|e| Error::netlink(format!("replace the route to {}", subnet(family).0), e))
 }
 
-/// 192.168.2.0/24: the subnet of the lab's two addresses.
-fn subnet() -> String {
-    let [a, b, c, _] = Side::Server.addr().octets();
-    format!("{a}.{b}.{c}.0/{}", crate::lab::PREFIX_LEN)
+/// 192.168.2.0/24 or 2001:db8:2::/64: the subnet of the lab's two
+/// addresses in `family` (as text), its address and prefix length.
+fn subnet(family: Family) -> (String, IpAddr, u8) {
+    let (net, len) = match family {
+        Family::Ipv4 => {
+            let [a, b, c, _] = Side::Server.addr().octets();
+            (IpAddr::V4(Ipv4Addr::new(a, b, c, 0)), crate::lab::PREFIX_LEN)
+        }
+        Family::Ipv6 => {
+            let [a, b, c, d, ..] = Side::Server.addr6().segments();
+            (
+                IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0)),
+                crate::lab::PREFIX_LEN6,
+            )
+        }
+    };
+    (format!("{net}/{len}"), net, len)
 }
 
-/// The main table's route to the lab's subnet in `side`'s namespace.
+/// The main table's route to the lab's subnet in `family` in `side`'s
+/// namespace.
 async fn subnet_route(
     handle: &Handle,
     side: Side,
+    family: Family,
 ) -> Result<netlink_packet_route::route::RouteMessage> {
-    let [a, b, c, _] = Side::Server.addr().octets();
-    let net = Ipv4Addr::new(a, b, c, 0);
-    let mut routes = handle
-        .route()
-        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-        .execute();
+    let (text, net, len) = subnet(family);
+    let request = match family {
+        Family::Ipv4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+        Family::Ipv6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+    };
+    let mut routes = handle.route().get(request).execute();
     while let Some(r) = routes
         .try_next()
         .await
         .map_err(|e| Error::netlink("list the routes", e))?
     {
-        let to_net = r
-            .attributes
-            .iter()
-            .any(|a| matches!(a, RouteAttribute::Destination(RouteAddress::Inet(d)) if *d == net));
+        let to_net = r.attributes.iter().any(|a| match a {
+            RouteAttribute::Destination(RouteAddress::Inet(d)) => IpAddr::V4(*d) == net,
+            RouteAttribute::Destination(RouteAddress::Inet6(d)) => IpAddr::V6(*d) == net,
+            _ => false,
+        });
         if r.header.table == RouteHeader::RT_TABLE_MAIN
-            && r.header.destination_prefix_length == crate::lab::PREFIX_LEN
+            && r.header.destination_prefix_length == len
             && to_net
         {
             return Ok(r);
         }
     }
     Err(Error::msg(format!(
-        "no route to {} in {side}'s namespace (is the lab configured? its address {} makes it)",
-        subnet(),
-        IpAddr::V4(side.addr())
+        "no route to {text} in {side}'s namespace (is the lab configured? its address {} makes it)",
+        side.ip(family)
     )))
 }
 
-/// The metric as the kernel holds it on `side`'s route now: rto_min in
-/// ms, and whether it is locked.
-pub fn rto_min(lab: &Lab, side: Side) -> Result<Option<(u32, bool)>> {
+/// The metric as the kernel holds it on `side`'s route in `family` now:
+/// rto_min in ms, and whether it is locked.
+pub fn rto_min(lab: &Lab, side: Side, family: Family) -> Result<Option<(u32, bool)>> {
     let ns = lab.netns(side);
     let name = ns.name().to_string();
     ns.run("read the route's rto_min", move || {
         crate::lab::rtnl(&name, move |handle| async move {
-            let route = subnet_route(&handle, side).await?;
+            let route = subnet_route(&handle, side, family).await?;
             let metrics: Vec<RouteMetric> = route
                 .attributes
                 .into_iter()
@@ -206,22 +227,31 @@ mod tests {
         );
     }
 
-    /// The metric lands on the host's own route, locked (or the kernel
-    /// would not use it), and the other host's route is left as it was.
+    /// The metric lands on the host's own routes, both families', locked
+    /// (or the kernel would not use it), and the other host's routes are
+    /// left as they were.
     #[test]
-    fn rto_min_is_set_locked_on_one_hosts_route_only() {
+    fn rto_min_is_set_locked_on_one_hosts_routes_only() {
         assert!(nix::unistd::geteuid().is_root(), "needs root");
         let lab = Lab::new("route-rto-min").expect("lab");
-        assert_eq!(rto_min(&lab, Side::Server).unwrap(), None);
+        for family in [Family::Ipv4, Family::Ipv6] {
+            assert_eq!(rto_min(&lab, Side::Server, family).unwrap(), None);
+        }
         set(&lab, Side::Server, Metric::RtoMin(Duration::from_secs(1))).unwrap();
-        assert_eq!(rto_min(&lab, Side::Server).unwrap(), Some((1000, true)));
-        assert_eq!(rto_min(&lab, Side::Client).unwrap(), None);
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let held = rto_min(&lab, Side::Server, family).unwrap();
+            assert_eq!(held, Some((1000, true)), "{family}");
+            assert_eq!(rto_min(&lab, Side::Client, family).unwrap(), None);
+        }
         set(
             &lab,
             Side::Server,
             Metric::RtoMin(Duration::from_millis(50)),
         )
         .unwrap();
-        assert_eq!(rto_min(&lab, Side::Server).unwrap(), Some((50, true)));
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let held = rto_min(&lab, Side::Server, family).unwrap();
+            assert_eq!(held, Some((50, true)), "{family}");
+        }
     }
 }
