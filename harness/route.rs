@@ -127,7 +127,10 @@ fn subnet(family: Family) -> (String, IpAddr, u8) {
     let (net, len) = match family {
         Family::Ipv4 => {
             let [a, b, c, _] = Side::Server.addr().octets();
-            (IpAddr::V4(Ipv4Addr::new(a, b, c, 0)), crate::lab::PREFIX_LEN)
+            (
+                IpAddr::V4(Ipv4Addr::new(a, b, c, 0)),
+                crate::lab::PREFIX_LEN,
+            )
         }
         Family::Ipv6 => {
             let [a, b, c, d, ..] = Side::Server.addr6().segments();
