@@ -325,6 +325,13 @@ impl Matrix {
                 let text = from_result
                     .or_else(|| t.failure.clone())
                     .unwrap_or_default();
+                let at = libtest::location(&text);
+                // `cases/x.case:3: what` says where once, in `at`.
+                let why = libtest::reason(&text);
+                let why = at
+                    .as_deref()
+                    .and_then(|a| why.strip_prefix(a)?.strip_prefix(": "))
+                    .map_or(why.clone(), str::to_string);
                 let test = match b.name.as_str() {
                     CASES_BINARY => t.name.clone(),
                     unit => format!("{}: {}", binary_title(unit), t.name),
@@ -332,8 +339,8 @@ impl Matrix {
                 v.push(Failure {
                     kernel: col.kernel.label.clone(),
                     test,
-                    at: libtest::location(&text),
-                    why: libtest::reason(&text),
+                    at,
+                    why,
                 });
             }
             if !b.clean() && b.output.count(|o| *o == Outcome::Failed) == 0 {
@@ -371,34 +378,37 @@ impl Matrix {
             .collect()
     }
 
-    /// Every skipped case: (kernel label, case, reason).
+    /// Every case skipped at run time, with its reason: (kernel label,
+    /// case, reason). Only the case runner skips at run time; a unit
+    /// test's `ignored` is its `#[ignore]`, the same on every kernel, and
+    /// only counted in its row.
     pub fn skipped(&self) -> Vec<(String, String, String)> {
         let mut v = Vec::new();
         for col in &self.columns {
-            for b in &col.binaries {
-                for t in &b.output.tests {
-                    if let Outcome::Ignored(Some(why)) = &t.outcome {
-                        v.push((col.kernel.label.clone(), t.name.clone(), why.clone()));
-                    }
+            for t in col
+                .binary(CASES_BINARY)
+                .map_or(&[][..], |b| &b.output.tests)
+            {
+                if let Outcome::Ignored(why) = &t.outcome {
+                    let why = why.as_deref().unwrap_or("ignored").to_string();
+                    v.push((col.kernel.label.clone(), t.name.clone(), why));
                 }
             }
         }
         v
     }
 
-    /// Tests passed, failed and skipped over every kernel (an ignored
-    /// test without a reason, `#[ignore]`d everywhere, is not counted); a
-    /// kernel that did not boot or finish counts as one failure.
+    /// Tests passed, failed and skipped (as [`Matrix::skipped`]) over
+    /// every kernel; a kernel that did not boot or finish, or a binary
+    /// that ended early, counts as one failure.
     pub fn totals(&self) -> (usize, usize, usize) {
-        let (mut p, mut f, mut s) = (0, 0, 0);
-        for col in &self.columns {
-            for b in &col.binaries {
-                p += b.output.count(|o| *o == Outcome::Passed);
-                s += b.output.count(|o| matches!(o, Outcome::Ignored(Some(_))));
-            }
-            f += self.failures_of(col).len();
-        }
-        (p, f, s)
+        let passed = self
+            .columns
+            .iter()
+            .flat_map(|c| &c.binaries)
+            .map(|b| b.output.count(|o| *o == Outcome::Passed))
+            .sum();
+        (passed, self.failures().len(), self.skipped().len())
     }
 
     pub fn failed(&self) -> bool {
