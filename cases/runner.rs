@@ -96,10 +96,7 @@ fn options() -> Result<Options, String> {
         })?,
         _ => our_nc(),
     };
-    let deadline = std::env::var("TCPLAB_DEADLINE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(5), Duration::from_millis);
+    let deadline = run::limits::deadline_from_env()?;
     let record = std::env::var_os("TCPLAB_RECORD").is_some_and(|v| !v.is_empty() && v != "0");
     // Any nc but ours is the differential run's: a case's `ncat:` items
     // are its, `ours:` items are skipped.
@@ -217,6 +214,9 @@ fn main() -> ExitCode {
         return libtest_mimic::run(&args, trials).exit_code();
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    if tcplab::interrupt::await_teardown(std::time::Duration::from_secs(30)) {
+        return ExitCode::FAILURE;
+    }
     // The run's report is written while the host is read again.
     let report = std::thread::spawn(move || sink.assemble());
     let unchanged = host_unchanged(&before);

@@ -282,9 +282,11 @@ impl Process {
         ))
     }
 
-    /// True when every thread of the process sleeps in a system call (state
-    /// S in /proc), or the process is gone: it has done all it can with what
-    /// it was given.
+    /// True when every thread of the process waits on something the case
+    /// must act on (a socket, a pipe, a terminal, a child, a signal, a
+    /// timer it set itself: [`crate::procs::Doing`]), is stopped, or the
+    /// process is gone: it has done all it can with what it was given.
+    /// Asleep in open() on a slow file system is not idle.
     ///
     /// Traced, a thread in state `t` sits in a ptrace stop (at a system
     /// call's entry or exit, or a signal's delivery) that its tracer thread
@@ -296,19 +298,19 @@ impl Process {
         if self.try_exit().is_some() {
             return true;
         }
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid())) else {
-            return true;
-        };
-        let traced = self.traced();
-        tasks.flatten().all(|t| {
-            stat_state(&t.path().join("stat")).is_none_or(|c| crate::procs::asleep(c, traced))
-        })
+        crate::procs::busy_thread(self.pid(), self.traced()).is_none()
     }
 
     /// One-letter state of the main thread, for messages.
     pub fn state(&self) -> String {
         stat_state(Path::new(&format!("/proc/{}/stat", self.pid())))
             .map_or("gone".into(), |c| c.to_string())
+    }
+
+    /// What it is doing, for messages: `asleep in poll`, `in openat of
+    /// /mnt/f/x`, `state R`, `gone` (see [`crate::procs::Doing`]).
+    pub fn doing(&self) -> String {
+        crate::procs::doing(self.pid(), self.traced()).map_or("gone".into(), |d| d.to_string())
     }
 
     /// Moves what it has written to its pipes so far into its streams now

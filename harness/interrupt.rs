@@ -38,3 +38,24 @@ pub fn install() -> Result<()> {
         .map_err(|e| Error::io("spawn the signal thread", e))?;
     Ok(())
 }
+
+/// For the main thread once its cases have ended: if a signal is tearing
+/// the run down, wait for the signal thread to exit the process with
+/// 128+signal instead of ending it first with a verdict the teardown
+/// itself made up (killing a case's commands can satisfy the very wait a
+/// case was in: seen as `wait client TIME-WAIT ...` passing and the run
+/// exiting 0 under load). Returns false if no signal came, true if the
+/// signal thread has not exited the process within `within`.
+pub fn await_teardown(within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    while netns::closed() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            eprintln!("tcplab: the interrupted run's teardown did not end within {within:?}");
+            return true;
+        }
+        // Woken by nothing: the signal thread ends the process.
+        std::thread::park_timeout(left);
+    }
+    false
+}

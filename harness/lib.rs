@@ -14,6 +14,7 @@ pub mod inject;
 pub mod interrupt;
 pub mod lab;
 pub mod netns;
+pub mod notation;
 pub mod output;
 pub mod owner;
 pub mod packet;

@@ -35,6 +35,11 @@ static LIVE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 /// Set once the run is being torn down: no new namespace may be made.
 static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether the run is being torn down by a signal ([`remove_all_live`]).
+pub fn closed() -> bool {
+    CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Deletes every namespace this process still holds (killing what runs in
 /// them). For an interrupted run (SIGINT, SIGTERM): the cases' own drops
 /// will not run. Returns the names removed.

@@ -44,3 +44,13 @@ pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
         hint: (!hint.is_empty()).then(|| hint.to_string()),
     }
 }
+
+/// A notation's error (a packet line, an option, a duration) in a case file.
+impl From<crate::notation::Malformed> for Bad {
+    fn from(m: crate::notation::Malformed) -> Bad {
+        Bad {
+            msg: m.msg,
+            hint: m.hint,
+        }
+    }
+}

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::rows::{show_duration, Window};
 use crate::flow::{self, Isns};
 use crate::lab::Side;
+use crate::notation::duration::show as show_duration;
+pub use crate::notation::{Mark, Opt, Timing};
 use crate::packet::{OptionList, Packet, TcpFlags, TcpOption};
 
 /// One line of a `packets` block. Fields left out are not checked.
@@ -21,82 +22,12 @@ pub struct PacketExpect {
     pub ack: Option<u32>,
     pub win: Option<u16>,
     pub length: Option<u32>,
-    pub options: Option<Vec<OptExpect>>,
+    pub options: Option<Vec<Opt>>,
     /// `after 0.9s..1.3s` / `at 0.2s..0.4s`: when it must come.
     pub timing: Option<Timing>,
     /// `dropped`, `delayed`, `reordered`: what a fault rule must have done
     /// to it. Absent: not checked.
     pub mark: Option<Mark>,
-}
-
-/// When a packets line says its packet must come, as a window.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Timing {
-    /// `after LO..HI`: since the previous captured packet (of any block).
-    After(Window),
-    /// `at LO..HI`: since the latest action step began.
-    At(Window),
-}
-
-impl Timing {
-    /// The window, whichever moment it counts from.
-    pub fn window(self) -> Window {
-        match self {
-            Timing::After(w) | Timing::At(w) => w,
-        }
-    }
-
-    /// The time this timing measures for `seen`: since the previous packet,
-    /// or since the latest action.
-    pub fn observed(self, seen: &Seen) -> Option<Duration> {
-        match self {
-            Timing::After(_) => seen.ctx.gap,
-            Timing::At(_) => seen.ctx.since_action,
-        }
-    }
-
-    pub fn holds(self, seen: &Seen) -> bool {
-        self.observed(seen)
-            .is_some_and(|t| self.window().contains(t))
-    }
-}
-
-impl fmt::Display for Timing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Timing::After(w) => write!(f, "after {w}"),
-            Timing::At(w) => write!(f, "at {w}"),
-        }
-    }
-}
-
-/// What the harness did to a packet: the trailing word of a packets line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mark {
-    Dropped,
-    Delayed,
-    Reordered,
-    /// Sent twice (by a `netem ... duplicate` link fault).
-    Duplicated,
-    /// Sent by a `HOST sends` step, not by a kernel.
-    Injected,
-}
-
-impl Mark {
-    pub const WORDS: [(&'static str, Mark); 5] = [
-        ("dropped", Mark::Dropped),
-        ("delayed", Mark::Delayed),
-        ("reordered", Mark::Reordered),
-        ("duplicated", Mark::Duplicated),
-        ("injected", Mark::Injected),
-    ];
-
-    pub fn word(self) -> &'static str {
-        Mark::WORDS
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("", |(w, _)| w)
-    }
 }
 
 /// A mark as a run observed it: which rule did it, and for how long a
@@ -143,58 +74,6 @@ pub struct Context {
     pub retransmission: bool,
     pub marked: Option<Marked>,
 }
-/// One item of `options [...]`: a name, and a value only where the case
-/// names one (`mss 1460` pins the MSS, `wscale` only asks that it be there).
-#[derive(Clone, Debug, PartialEq)]
-pub enum OptExpect {
-    Nop,
-    SackOk,
-    Sack,
-    Mss(Option<u16>),
-    Wscale(Option<u8>),
-    Ts { val: Option<u32>, ecr: Option<u32> },
-}
-
-impl OptExpect {
-    fn matches(&self, o: &TcpOption) -> bool {
-        match (self, o) {
-            (OptExpect::Nop, TcpOption::Nop)
-            | (OptExpect::SackOk, TcpOption::SackOk)
-            | (OptExpect::Sack, TcpOption::Sack(_)) => true,
-            (OptExpect::Mss(want), TcpOption::Mss(v)) => want.is_none_or(|w| w == *v),
-            (OptExpect::Wscale(want), TcpOption::Wscale(v)) => want.is_none_or(|w| w == *v),
-            (OptExpect::Ts { val, ecr }, TcpOption::Ts { val: v, ecr: e }) => {
-                val.is_none_or(|w| w == *v) && ecr.is_none_or(|w| w == *e)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for OptExpect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OptExpect::Nop => f.write_str("nop"),
-            OptExpect::SackOk => f.write_str("sackOK"),
-            OptExpect::Sack => f.write_str("sack"),
-            OptExpect::Mss(None) => f.write_str("mss"),
-            OptExpect::Mss(Some(v)) => write!(f, "mss {v}"),
-            OptExpect::Wscale(None) => f.write_str("wscale"),
-            OptExpect::Wscale(Some(v)) => write!(f, "wscale {v}"),
-            OptExpect::Ts { val, ecr } => {
-                f.write_str("TS")?;
-                if let Some(v) = val {
-                    write!(f, " val {v}")?;
-                }
-                if let Some(e) = ecr {
-                    write!(f, " ecr {e}")?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
 /// A captured packet seen from the lab: which host sent it, and numbers
 /// relative to each side's ISN.
 #[derive(Clone, Debug, PartialEq)]
@@ -256,6 +135,21 @@ impl Seen {
                 Some(s)
             })
             .collect()
+    }
+
+    /// The time `timing` measures for this packet: since the previous
+    /// packet, or since the latest action.
+    pub fn since(&self, timing: Timing) -> Option<Duration> {
+        match timing {
+            Timing::After(_) => self.ctx.gap,
+            Timing::At(_) => self.ctx.since_action,
+        }
+    }
+
+    /// Whether it came within `timing`'s window.
+    pub fn within(&self, timing: Timing) -> bool {
+        self.since(timing)
+            .is_some_and(|t| timing.window().contains(t))
     }
 
     /// `seq A[:B]` where tcpdump shows a seq, and `ack N` where the ACK
@@ -423,7 +317,7 @@ fn not_marked(want: Mark) -> &'static str {
 
 /// Why `seen` came outside the window of `timing`, or None.
 fn late(timing: Timing, seen: &Seen) -> Option<String> {
-    let (window, observed) = (timing.window(), timing.observed(seen));
+    let (window, observed) = (timing.window(), seen.since(timing));
     let since = match timing {
         Timing::After(_) => "after the previous packet",
         Timing::At(_) => "after the latest action began",

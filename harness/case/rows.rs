@@ -69,77 +69,13 @@ impl fmt::Display for AddrPattern {
     }
 }
 
-/// `58s..60s`: a closed interval of time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    pub lo: Duration,
-    pub hi: Duration,
-}
+/// The notation's durations and windows, the same units everywhere
+/// (`crate::notation::duration`).
+pub use crate::notation::duration::{show as show_duration, Window};
 
-impl Window {
-    pub fn parse(s: &str) -> Result<Window, Bad> {
-        const HINT: &str = "a time window is `LOW..HIGH`, e.g. `58s..60s` or `0ms..200ms`";
-        let (lo, hi) = s
-            .split_once("..")
-            .ok_or_else(|| bad(format!("bad time window `{s}`"), HINT))?;
-        let (lo, hi) = (duration(lo)?, duration(hi)?);
-        if lo > hi {
-            return Err(bad(
-                format!("time window `{s}` ends before it starts"),
-                HINT,
-            ));
-        }
-        Ok(Window { lo, hi })
-    }
-
-    pub fn contains(&self, d: Duration) -> bool {
-        self.lo <= d && d <= self.hi
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}..{}", show_duration(self.lo), show_duration(self.hi))
-    }
-}
-
-/// The longest duration a case may write: a day covers every TCP timer
-/// (keepalive idle is at most 32767 s); anything longer is a typo, and one
-/// as long as `1e20s` would not even fit a Duration.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// `60s`, `1.5s`, `200ms`, `1min`; at most [`MAX_DURATION`].
+/// `300us`, `200ms`, `1.5s`, `1min`; at most a day.
 pub fn duration(s: &str) -> Result<Duration, Bad> {
-    const HINT: &str = "a duration is a number with a unit, at most a day (86400s): `200ms`, `58s`, `1.5s`, `1min`";
-    let s = s.trim();
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        return Err(bad(format!("`{s}` has no unit"), HINT));
-    };
-    match num.parse::<f64>().map(|v| v * scale) {
-        Ok(v) if v > MAX_DURATION.as_secs_f64() => {
-            Err(bad(format!("duration `{s}` is longer than a day"), HINT))
-        }
-        Ok(v) if v >= 0.0 => {
-            Duration::try_from_secs_f64(v).map_err(|_| bad(format!("bad duration `{s}`"), HINT))
-        }
-        _ => Err(bad(format!("bad duration `{s}`"), HINT)),
-    }
-}
-
-pub fn show_duration(d: Duration) -> String {
-    if d.subsec_millis() == 0 && d.as_secs() > 0 {
-        format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
+    Ok(crate::notation::duration::parse(s)?)
 }
 
 /// One row of a `sockets HOST` block, ss's columns:

@@ -66,23 +66,9 @@ fn percent(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-/// `20ms`, `1.5s`, `300us`.
-pub fn duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s
-        .find(|c: char| c.is_ascii_alphabetic())
-        .map(|i| s.split_at(i))
-        .ok_or_else(|| format!("`{s}`: a time needs a unit (us, ms, s)"))?;
-    let v: f64 = num.parse().map_err(|_| format!("`{s}` is not a time"))?;
-    let scale = match unit {
-        "us" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        _ => return Err(format!("`{s}`: the units are us, ms and s")),
-    };
-    if v < 0.0 || !v.is_finite() {
-        return Err(format!("`{s}`: a time is not negative"));
-    }
-    Duration::try_from_secs_f64(v * scale).map_err(|_| format!("`{s}` is too long"))
+/// `20ms`, `1.5s`, `300us`: the notation's one duration grammar.
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::notation::duration::parse(s).map_err(|m| m.msg)
 }
 
 impl FromStr for Link {

@@ -80,7 +80,7 @@ mod wire;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use link::{duration, Link, LinkReport};
+pub use link::{Link, LinkReport};
 pub use rule::{Acted, Action, Direction, FlagMatch, PacketKey, Rule, RuleId, RuleReport, Which};
 pub use wire::wire_sized;
 

@@ -10,8 +10,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::spec::{AckNum, OptSpec, SegmentSpec, SeqNum, DEFAULT_FROM_PORT};
+use super::spec::{AckNum, SegmentSpec, SeqNum, DEFAULT_FROM_PORT};
 use crate::lab::Side;
+use crate::notation::Opt;
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
 /// Window of a segment from a side that has sent nothing yet: Linux's first
@@ -246,7 +247,7 @@ fn offset(base: u32, k: i64) -> u32 {
 /// default `nop,nop,TS` when the connection uses timestamps. Without a
 /// connection (`ts` None), a bare TS takes `now` in ms and ecr 0.
 fn options(
-    written: Option<&[OptSpec]>,
+    written: Option<&[Opt]>,
     ts: Option<(u32, u32)>,
     now: Duration,
 ) -> Result<Vec<TcpOption>, String> {
@@ -257,19 +258,25 @@ fn options(
         });
     };
     let (auto_val, auto_ecr) = ts.unwrap_or((now.as_millis() as u32, 0));
-    Ok(written
+    written
         .iter()
-        .map(|o| match *o {
-            OptSpec::Nop => TcpOption::Nop,
-            OptSpec::Mss(v) => TcpOption::Mss(v),
-            OptSpec::Wscale(v) => TcpOption::Wscale(v),
-            OptSpec::SackOk => TcpOption::SackOk,
-            OptSpec::Ts { val, ecr } => TcpOption::Ts {
-                val: val.unwrap_or(auto_val),
-                ecr: ecr.unwrap_or(auto_ecr),
-            },
+        .map(|o| {
+            Ok(match *o {
+                Opt::Nop => TcpOption::Nop,
+                Opt::Mss(Some(v)) => TcpOption::Mss(v),
+                Opt::Wscale(Some(v)) => TcpOption::Wscale(v),
+                Opt::SackOk => TcpOption::SackOk,
+                Opt::Ts { val, ecr } => TcpOption::Ts {
+                    val: val.unwrap_or(auto_val),
+                    ecr: ecr.unwrap_or(auto_ecr),
+                },
+                // The notation refuses these in `sends`.
+                Opt::Mss(None) | Opt::Wscale(None) | Opt::Sack => {
+                    return Err(format!("option `{o}` has no value to send"))
+                }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// `spec` for a new connection (`to port N`): HOST's address and `from

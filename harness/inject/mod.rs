@@ -8,7 +8,7 @@
 //!
 //! | step | function | module |
 //! | --- | --- | --- |
-//! | the text after `HOST sends ` | `"[R.] seq rcv_nxt+1".parse::<SegmentSpec>()` | [`spec`] |
+//! | the text after `HOST sends ` | `"[R.] seq rcv_nxt+1".parse::<SegmentSpec>()` | [`spec`] (grammar: `crate::notation`) |
 //! | where the connection stands | [`Conn::latest`]`(packets, side, port)` | [`conn`] |
 //! | absolute numbers, TS, window | [`Conn::resolve`] / [`conn::resolve_new`] (or [`resolve`] for both) | [`conn`] |
 //! | the Ethernet frame | [`frame::build`]`(&packet, macs, ip_id)` | [`frame`] |
@@ -24,8 +24,9 @@
 //!
 //! ## For the case format
 //!
-//! - Parse at load time: [`SegmentSpec`]'s `FromStr` error is a
-//!   [`SpecError`] with `msg` and `hint`, ready for a `file:line:` prefix.
+//! - Parse at load time: [`SegmentSpec`]'s `FromStr` (the notation's
+//!   `sends` form, `crate::notation`) fails with a [`Malformed`]: `msg` and
+//!   `hint`, ready for a `file:line:` prefix.
 //! - At run time call [`resolve`] first: its `Err(String)` (no connection
 //!   on the port, no ISN captured) is bad input, to report with the
 //!   step's `file:line` before anything is sent; then [`inject`] (or
@@ -73,7 +74,7 @@ mod tcpdump_tests;
 use std::time::{Duration, SystemTime};
 
 pub use conn::Conn;
-pub use spec::{SegmentSpec, SpecError};
+pub use spec::{Malformed, SegmentSpec};
 pub use wire::Sent;
 
 use crate::error::{Error, Result};

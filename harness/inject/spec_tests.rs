@@ -3,7 +3,8 @@
 
 use rstest::rstest;
 
-use super::spec::{AckNum, Data, OptSpec, SegmentSpec, SeqNum, FILL_BYTE};
+use super::spec::{AckNum, Data, SegmentSpec, SeqNum, FILL_BYTE};
+use crate::notation::Opt;
 use crate::packet::TcpFlags;
 
 fn parse(s: &str) -> SegmentSpec {
@@ -64,12 +65,12 @@ fn length_fills_with_the_fill_byte() {
 }
 
 #[rstest]
-#[case("[.] options [nop,nop,TS]", vec![OptSpec::Nop, OptSpec::Nop, OptSpec::Ts { val: None, ecr: None }])]
-#[case("[.] options [nop,nop,TS val 5 ecr 7]", vec![OptSpec::Nop, OptSpec::Nop, OptSpec::Ts { val: Some(5), ecr: Some(7) }])]
-#[case("[.] options [TS ecr 0]", vec![OptSpec::Ts { val: None, ecr: Some(0) }])]
-#[case("[S] options [mss 1460,sackOK,nop,wscale 7]", vec![OptSpec::Mss(1460), OptSpec::SackOk, OptSpec::Nop, OptSpec::Wscale(7)])]
+#[case("[.] options [nop,nop,TS]", vec![Opt::Nop, Opt::Nop, Opt::Ts { val: None, ecr: None }])]
+#[case("[.] options [nop,nop,TS val 5 ecr 7]", vec![Opt::Nop, Opt::Nop, Opt::Ts { val: Some(5), ecr: Some(7) }])]
+#[case("[.] options [TS ecr 0]", vec![Opt::Ts { val: None, ecr: Some(0) }])]
+#[case("[S] options [mss 1460,sackOK,nop,wscale 7]", vec![Opt::Mss(Some(1460)), Opt::SackOk, Opt::Nop, Opt::Wscale(Some(7))])]
 #[case("[.] options []", vec![])]
-fn options_as_tcpdump_prints_them(#[case] text: &str, #[case] opts: Vec<OptSpec>) {
+fn options_as_tcpdump_prints_them(#[case] text: &str, #[case] opts: Vec<Opt>) {
     assert_eq!(parse(text).options, Some(opts));
 }
 

@@ -56,7 +56,7 @@ pub(super) fn rule(verb: &str, rest: &str) -> Result<ItemKind, Bad> {
 }
 
 /// The longest delay a step may ask for (as the case's other durations).
-const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+const MAX_DELAY: std::time::Duration = crate::notation::duration::MAX;
 
 /// `by DURATION`, the end of a `delay` rule.
 fn delay_by(rest: &str) -> Result<std::time::Duration, Bad> {
@@ -311,7 +311,7 @@ mod tests {
             ("netem client > server wobble 3%", "not a link fault"),
             (
                 "netem client > server delay 99999999999999999999999s",
-                "too long",
+                "longer than a day",
             ),
             ("netem client > server delay 100000s", "longer than a day"),
         ] {

@@ -24,6 +24,8 @@ const WORDS: &[&str] = &[
     "^D", "^Z", "fg", "trace", "wait", "gone", "at", "packets", "sockets", "fds", "syscalls",
     "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
+    "sends", "rcv_nxt", "snd_nxt+1", "rcv_nxt-1", "payload", "\"x\\n\"", "to", "from", "after",
+    "dropped", "injected", "delayed", "within",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
     "..", "'", "\"", "'a b'", "\"unterminated", "#", "\t", "  ", "\r", "\0", "\u{feff}",
@@ -41,7 +43,7 @@ const VALUES: &[&str] = &[
     "(LISTEN)", "(ESTABLISHED)", "(NOPE)", "0s", "1s", "58s", "1min", "200ms", "1e20s",
     "1.5e19s", "1e308s", "NaNs", "infs", "-1s", "86400s", "86401s", "0.0000001ms", "1e-400s",
     "0s..1s", "58s..60s", "0ms..200ms", "2s..1s", "0s..1e20s", "0s..1.5e19s", "1e30s..1e30s",
-    "0s..86400s", "0s..infs", "..", "s..s", "client", "server", "nc", "\0", "",
+    "0s..86400s", "0s..infs", "..", "s..s", "300us", "1e3ms", "5 s", "client", "server", "nc", "\0", "",
 ];
 
 /// Any word or value.
@@ -85,6 +87,8 @@ const TEMPLATES: &[&str] = &[
     "fds {}", "  {} IPv4 TCP {} ({})", "  fd {} {} TCP {}->{} {}",
     "syscalls {}", "  {}({}, {}) = {}", "  accept({}, ...) = {} {}",
     "ours: {} {}", "ncat: {} ^D", "ncat: packets", "ours: sockets {}", "{}: {} {}",
+    "client sends {} {}", "server sends [{}] seq {}, ack {}, {} {}", "client sends [R] seq rcv_nxt{}  {} {}",
+    "  client > server  [S]  seq {}  {} {}  {}", "  server > client  [P.]  {} \"{}\", length {}",
 ];
 
 /// A line of tokens, or a template filled with them; sometimes arbitrary text.

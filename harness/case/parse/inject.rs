@@ -17,7 +17,7 @@ pub(super) fn sends(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     if arg.is_empty() {
         return Err(bad("`sends` without a segment", SENDS_HINT));
     }
-    let spec: SegmentSpec = arg.parse().map_err(|e: crate::inject::SpecError| Bad {
+    let spec: SegmentSpec = arg.parse().map_err(|e: crate::inject::Malformed| Bad {
         msg: format!("bad segment `{arg}`: {}", e.msg),
         hint: e.hint.or_else(|| Some(SENDS_HINT.to_string())),
     })?;

@@ -3,7 +3,8 @@
 //!
 //! The shape: unindented lines are steps or block headers; a block's body is
 //! the indented lines under its header. Blank lines and `#` lines are
-//! ignored.
+//! ignored, and so is a comment at the end of a line (`comment`: two
+//! blanks, then `#`; not after a command, typed or printed text).
 //!
 //! Where things go: [`step`] is the one dispatcher of steps (a new step is
 //! one arm there and a function in its own module: `steps`, `wait`,
@@ -12,6 +13,7 @@
 //! words and hosts in `words`; `ours:` / `ncat:` marks in `mark`.
 
 mod blocks;
+mod comment;
 mod faults;
 mod inject;
 mod mark;
@@ -24,6 +26,8 @@ mod words;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod readme;
 #[cfg(test)]
 mod tests;
 
@@ -42,6 +46,12 @@ const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C
      `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
+
+/// A block's line without its trailing comment (see `comment`): what record
+/// mode compares with what it would write.
+pub fn without_comment(line: &str) -> &str {
+    comment::strip(line)
+}
 
 /// Reads ([`read`]) and parses the case file at `path`.
 pub fn load(path: &Path) -> Result<Case, ParseError> {
@@ -162,8 +172,11 @@ fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
                 return Err((n, b));
             }
             match groups.last_mut() {
-                Some((_, _, head, body)) if is_block(head) || is_repeat(head) => {
-                    body.push((n, trimmed))
+                Some((_, _, head, body)) if is_block(head) => {
+                    body.push((n, comment::strip(trimmed)))
+                }
+                Some((_, _, head, body)) if is_repeat(head) => {
+                    body.push((n, comment::strip_step(trimmed)))
                 }
                 _ => {
                     return Err((
@@ -177,7 +190,7 @@ fn group(text: &str) -> Result<Vec<Group<'_>>, (usize, Bad)> {
             }
         } else {
             let (only, head) = mark::split_mark(trimmed).map_err(|b| (n, b))?;
-            groups.push((n, only, head, Vec::new()));
+            groups.push((n, only, comment::strip_step(head), Vec::new()));
         }
     }
     Ok(groups)

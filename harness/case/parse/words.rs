@@ -29,13 +29,7 @@ pub(super) fn host(s: &str) -> Result<Side, Bad> {
     word.parse().map_err(|m: String| bad(m, ""))
 }
 
-pub(super) fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start();
-    match s.find(char::is_whitespace) {
-        Some(i) => (&s[..i], s[i..].trim_start()),
-        None => (s, ""),
-    }
-}
+pub(super) use crate::notation::split_word;
 
 /// Words as a shell splits them: whitespace, '...' and "..." quoting.
 pub(super) fn shell_words(s: &str) -> Result<Vec<String>, Bad> {

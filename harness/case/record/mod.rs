@@ -13,7 +13,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, OptExpect, PacketExpect, Seen};
+use super::expect::{compare, Opt, PacketExpect, Seen};
 use super::parse;
 use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
 use super::run::{Observation, Observed};
@@ -108,7 +108,8 @@ fn body_range(lines: &[String], header: usize) -> std::ops::Range<usize> {
 }
 
 /// Puts `body` in place of the block's body lines, keeping its comments and
-/// blank lines where they stand. Whether anything changed.
+/// blank lines where they stand, and a line's trailing comment where the
+/// line itself stays. Whether anything changed.
 fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool {
     let range = body_range(lines, header);
     let is_body = |l: &str| !l.trim().is_empty() && !l.trim().starts_with('#');
@@ -116,7 +117,7 @@ fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool
         .iter()
         .map(String::as_str)
         .filter(|l| is_body(l))
-        .map(str::trim)
+        .map(|l| parse::without_comment(l.trim()))
         .collect();
     if old == body.iter().map(String::as_str).collect::<Vec<_>>() {
         return false;
@@ -129,10 +130,13 @@ fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool
     let mut new = body.iter().map(|b| format!("  {b}{cr}"));
     let mut out = Vec::new();
     for l in &lines[range.clone()] {
-        if is_body(l) {
-            out.extend(new.next());
-        } else {
+        if !is_body(l) {
             out.push(l.clone());
+            continue;
+        }
+        match new.next() {
+            Some(n) if n.trim() == parse::without_comment(l.trim()) => out.push(l.clone()),
+            n => out.extend(n),
         }
     }
     out.extend(new);
@@ -209,7 +213,7 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
 
 /// Option names in order; values only for mss (1460 on the lab's veth,
 /// whatever the kernel) and where the original line pinned one.
-fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
+fn options(observed: &[TcpOption], named: &[Opt]) -> String {
     let items: Vec<String> = observed
         .iter()
         .enumerate()
@@ -219,11 +223,11 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
                 .iter()
                 .filter(|p| p.name() == o.name())
                 .count();
-            let pinned = named.iter().filter(|e| opt_name(e) == o.name()).nth(nth);
+            let pinned = named.iter().filter(|e| e.name() == o.name()).nth(nth);
             match (o, pinned) {
                 (TcpOption::Mss(v), _) => format!("mss {v}"),
-                (TcpOption::Wscale(v), Some(OptExpect::Wscale(Some(_)))) => format!("wscale {v}"),
-                (TcpOption::Ts { val, ecr }, Some(OptExpect::Ts { val: pv, ecr: pe })) => {
+                (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
+                (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
                     let mut t = "TS".to_string();
                     if pv.is_some() {
                         t += &format!(" val {val}");
@@ -238,17 +242,6 @@ fn options(observed: &[TcpOption], named: &[OptExpect]) -> String {
         })
         .collect();
     items.join(",")
-}
-
-fn opt_name(o: &OptExpect) -> &'static str {
-    match o {
-        OptExpect::Nop => "nop",
-        OptExpect::SackOk => "sackOK",
-        OptExpect::Sack => "sack",
-        OptExpect::Mss(_) => "mss",
-        OptExpect::Wscale(_) => "wscale",
-        OptExpect::Ts { .. } => "TS",
-    }
 }
 
 /// Rows in the order to write them, each with the expected row whose style

@@ -565,3 +565,32 @@ fn marks_are_kept_and_the_other_implementations_block_is_left_as_written() {
     assert_eq!(r.changed, 1);
     assert_eq!(r.warnings, Vec::<String>::new());
 }
+
+#[test]
+fn comments_after_kept_lines_stay_and_a_rewritten_line_loses_its_own() {
+    let text = "\
+server $ nc -kl 11111
+client $ nc 192.168.2.100 11111
+packets            # the handshake
+  client > server  [S]   seq 0  # the SYN
+  server > client  [S.]  seq 0, ack 1\t# its answer
+  client > server  [.]   ack 9  # wrong
+";
+    let obs = observe(text, vec![Observation::Packets(handshake())]);
+    let r = rec(text, &obs);
+    let want = "\
+server $ nc -kl 11111
+client $ nc 192.168.2.100 11111
+packets            # the handshake
+  client > server  [S]   seq 0  # the SYN
+  server > client  [S.]  seq 0, ack 1\t# its answer
+  client > server  [.]   ack 1
+";
+    assert_eq!(r.text, want);
+    assert_eq!(r.changed, 1);
+    let again = rec(
+        &r.text,
+        &observe(&r.text, vec![Observation::Packets(handshake())]),
+    );
+    assert_eq!((again.text.as_str(), again.changed), (want, 0));
+}

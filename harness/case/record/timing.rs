@@ -33,13 +33,13 @@ pub(super) fn tail(s: &Seen, model: Option<&PacketExpect>, original: Option<&str
 
 fn timing(s: &Seen, old: Option<Timing>, original: Option<&str>) -> Option<String> {
     match old {
-        Some(old) if old.holds(s) => Some(written(old, original).unwrap_or(old.to_string())),
+        Some(old) if s.within(old) => Some(written(old, original).unwrap_or(old.to_string())),
         Some(old) => {
             let kind = match old {
                 Timing::After(_) => Timing::After,
                 Timing::At(_) => Timing::At,
             };
-            old.observed(s).map(|t| kind(around(t)).to_string())
+            s.since(old).map(|t| kind(around(t)).to_string())
         }
         None => s
             .ctx

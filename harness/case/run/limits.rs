@@ -5,8 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::rows::{duration, show_duration};
+use super::super::rows::show_duration;
 use super::super::{Case, ItemKind};
+use crate::notation::duration;
 
 /// The whole of one case, unless TCPLAB_CASE_TIMEOUT says otherwise: the
 /// longest committed case (`time-wait-expiry`) takes about 61 s.
@@ -28,15 +29,40 @@ pub fn case_timeout_from_env() -> Result<Duration, String> {
     case_timeout(&v)
 }
 
+/// How long one wait (a settle, a line, an exit) may take unless
+/// TCPLAB_DEADLINE_MS says otherwise.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// TCPLAB_DEADLINE_MS: milliseconds (its old spelling, `60000`), or a
+/// duration in the notation's units (`60s`, `1min`); unset or empty is
+/// [`DEFAULT_DEADLINE`].
+pub fn deadline_from_env() -> Result<Duration, String> {
+    const NAME: &str = "TCPLAB_DEADLINE_MS";
+    let v = match std::env::var(NAME) {
+        Ok(v) if !v.trim().is_empty() => v,
+        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_DEADLINE),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            return Err(format!("{NAME}={v:?} is not a duration"))
+        }
+    };
+    deadline(&v)
+}
+
+/// A TCPLAB_DEADLINE_MS value: milliseconds, or a duration, at most a day.
+pub fn deadline(v: &str) -> Result<Duration, String> {
+    match duration::parse_or_bare(v, Duration::from_millis(1)) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("TCPLAB_DEADLINE_MS=0: every wait needs some time".into()),
+        Err(b) => Err(format!(
+            "TCPLAB_DEADLINE_MS={v}: {} (milliseconds, or e.g. `5s`, `500ms`; at most a day)",
+            b.msg
+        )),
+    }
+}
+
 /// A TCPLAB_CASE_TIMEOUT value: seconds, or a duration, at most a day.
 pub fn case_timeout(v: &str) -> Result<Duration, String> {
-    let t = v.trim();
-    let parsed = if t.bytes().all(|b| b.is_ascii_digit()) {
-        duration(&format!("{t}s"))
-    } else {
-        duration(t)
-    };
-    match parsed {
+    match duration::parse_or_bare(v, Duration::from_secs(1)) {
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => Err("TCPLAB_CASE_TIMEOUT=0: a case needs some time".into()),
         Err(b) => Err(format!(
@@ -84,6 +110,17 @@ mod tests {
         for bad in ["0", "86401", "1e30s", "abc", "-5", "5 s"] {
             let e = case_timeout(bad).unwrap_err();
             assert!(e.starts_with(&format!("TCPLAB_CASE_TIMEOUT={bad}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn deadline_takes_milliseconds_or_a_duration() {
+        assert_eq!(deadline("60000"), Ok(Duration::from_secs(60)));
+        assert_eq!(deadline("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(deadline("300us"), Ok(Duration::from_micros(300)));
+        for bad in ["0", "86400001", "abc", "-5", "5 s"] {
+            let e = deadline(bad).unwrap_err();
+            assert!(e.starts_with(&format!("TCPLAB_DEADLINE_MS={bad}")), "{e}");
         }
     }
 

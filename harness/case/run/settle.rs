@@ -124,7 +124,7 @@ impl Session<'_> {
             if Instant::now() >= deadline {
                 let rows = self.dump(line, true).unwrap_or(rows);
                 let mut why = format!(
-                    "timed out after {:?} waiting for the lab to settle (sockets in stable states, commands asleep)",
+                    "timed out after {:?} waiting for the lab to settle (sockets in stable states, every process waiting on the case)",
                     self.opts.deadline
                 );
                 for (side, r) in &rows {
@@ -135,10 +135,10 @@ impl Session<'_> {
                 for (side, p) in &self.procs {
                     let _ = write!(
                         why,
-                        "\n    {side}: `{}` pid {} state {}",
+                        "\n    {side}: `{}` pid {} {}",
                         p.label(),
                         p.pid(),
-                        p.state()
+                        p.doing()
                     );
                 }
                 for b in self.busy.iter().filter(|_| quiet_sockets) {
