@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154,SC2034  # sourced: the caller's variables
 # Sourced by ci/kernels: from what a user typed (a version, a package, a
 # vmlinuz path, `host`) to a kernel image on disk. A Debian package is
 # fetched with `apt-get download` and unpacked with `dpkg -x` into
@@ -45,7 +46,9 @@ apt_image=${TCPLAB_KERNEL_APT_IMAGE:-debian:12}
 # Where Debian's kernel packages are to be had: `local` (this machine's
 # apt knows linux-image-*-FLAVOUR), `container` (docker), or nowhere.
 apt_where() {
-    if apt-cache pkgnames linux-image- 2>/dev/null | grep -q -- "-$flavour\$"; then
+    local names
+    names=$(apt-cache pkgnames linux-image- 2>/dev/null)
+    if grep -q -- "-$flavour\$" <<<"$names"; then
         echo local
     elif command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
         echo container
@@ -66,12 +69,16 @@ in_debian() {
         if [ -d /out ]; then chown -R $(id -u):$(id -g) /out; fi"
 }
 
+# apt_where's answer, once per matrix run (ci/kernels asks before the
+# kernels' jobs start).
+apt_at=${apt_at:-}
+
 # The package a version means, asked where Debian's apt is.
 package_named() {
     case $1 in
         linux-image-*) echo "$1" ;;
         *)
-            case $(apt_where) in
+            case $apt_at in
                 local) package_for_version "$1" ;;
                 container) in_debian "package_for_version $(printf %q "$1")" ;;
             esac ;;
@@ -92,8 +99,7 @@ fetch_package() {
         local sandbox=()
         # apt's download user (_apt) cannot write a root-owned folder.
         [ "$(id -u)" = 0 ] && sandbox=(-o APT::Sandbox::User=root)
-        local where
-        where=$(apt_where)
+        local where=$apt_at
         if [ -z "$where" ]; then
             K_WHY="no apt here knows Debian's linux-image-*-$flavour packages, and no docker to ask a $apt_image container"
             rm -rf "$tmp"
