@@ -19,10 +19,12 @@ use tcplab::case::run::{self, Options};
 use tcplab::case::{parse, record, Implementation};
 use tcplab::report::coverage;
 use tcplab::report::results::CaseResult;
-use tcplab::report::{ladder, many, tcpdump};
+use tcplab::report::{ladder, many};
+use tcplab::tcpdump;
 
 mod selftest;
 mod selftest_cli;
+mod selftest_requires;
 mod sink;
 
 /// The package's folder: where cargo or nextest says it is at run time
@@ -108,6 +110,7 @@ fn options() -> Result<Options, String> {
     Ok(Options {
         nc,
         implementation,
+        kernel: tcplab::kernel::Kernel::running(),
         // The run's own folder, set once the run is opened (sink::open).
         out_dir: sink::out_root(),
         deadline,
@@ -201,7 +204,7 @@ fn main() -> ExitCode {
     };
     opts.out_dir = sink.dir().to_path_buf();
     let ignore_note = !listing && !args.ignored && !args.include_ignored;
-    let mut trials = case_trials(files, &opts, &sink, differential, |name| {
+    let mut trials = case_trials(files, &opts, &sink, |name| {
         ignore_note && selection.keeps(name)
     });
     // The self-tests pin failures: recording has nothing to do with them.
@@ -268,15 +271,17 @@ fn longest_first(mut files: Vec<PathBuf>, kept: impl Fn(&str) -> bool) -> Vec<Pa
     keyed.into_iter().map(|(_, f)| f).collect()
 }
 
-/// One trial per case file. A case pinning a documented difference from
-/// ncat is an ignored trial in a run with another nc (libtest's
-/// `--include-ignored` runs it anyway), and the run says why where `note`
-/// says so (it would be ignored, not left out by a filter).
+/// One trial per case file. A case the run leaves out is an ignored
+/// trial (libtest's `--include-ignored` runs it anyway), decided when the
+/// trials are listed so that a listing and a run agree: one pinning a
+/// documented difference from ncat in a run with another nc (`ours-only`),
+/// one needing what this kernel lacks (`requires ...`). Where `note` says
+/// so (it would be ignored, not left out by a filter) the run says why and
+/// its report shows the case as skipped with the reason.
 fn case_trials(
     files: Vec<PathBuf>,
     opts: &Options,
     sink: &sink::Sink,
-    differential: bool,
     note: impl Fn(&str) -> bool,
 ) -> Vec<Trial> {
     let show = std::env::var_os("TCPLAB_SHOW").is_some_and(|v| v != "0");
@@ -284,25 +289,25 @@ fn case_trials(
         .into_iter()
         .map(|file| {
             let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let ours_only = differential
-                .then(|| {
-                    // Bounded and never blocking; a file that cannot be
-                    // read or parsed stays a trial, which fails on its own.
-                    parse::read(&file, &shown(&file))
-                        .ok()
-                        .and_then(|t| parse::parse(&shown(&file), &t).ok())
-                        .and_then(|c| c.ours_only)
-                })
-                .flatten();
-            if let Some(why) = ours_only.as_ref().filter(|_| note(&name)) {
-                eprintln!(
-                    "tcplab: {name} ignored with NC={}: {why} (--include-ignored runs it)",
-                    opts.nc.display()
-                );
+            // Bounded and never blocking; a file that cannot be read or
+            // parsed stays a trial, which fails on its own.
+            let skipped = parse::read(&file, &shown(&file))
+                .ok()
+                .and_then(|t| parse::parse(&shown(&file), &t).ok())
+                .and_then(|c| c.skipped(opts.implementation, &opts.kernel));
+            if let Some(why) = skipped.as_ref().filter(|_| note(&name)) {
+                match why.strip_prefix("ours-only: ") {
+                    Some(reason) => eprintln!(
+                        "tcplab: {name} ignored with NC={}: {reason} (--include-ignored runs it)",
+                        opts.nc.display(),
+                    ),
+                    None => eprintln!("tcplab: {name} skipped: {why}"),
+                }
+                sink.skipped(&file, &shown(&file).display().to_string(), why);
             }
             let (opts, sink) = (opts.clone(), sink.clone());
             Trial::test(name, move || run_case(&file, &opts, show, &sink))
-                .with_ignored_flag(ours_only.is_some())
+                .with_ignored_flag(skipped.is_some())
         })
         .collect()
 }
@@ -496,7 +501,10 @@ fn play_case(
     }
     // What counts is what ran: an item marked for the other nc did not.
     let played = tcplab::case::Case {
-        items: case.items_for(opts.implementation).cloned().collect(),
+        items: case
+            .items_played(opts.implementation, &opts.kernel)
+            .cloned()
+            .collect(),
         ..case.clone()
     };
     report.states = coverage::names(&coverage::states_of(&played, &outcome.observed));

@@ -88,6 +88,10 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         "selftest::bad_case_files_fail_only_their_own_trials",
         bad_case_files_fail_only_their_own_trials,
     ));
+    trials.push(Trial::test(
+        "selftest::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason",
+        super::selftest_requires::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason,
+    ));
     trials
 }
 
@@ -158,7 +162,7 @@ fn wait_child(
 /// Whether `pid` is a live process: a zombie (killed, not yet reaped by
 /// whoever inherited it) holds no socket or namespace any more.
 fn running(pid: i32) -> bool {
-    tcplab::host::stat_state(Path::new(&format!("/proc/{pid}/stat")))
+    tcplab::procs::stat_state(Path::new(&format!("/proc/{pid}/stat")))
         .is_some_and(|state| state != 'Z' && state != 'X')
 }
 

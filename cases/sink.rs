@@ -113,6 +113,15 @@ impl Sink {
         }
     }
 
+    /// Writes the result of a case the run leaves out, and why.
+    pub fn skipped(&self, file: &Path, shown_file: &str, why: &str) {
+        let r = CaseResult {
+            skipped: Some(why.to_string()),
+            ..self.result_for(file, shown_file)
+        };
+        self.write(&r);
+    }
+
     /// Writes a case's result into the run's folder.
     pub fn write(&self, r: &CaseResult) {
         match results::write(&self.0.dir, r) {

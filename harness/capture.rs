@@ -24,120 +24,21 @@
 //! so.
 
 mod reader;
+mod shared;
 mod socket;
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use shared::{Shared, State};
+pub use shared::{Stray, Summary};
 
 use crate::error::{Error, Result};
 use crate::netns::Netns;
-use crate::packet::{Packet, TcpFlags};
-
-/// At most this many strays are noted (a bulk transfer on another port
-/// must not fill memory); later ones are only counted.
-const MAX_STRAYS: usize = 100_000;
-
-/// The reader answers a request in microseconds and opens the socket in
-/// under a millisecond; a reader silent for this long is broken, and
-/// waiting on it must end with an error, not hang the case.
-const ANSWER_LIMIT: Duration = Duration::from_secs(10);
-
-/// A TCP segment on the interface that the case's filter does not keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stray {
-    pub ts: Duration,
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
-    pub flags: TcpFlags,
-}
-
-/// What the reader thread and the case's thread share.
-#[derive(Default)]
-struct State {
-    /// Set once the handle is active (Ok) or could not be opened (Err).
-    opened: Option<std::result::Result<(), String>>,
-    /// Requests for "everything up to now" made, and answered.
-    asked: u64,
-    answered: u64,
-    /// The case is over: read to the end, complete the file, stop.
-    stop: bool,
-    /// Read by the reader, not yet taken by [`Capture::poll`].
-    packets: Vec<Packet>,
-    strays: Vec<Stray>,
-    /// Strays beyond MAX_STRAYS, counted only.
-    strays_uncounted: u64,
-    /// Strays noted so far (taken or not): what MAX_STRAYS bounds.
-    strays_noted: usize,
-    /// Every TCP segment read so far, kept or stray: what
-    /// [`Capture::wait_activity`] watches.
-    read: u64,
-    /// A read failed; the reader has stopped reading.
-    failed: Option<String>,
-    /// Set when the reader stopped: the file is complete.
-    summary: Option<std::result::Result<Summary, String>>,
-}
-
-struct Shared {
-    state: Mutex<State>,
-    changed: Condvar,
-    /// An eventfd: written to wake the reader out of its poll(2).
-    wake: OwnedFd,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writing 8 bytes from a local buffer to our eventfd. It
-        // cannot fail but by overflow (2^64 - 1 wakes), never reached.
-        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), 8) };
-    }
-
-    /// Waits until `done` holds, woken by the reader, at most ANSWER_LIMIT.
-    fn wait_for<'a>(
-        &'a self,
-        what: &str,
-        done: impl FnMut(&State) -> bool,
-    ) -> Result<MutexGuard<'a, State>> {
-        match self.until(ANSWER_LIMIT, done) {
-            (s, true) => Ok(s),
-            (_, false) => Err(Error::msg(format!(
-                "the capture's reader thread did not {what} within {ANSWER_LIMIT:?}"
-            ))),
-        }
-    }
-
-    /// Waits until `done` holds or `timeout` passes, woken by the reader:
-    /// the state then, and whether `done` held.
-    fn until(
-        &self,
-        timeout: Duration,
-        mut done: impl FnMut(&State) -> bool,
-    ) -> (MutexGuard<'_, State>, bool) {
-        let limit = Instant::now() + timeout;
-        let mut s = self.lock();
-        loop {
-            if done(&s) {
-                return (s, true);
-            }
-            let left = limit.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return (s, false);
-            }
-            s = self
-                .changed
-                .wait_timeout(s, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-}
+use crate::packet::Packet;
 
 pub struct Capture {
     shared: Arc<Shared>,
@@ -148,15 +49,6 @@ pub struct Capture {
     iface: String,
     netns: String,
     finished: bool,
-}
-
-/// What a finished capture leaves: the file and the loss counters.
-#[derive(Clone, Debug)]
-pub struct Summary {
-    pub path: PathBuf,
-    pub received: u32,
-    pub dropped: u32,
-    pub if_dropped: u32,
 }
 
 impl Capture {
@@ -385,6 +277,7 @@ impl std::fmt::Display for StrayPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::TcpFlags;
 
     fn stray(src: &str, dst: &str, flags: TcpFlags) -> Stray {
         Stray {

@@ -303,7 +303,7 @@ impl Process {
 
     /// One-letter state of the main thread, for messages.
     pub fn state(&self) -> String {
-        stat_state(Path::new(&format!("/proc/{}/stat", self.pid())))
+        crate::procs::stat_state(Path::new(&format!("/proc/{}/stat", self.pid())))
             .map_or("gone".into(), |c| c.to_string())
     }
 
@@ -518,8 +518,8 @@ unsafe fn exec_traced_child(
         if let Err(e) = prepare_child(ns_fd) {
             fail(report, 1, e.raw_os_error().unwrap_or(0));
         }
-        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
-            fail(report, 2, nix::errno::Errno::last_raw());
+        if let Err(e) = syscalls::trace_me() {
+            fail(report, 2, e.raw_os_error().unwrap_or(0));
         }
         if let Err(e) = syscalls::install_filter(filter) {
             fail(report, 3, e.raw_os_error().unwrap_or(0));
@@ -538,9 +538,7 @@ fn wait_for_exec(child: nix::unistd::Pid, report: OwnedFd, what: &str) -> Result
         match waitpid(child, Some(WaitPidFlag::__WALL)) {
             Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => return Ok(()),
             // A signal before exec: deliver it.
-            Ok(WaitStatus::Stopped(_, sig)) => {
-                let _ = nix::sys::ptrace::cont(child, sig);
-            }
+            Ok(WaitStatus::Stopped(_, sig)) => syscalls::resume(child, Some(sig)),
             Ok(ws) => {
                 let mut msg = [0u8; 8];
                 let n = File::from(report).read(&mut msg).unwrap_or(0);
@@ -593,13 +591,4 @@ impl Drop for Process {
             }
         }
     }
-}
-
-/// The state letter (R, S, D, T, t, Z, ...) of a /proc/PID[/task/TID]/stat
-/// file, or None when the task is gone. It follows the ")" that ends the
-/// command name, which may itself hold spaces and parentheses.
-pub fn stat_state(stat: &Path) -> Option<char> {
-    let text = std::fs::read_to_string(stat).ok()?;
-    text.rsplit_once(')')
-        .and_then(|(_, r)| r.trim_start().chars().next())
 }

@@ -204,10 +204,10 @@ impl Drop for Lab {
 
 /// Runs an rtnetlink conversation on the current thread; its socket opens in
 /// the thread's namespace.
-fn rtnl<F, Fut>(ns: &str, f: F) -> Result<()>
+pub(crate) fn rtnl<T, F, Fut>(ns: &str, f: F) -> Result<T>
 where
     F: FnOnce(Handle) -> Fut,
-    Fut: std::future::Future<Output = Result<()>>,
+    Fut: std::future::Future<Output = Result<T>>,
 {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()

@@ -251,6 +251,19 @@ impl Netns {
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
+        self.spawn_named(format!("in-{}", self.name), f)
+    }
+
+    /// [`Netns::spawn`] with the thread named `thread` (`faults-client`).
+    pub fn spawn_named<T, F>(
+        &self,
+        thread: String,
+        f: F,
+    ) -> Result<std::thread::JoinHandle<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
         let fd = self
             .fd
             .as_ref()
@@ -259,7 +272,7 @@ impl Netns {
             .map_err(|e| Error::io("dup netns fd", e))?;
         let ns = self.name.clone();
         std::thread::Builder::new()
-            .name(format!("in-{}", self.name))
+            .name(thread)
             .spawn(move || {
                 setns(&fd, CloneFlags::CLONE_NEWNET)
                     .map_err(|e| Error::sys(format!("setns into netns {ns}"), e))?;

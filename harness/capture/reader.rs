@@ -14,8 +14,8 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use pcap::BpfProgram;
 
+use super::shared::{Shared, Stray, Summary, MAX_STRAYS};
 use super::socket::{interface_drops, PacketSocket, PcapFile};
-use super::{Shared, Stray, Summary, MAX_STRAYS};
 use crate::packet::Packet;
 
 /// What the reader needs to open the capture.

@@ -25,8 +25,8 @@ pub struct PacketExpect {
     pub options: Option<Vec<Opt>>,
     /// `after 0.9s..1.3s` / `at 0.2s..0.4s`: when it must come.
     pub timing: Option<Timing>,
-    /// `dropped`, `delayed`, `reordered`: what a fault rule must have done
-    /// to it. Absent: not checked.
+    /// `dropped`, `delayed`, `reordered`, `duplicated`, `injected`: what
+    /// the harness must have done to it. Absent: not checked.
     pub mark: Option<Mark>,
 }
 
@@ -100,7 +100,20 @@ impl Seen {
             ack: isns.ack(p),
             win: p.win,
             len: p.len(),
-            options: p.options.clone(),
+            // SACK blocks relative, as tcpdump prints them and a line pins them.
+            options: p
+                .options
+                .iter()
+                .map(|o| match o {
+                    TcpOption::Sack(blocks) => TcpOption::Sack(
+                        blocks
+                            .iter()
+                            .map(|(l, r)| (isns.acked(p, *l), isns.acked(p, *r)))
+                            .collect(),
+                    ),
+                    o => o.clone(),
+                })
+                .collect(),
             ctx: Context {
                 ts: p.ts,
                 ..Context::default()

@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod error;
 pub mod expect;
+pub mod info;
 pub mod parse;
 pub mod record;
 pub mod rows;
@@ -14,7 +15,9 @@ use std::path::PathBuf;
 
 use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
 use crate::inject::SegmentSpec;
+use crate::kernel::{Kernel, Requirement};
 use crate::lab::Side;
+use crate::route::Metric;
 use calls::CallExpect;
 use expect::PacketExpect;
 use rows::{FdExpect, SocketExpect, Window};
@@ -31,14 +34,54 @@ pub struct Case {
     /// the project's nc and ncat, so a differential run (NC=ncat) leaves it
     /// out and says why.
     pub ours_only: Option<String>,
+    /// `requires sysctl NAME`, `requires kernel 6.5`, ...: what the whole
+    /// case needs of the kernel; where one is missing the case is skipped
+    /// with the reason (see [`Case::skipped`]).
+    pub requires: Vec<Requirement>,
     pub items: Vec<Item>,
 }
 
 impl Case {
     /// The items a run with `nc` plays, in the file's order: the unmarked
-    /// ones and those marked for `nc`.
+    /// ones and those marked for `nc` (kernel marks aside: see
+    /// [`Case::items_played`]).
     pub fn items_for(&self, nc: Implementation) -> impl Iterator<Item = &Item> {
         self.items.iter().filter(move |i| i.applies_to(nc))
+    }
+
+    /// The items a run with `nc` on `kernel` plays, in the file's order.
+    pub fn items_played<'a>(
+        &'a self,
+        nc: Implementation,
+        kernel: &'a Kernel,
+    ) -> impl Iterator<Item = &'a Item> {
+        self.items
+            .iter()
+            .filter(move |i| i.skipped(nc, kernel).is_none())
+    }
+
+    /// Why a run with `nc` on `kernel` leaves the whole case out, or None
+    /// when it plays it: a difference from ncat it pins (`ours-only`), a
+    /// requirement the kernel does not meet, or every step marked for
+    /// another kernel.
+    pub fn skipped(&self, nc: Implementation, kernel: &Kernel) -> Option<String> {
+        if let Some(why) = self
+            .ours_only
+            .as_ref()
+            .filter(|_| nc != Implementation::Ours)
+        {
+            return Some(format!("ours-only: {why}"));
+        }
+        if let Some(why) = self.requires.iter().find_map(|r| kernel.check(r).err()) {
+            return Some(why);
+        }
+        if self.items_played(nc, kernel).next().is_none() {
+            return Some(format!(
+                "no step plays on kernel {}: each is marked for another kernel",
+                kernel.release
+            ));
+        }
+        None
     }
 }
 
@@ -50,6 +93,10 @@ pub struct Item {
     /// implementation's behaviour and is skipped (and logged so) when the
     /// other one is under test; None for the items both run.
     pub only: Option<Implementation>,
+    /// `kernel>=6.5: STEP`, `sysctl NAME: STEP`, ...: the item is played
+    /// only on a kernel that meets this, and logged as skipped elsewhere;
+    /// None for the items every kernel plays.
+    pub when: Option<Requirement>,
     pub kind: ItemKind,
 }
 
@@ -83,6 +130,15 @@ impl Item {
     pub fn applies_to(&self, nc: Implementation) -> bool {
         self.only.is_none_or(|only| only == nc)
     }
+
+    /// Why a run with `nc` on `kernel` skips the item (`ncat only`, `needs
+    /// kernel 6.5 or later (this is 6.1.0)`), or None when it plays it.
+    pub fn skipped(&self, nc: Implementation, kernel: &Kernel) -> Option<String> {
+        if let Some(only) = self.only.filter(|_| !self.applies_to(nc)) {
+            return Some(format!("{only} only"));
+        }
+        kernel.check(self.when.as_ref()?).err()
+    }
 }
 
 impl std::fmt::Display for Item {
@@ -91,6 +147,9 @@ impl std::fmt::Display for Item {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(only) = self.only {
             write!(f, "{only}: ")?;
+        }
+        if let Some(when) = &self.when {
+            write!(f, "{when}: ")?;
         }
         write!(f, "{}", self.kind)
     }
@@ -176,6 +235,9 @@ pub enum ItemKind {
         name: String,
         value: String,
     },
+    /// `server route rto_min 1s`: a metric on the host's route to the
+    /// lab's subnet, in its namespace only (`route`).
+    Route { host: Side, metric: Metric },
 }
 
 /// The keys a terminal turns into signals.
@@ -206,6 +268,7 @@ impl ItemKind {
                 | ItemKind::Heal { .. }
                 | ItemKind::Netem { .. }
                 | ItemKind::Sysctl { .. }
+                | ItemKind::Route { .. }
         )
     }
 }
@@ -230,6 +293,18 @@ impl Interrupt {
     }
 }
 
+/// A `prints` line's text as the case file writes it: in quotes where the
+/// bare text would read as something else (`nothing`, a quoted line, blanks
+/// at its ends, an empty line).
+fn printed(text: &str) -> std::borrow::Cow<'_, str> {
+    let quoted = text.len() >= 2 && text.starts_with('"') && text.ends_with('"');
+    if text == "nothing" || text.is_empty() || quoted || text.trim() != text {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")).into()
+    } else {
+        text.into()
+    }
+}
+
 impl std::fmt::Display for ItemKind {
     /// The step as the case file writes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -238,7 +313,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Type { host, text } => write!(f, "{host} types {text}"),
             ItemKind::Signal { host, signal } => write!(f, "{host} {}", signal.key()),
             ItemKind::Eof { host } => write!(f, "{host} ^D"),
-            ItemKind::Prints { host, text } => write!(f, "{host} prints {text}"),
+            ItemKind::Prints { host, text } => write!(f, "{host} prints {}", printed(text)),
             ItemKind::PrintsNothing { host } => write!(f, "{host} prints nothing"),
             ItemKind::Exits { host, code, within } => {
                 write!(f, "{host} exits")?;
@@ -290,6 +365,7 @@ impl std::fmt::Display for ItemKind {
             ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),
             ItemKind::Netem { direction, link } => write!(f, "netem {direction} {link}"),
             ItemKind::Sysctl { host, name, value } => write!(f, "{host} sysctl {name}={value}"),
+            ItemKind::Route { host, metric } => write!(f, "{host} route {metric}"),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::error::{bad, Bad};
+use super::info::InfoExpect;
 use crate::fds::FdRow;
 use crate::sockets::{Family, SocketRow, TcpState, TimerKind};
 
@@ -79,7 +80,8 @@ pub fn duration(s: &str) -> Result<Duration, Bad> {
 }
 
 /// One row of a `sockets HOST` block, ss's columns:
-/// `STATE [RECV-Q SEND-Q] LOCAL PEER [timer[ KIND] WINDOW]`.
+/// `STATE [RECV-Q SEND-Q] LOCAL PEER [timer[ KIND] WINDOW] [FIELD VALUE]...`,
+/// the fields `ss -ti`'s ([`InfoExpect`]: `cwnd 10 rtt 0ms..5ms`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SocketExpect {
     pub line: usize,
@@ -90,13 +92,15 @@ pub struct SocketExpect {
     pub local: AddrPattern,
     pub peer: AddrPattern,
     pub timer: Option<(Option<TimerKind>, Window)>,
+    /// What `ss -ti` must show; none asked, the dump leaves tcp_info out.
+    pub info: Vec<InfoExpect>,
 }
 
 /// The most sockets one row may stand for.
 pub const MAX_SOCKETS: usize = 1_000_000;
 
 const SOCKET_HINT: &str =
-    "a socket row is `STATE LOCAL PEER [timer WINDOW]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s`";
+    "a socket row is `STATE LOCAL PEER [timer WINDOW] [ss -ti fields]`, e.g. `TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 timer 58s..60s` or `ESTAB 192.168.2.105:* 192.168.2.100:11111 cwnd 10 rtt 0ms..5ms`";
 
 impl SocketExpect {
     pub fn parse(line: usize, text: &str) -> Result<SocketExpect, Bad> {
@@ -134,16 +138,13 @@ impl SocketExpect {
                 SOCKET_HINT,
             ));
         };
-        let timer = match tail {
-            [] => None,
-            ["timer", w] => Some((None, Window::parse(w)?)),
-            ["timer", kind, w] => Some((Some(timer_kind(kind)?), Window::parse(w)?)),
-            _ => {
-                return Err(bad(
-                    format!("unexpected `{}` after the addresses", tail.join(" ")),
-                    SOCKET_HINT,
-                ))
+        let (timer, fields) = match tail {
+            ["timer", w, rest @ ..] if w.contains("..") => (Some((None, Window::parse(w)?)), rest),
+            ["timer", kind, w, rest @ ..] => {
+                (Some((Some(timer_kind(kind)?), Window::parse(w)?)), rest)
             }
+            ["timer", ..] => return Err(bad("`timer` needs a window", SOCKET_HINT)),
+            _ => (None, tail),
         };
         Ok(SocketExpect {
             line,
@@ -153,7 +154,13 @@ impl SocketExpect {
             local: AddrPattern::parse(local)?,
             peer: AddrPattern::parse(peer)?,
             timer,
+            info: InfoExpect::parse_all(fields)?,
         })
+    }
+
+    /// Whether the row names a field of `ss -ti`.
+    pub fn wants_info(&self) -> bool {
+        !self.info.is_empty()
     }
 
     pub fn matches(&self, r: &SocketRow) -> bool {
@@ -166,6 +173,7 @@ impl SocketExpect {
                     .as_ref()
                     .is_some_and(|t| kind.is_none_or(|k| k == t.kind) && w.contains(t.left))
             })
+            && self.info.iter().all(|i| i.holds(r.info.as_ref()))
     }
 }
 
@@ -197,10 +205,11 @@ impl fmt::Display for SocketExpect {
         }
         write!(f, " {} {}", self.local, self.peer)?;
         match self.timer {
-            Some((Some(k), w)) => write!(f, " timer {} {w}", k.ss_name()),
-            Some((None, w)) => write!(f, " timer {w}"),
-            None => Ok(()),
+            Some((Some(k), w)) => write!(f, " timer {} {w}", k.ss_name())?,
+            Some((None, w)) => write!(f, " timer {w}")?,
+            None => {}
         }
+        self.info.iter().try_for_each(|i| write!(f, " {i}"))
     }
 }
 

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sched::{setns, CloneFlags};
 
 use super::link::{Link, LinkReport};
 use super::nfnl::NfSocket;
@@ -46,7 +45,7 @@ impl Shared {
 pub(super) struct Engine {
     shared: Arc<Shared>,
     wake: OwnedFd,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Result<()>>>,
     netns: String,
     /// How long starting it took (thread, queue bind, nftables table).
     pub setup: Duration,
@@ -64,10 +63,6 @@ impl Engine {
     pub fn start(netns: &Netns, side: Side) -> Result<Engine> {
         let started = Instant::now();
         let what = format!("start fault rules in netns {}", netns.name());
-        let fd = netns
-            .fd()
-            .try_clone_to_owned()
-            .map_err(|e| Error::io(&what, e))?;
         let (wake_rx, wake) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| Error::sys(format!("{what}: pipe2"), e))?;
         let shared = Arc::new(Shared {
@@ -76,41 +71,42 @@ impl Engine {
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let inner = shared.clone();
-        let ns = netns.name().to_string();
-        let thread = std::thread::Builder::new()
-            .name(format!("faults-{side}"))
-            .spawn(move || {
-                let setup = setns(&fd, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| Error::sys(format!("setns into netns {ns}"), e))
-                    .and_then(|()| {
-                        let queue = Queue::bind(QUEUE)?;
-                        let mut nf = NfSocket::open()?;
-                        nft::install(&mut nf, side.iface(), QUEUE)?;
-                        Ok((queue, nf))
-                    });
-                drop(fd);
-                match setup {
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                    }
-                    Ok((queue, nf)) => {
-                        let _ = ready_tx.send(Ok(()));
-                        Verdicts {
-                            queue,
-                            shared: inner,
-                            wake: wake_rx,
-                        }
-                        .run(nf);
-                    }
+        let thread = netns.spawn_named(format!("faults-{side}"), move || {
+            let setup = Queue::bind(QUEUE).and_then(|queue| {
+                let mut nf = NfSocket::open()?;
+                nft::install(&mut nf, side.iface(), QUEUE)?;
+                Ok((queue, nf))
+            });
+            match setup {
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
                 }
-            })
-            .map_err(|e| Error::io(format!("{what}: spawn thread"), e))?;
-        let ready = ready_rx
-            .recv()
-            .map_err(|_| Error::msg(format!("{what}: the verdict thread died")))?;
-        if let Err(e) = ready {
-            let _ = thread.join();
-            return Err(e.context(&what));
+                Ok((queue, nf)) => {
+                    let _ = ready_tx.send(Ok(()));
+                    Verdicts {
+                        queue,
+                        shared: inner,
+                        wake: wake_rx,
+                    }
+                    .run(nf);
+                }
+            }
+            Ok(())
+        })?;
+        // No answer: the thread ended before it could send one (it could
+        // not enter the namespace), and says why when joined.
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e.context(&what));
+            }
+            Err(_) => {
+                return Err(match thread.join() {
+                    Ok(Err(e)) => e.context(&what),
+                    _ => Error::msg(format!("{what}: the verdict thread died")),
+                })
+            }
         }
         Ok(Engine {
             shared,

@@ -36,17 +36,14 @@ pub(super) fn capture(lab: &Lab, name: &str) -> Capture {
 }
 
 /// Lowers TCP's floor under the retransmission timeout (200 ms) to `ms`
-/// in both of the lab's namespaces, for the sockets made after this: a
-/// test that waits for a retransmission waits that long instead. Only the
-/// lab's namespaces change (a per-namespace sysctl).
+/// on both hosts' routes, for the sockets made after this: a test that
+/// waits for a retransmission waits that long instead. The route's
+/// `rto_min` metric exists on every kernel (net.ipv4.tcp_rto_min_us only
+/// from 6.11 on); only the lab's namespaces change.
 pub(super) fn rto_min(lab: &Lab, ms: u32) {
+    let metric = crate::route::Metric::rto_min(Duration::from_millis(ms.into())).unwrap();
     for side in Side::ALL {
-        crate::sysctl::write(
-            lab.netns(side),
-            "net.ipv4.tcp_rto_min_us",
-            &(ms * 1000).to_string(),
-        )
-        .unwrap();
+        crate::route::set(lab, side, metric).unwrap();
     }
 }
 

@@ -8,10 +8,13 @@
 //! [`parse`] reads every form either reader knows and refuses, with a hint,
 //! the forms the reader it is given cannot use (see [`Where`]).
 
+use super::malformed::Malformed;
 use super::options::{self, Opt};
+use super::reader::Where;
 use super::timing::{tail, Mark, Timing};
-use super::values::{number, offset_from, port, quoted, small, split_fields, MAX_SEGMENT};
-use super::{split_word, Malformed, Where};
+use super::values::{
+    number, offset_from, port, quoted, small, split_fields, split_word, MAX_SEGMENT,
+};
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 

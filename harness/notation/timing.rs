@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::duration::Window;
-use super::Malformed;
+use super::malformed::Malformed;
 
 /// When a packets line says its packet must come, as a window.
 #[derive(Clone, Copy, Debug, PartialEq)]

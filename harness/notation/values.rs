@@ -1,7 +1,7 @@
 //! The values of a segment line's fields: numbers, named offsets
 //! (`rcv_nxt+1`), ports, quoted payloads, and the commas between fields.
 
-use super::Malformed;
+use super::malformed::Malformed;
 
 /// The most bytes one TCP segment can carry (an IP datagram's length field).
 pub const MAX_SEGMENT: u32 = 65535;
@@ -174,4 +174,13 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     s
+}
+
+/// The first word and the rest (its leading blanks gone).
+pub fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
 }

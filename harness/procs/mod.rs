@@ -253,8 +253,17 @@ pub fn doing(pid: i32, traced: bool) -> Option<Doing> {
     if let Some((_, d)) = look.busy {
         return Some(d);
     }
-    let state = crate::host::stat_state(std::path::Path::new(&format!("/proc/{pid}/stat")))?;
+    let state = stat_state(std::path::Path::new(&format!("/proc/{pid}/stat")))?;
     Some(waits::thread(&mut Fresh, pid, pid, state, traced))
+}
+
+/// The state letter (R, S, D, T, t, Z, ...) of a /proc/PID[/task/TID]/stat
+/// file, or None when the task is gone. It follows the ")" that ends the
+/// command name, which may itself hold spaces and parentheses.
+pub fn stat_state(stat: &std::path::Path) -> Option<char> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    text.rsplit_once(')')
+        .and_then(|(_, r)| r.trim_start().chars().next())
 }
 
 /// Whether `pid` still exists (a zombie included).

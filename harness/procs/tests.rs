@@ -173,7 +173,7 @@ fn a_process_blocked_in_open_is_busy_and_its_read_of_a_fifo_is_idle() {
     let cat = busy[0].pid;
     // Asleep all along: only its call tells it apart from an idle reader.
     assert_eq!(
-        crate::host::stat_state(std::path::Path::new(&format!("/proc/{cat}/stat"))),
+        super::stat_state(std::path::Path::new(&format!("/proc/{cat}/stat"))),
         Some('S')
     );
     for _ in 0..20 {

@@ -158,6 +158,7 @@ mod tests {
             ifindex: 0,
             cookie: 0,
             v6only: false,
+            info: None,
         }
     }
 

@@ -33,6 +33,9 @@ pub struct CaseReport {
     /// The capture's path relative to the report's directory:
     /// `teardown.pcap`.
     pub pcap: Option<String>,
+    /// Why the run left the case out (`needs sysctl net.ipv4.tcp_rto_min_us
+    /// (kernel 6.1.0 has none)`): neither passed nor failed.
+    pub skipped: Option<String>,
 }
 
 /// What the whole run was.
@@ -50,30 +53,58 @@ pub struct RunInfo {
     pub coverage: String,
 }
 
-/// Passed / failed / all, over a run's cases.
+/// Passed / failed / skipped / all, over a run's cases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Totals {
     pub passed: usize,
     pub failed: usize,
+    pub skipped: usize,
     pub total: usize,
 }
 
 impl Totals {
     pub(crate) fn of(cases: &[CaseReport]) -> Totals {
-        let passed = cases.iter().filter(|c| c.passed).count();
+        let count = |v| cases.iter().filter(|c| c.verdict() == v).count();
         Totals {
-            passed,
-            failed: cases.len() - passed,
+            passed: count(Verdict::Pass),
+            failed: count(Verdict::Fail),
+            skipped: count(Verdict::Skip),
             total: cases.len(),
+        }
+    }
+
+    /// `, 2 skipped` when any were, for a verdict line.
+    pub(crate) fn and_skipped(&self) -> String {
+        match self.skipped {
+            0 => String::new(),
+            n => format!(", {n} skipped"),
         }
     }
 }
 
-/// The cases in report order: failed ones first, each group in the order
-/// given.
+/// What became of a case, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Verdict {
+    Fail,
+    Skip,
+    Pass,
+}
+
+impl CaseReport {
+    pub(crate) fn verdict(&self) -> Verdict {
+        match (self.passed, &self.skipped) {
+            (_, Some(_)) => Verdict::Skip,
+            (true, None) => Verdict::Pass,
+            (false, None) => Verdict::Fail,
+        }
+    }
+}
+
+/// The cases in report order: failed ones first, then skipped ones, then
+/// passed ones, each group in the order given.
 pub(crate) fn failures_first(cases: &[CaseReport]) -> Vec<&CaseReport> {
     let mut v: Vec<&CaseReport> = cases.iter().collect();
-    v.sort_by_key(|c| c.passed);
+    v.sort_by_key(|c| c.verdict());
     v
 }
 
@@ -171,6 +202,8 @@ const CSS: &str = r#"
   --pass-bg: #dafbe1;
   --fail: #cf222e;
   --fail-bg: #ffebe9;
+  --skip: #59636e;
+  --skip-bg: #eff2f5;
   --mark: #fff1a8;
 }
 @media (prefers-color-scheme: dark) {
@@ -185,6 +218,8 @@ const CSS: &str = r#"
     --pass-bg: #12261e;
     --fail: #ff7b72;
     --fail-bg: #2d1517;
+    --skip: #9198a1;
+    --skip-bg: #212830;
     --mark: #4b3a0b;
   }
 }
@@ -260,6 +295,7 @@ tbody tr:hover { background: var(--panel); }
 }
 .badge.pass { color: var(--pass); background: var(--pass-bg); border-color: var(--pass); }
 .badge.fail { color: var(--fail); background: var(--fail-bg); border-color: var(--fail); }
+.badge.skip { color: var(--skip); background: var(--skip-bg); border-color: var(--skip); }
 section.case {
   margin: 0 0 2rem;
   padding: 1rem 0 0 1rem;
@@ -267,6 +303,7 @@ section.case {
   min-width: 0;
 }
 section.case.fail { border-left-color: var(--fail); }
+section.case.skip { border-left-color: var(--skip); }
 section.case:target h2 { text-decoration: underline; text-decoration-thickness: 2px; }
 p.meta { margin: .2rem 0 0; color: var(--muted); font-size: .9rem; overflow-wrap: break-word; }
 p.meta a.top { margin-left: .75rem; }
@@ -295,9 +332,14 @@ pub fn html(run: &RunInfo, cases: &[CaseReport]) -> String {
     let title = if t.total == 0 {
         "tcplab: no cases ran".to_string()
     } else if t.failed == 0 {
-        format!("tcplab: all {} passed", t.total)
+        format!("tcplab: all {} passed{}", t.passed, t.and_skipped())
     } else {
-        format!("tcplab: {} failed, {} passed", t.failed, t.passed)
+        format!(
+            "tcplab: {} failed, {} passed{}",
+            t.failed,
+            t.passed,
+            t.and_skipped()
+        )
     };
     let _ = write!(
         h,
@@ -331,17 +373,23 @@ fn header(h: &mut String, run: &RunInfo, t: &Totals) {
     } else if t.failed == 0 {
         (
             "pass",
-            format!("\u{2713} All {} case{} passed.", t.total, plural(t.total)),
+            format!(
+                "\u{2713} All {} case{} passed{}.",
+                t.passed,
+                plural(t.passed),
+                t.and_skipped()
+            ),
         )
     } else {
         (
             "fail",
             format!(
-                "\u{2717} {} of {} case{} failed, {} passed.",
+                "\u{2717} {} of {} case{} failed, {} passed{}.",
                 t.failed,
                 t.total,
                 plural(t.total),
-                t.passed
+                t.passed,
+                t.and_skipped()
             ),
         )
     };
@@ -354,6 +402,7 @@ fn header(h: &mut String, run: &RunInfo, t: &Totals) {
     for (k, v, mono) in [
         ("Passed", t.passed.to_string(), false),
         ("Failed", t.failed.to_string(), false),
+        ("Skipped", t.skipped.to_string(), false),
         ("Wall time", wall_time(run.seconds), false),
         ("nc", run.nc.clone(), true),
         ("Kernel", run.kernel.clone(), true),
@@ -361,7 +410,7 @@ fn header(h: &mut String, run: &RunInfo, t: &Totals) {
         ("TCP states", run.coverage.clone(), false),
     ]
     .into_iter()
-    .filter(|(k, v, _)| *k != "TCP states" || !v.is_empty())
+    .filter(|(k, v, _)| (*k != "TCP states" || !v.is_empty()) && (*k != "Skipped" || v != "0"))
     {
         let v = escape(&v);
         let v = if mono { format!("<code>{v}</code>") } else { v };
@@ -387,11 +436,22 @@ fn table(h: &mut String, ordered: &[&CaseReport], ids: &[String]) {
                 badge(c),
                 case_seconds(c.seconds)
             );
-            if let Some(f) = c.failure.as_deref().filter(|_| !c.passed) {
+            if let Some(f) = c
+                .failure
+                .as_deref()
+                .filter(|_| c.verdict() == Verdict::Fail)
+            {
                 let _ = writeln!(
                     h,
                     "<tr class=\"fail-why\"><td class=\"why mono\" colspan=\"3\">{}</td></tr>",
                     escape(first_line(f))
+                );
+            }
+            if let Some(why) = &c.skipped {
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"skip-why\"><td class=\"why\" colspan=\"3\">skipped: {}</td></tr>",
+                    escape(why)
                 );
             }
         }
@@ -408,18 +468,18 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn verdict_class(c: &CaseReport) -> &'static str {
-    if c.passed {
-        "pass"
-    } else {
-        "fail"
+    match c.verdict() {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Skip => "skip",
     }
 }
 
 fn badge(c: &CaseReport) -> &'static str {
-    if c.passed {
-        "<span class=\"badge pass\">PASS</span>"
-    } else {
-        "<span class=\"badge fail\">FAIL</span>"
+    match c.verdict() {
+        Verdict::Pass => "<span class=\"badge pass\">PASS</span>",
+        Verdict::Fail => "<span class=\"badge fail\">FAIL</span>",
+        Verdict::Skip => "<span class=\"badge skip\">SKIPPED</span>",
     }
 }
 
@@ -453,6 +513,14 @@ fn section(h: &mut String, c: &CaseReport, id: &str) {
         "<p class=\"meta\">{meta}<a class=\"top\" href=\"#top\">\u{2191} top</a></p>"
     );
 
+    if let Some(why) = &c.skipped {
+        let _ = writeln!(
+            h,
+            "<h3>Skipped</h3>\n<p>{}: nothing of it ran.</p>\n</section>",
+            escape(why)
+        );
+        return;
+    }
     if let Some(f) = c.failure.as_deref() {
         h.push_str("<h3>Failure</h3>\n<pre class=\"failure\">");
         failure_text(h, f);

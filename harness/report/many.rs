@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::ladder::{self, Event, LadderOptions, Timed};
-use super::tcpdump;
 use crate::packet::Packet;
+use crate::tcpdump;
 
 /// Captures with up to this many connections are shown whole.
 pub const SHOWN_WHOLE: usize = 10;

@@ -1,5 +1,5 @@
 //! What a run shows a person: the captured packets as `tcpdump -nn -r`
-//! prints them (`tcpdump`), and the seed's ladder diagram of the
+//! prints them (`crate::tcpdump`), and the seed's ladder diagram of the
 //! conversation with the steps that caused it (`ladder`); for a capture of
 //! many connections, the first and the last in full and the rest counted
 //! (`many`).
@@ -14,4 +14,3 @@ pub mod results;
 pub mod runs;
 pub mod sidebyside;
 pub mod summary;
-pub mod tcpdump;

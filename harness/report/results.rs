@@ -46,6 +46,10 @@ pub struct CaseResult {
     /// (`report::coverage`); empty unless it passed.
     #[serde(default)]
     pub states: Vec<String>,
+    /// Why the run left it out (a requirement the kernel does not meet,
+    /// `ours-only` with another nc): neither passed nor failed.
+    #[serde(default)]
+    pub skipped: Option<String>,
 }
 
 impl CaseResult {
@@ -62,6 +66,7 @@ impl CaseResult {
             packets: self.packets.clone(),
             log: self.log.clone(),
             pcap: self.pcap.as_ref().map(|p| format!("{prefix}{p}")),
+            skipped: self.skipped.clone(),
         }
     }
 }
@@ -139,6 +144,7 @@ mod tests {
             nc: "tcplab nc".into(),
             kernel: "6.18".into(),
             states: vec!["LISTEN".into()],
+            skipped: None,
         }
     }
 

@@ -57,6 +57,9 @@ pub struct RunSummary {
     pub seconds: f64,
     pub passed: usize,
     pub failed: usize,
+    /// Left out by the run (`results::CaseResult::skipped`).
+    #[serde(default)]
+    pub skipped: usize,
     /// The kernel its cases ran on (`uname -r`; several if they differ).
     #[serde(default)]
     pub kernel: String,
@@ -69,6 +72,7 @@ pub struct RunSummary {
 impl RunSummary {
     fn of(id: &str, rs: &[CaseResult]) -> RunSummary {
         let passed = rs.iter().filter(|r| r.passed).count();
+        let skipped = rs.iter().filter(|r| r.skipped.is_some()).count();
         let (started, seconds) = span(rs);
         RunSummary {
             id: id.to_string(),
@@ -76,7 +80,8 @@ impl RunSummary {
             started,
             seconds,
             passed,
-            failed: rs.len() - passed,
+            failed: rs.len() - passed - skipped,
+            skipped,
             kernel: distinct(rs.iter().map(|r| r.kernel.as_str())).join(", "),
             vm: None,
         }

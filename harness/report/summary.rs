@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::html::{case_seconds, escape, failures_first, first_line, wall_time};
-use super::html::{CaseReport, RunInfo, Totals};
+use super::html::{CaseReport, RunInfo, Totals, Verdict};
 
 /// The most of one failure text shown.
 pub const MAX_FAILURE_BYTES: usize = 60 * 1024;
@@ -41,9 +41,10 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
     } else if t.failed == 0 {
         let _ = writeln!(
             m,
-            "## \u{2705} tcplab: all {} case{} passed\n",
-            t.total,
-            plural(t.total)
+            "## \u{2705} tcplab: all {} case{} passed{}\n",
+            t.passed,
+            plural(t.passed),
+            t.and_skipped()
         );
     } else {
         let _ = writeln!(
@@ -56,9 +57,13 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
     }
     let _ = writeln!(
         m,
-        "**{} passed**, **{} failed** of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {} \u{b7} started {}\n",
+        "**{} passed**, **{} failed**{} of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {} \u{b7} started {}\n",
         t.passed,
         t.failed,
+        match t.skipped {
+            0 => String::new(),
+            n => format!(", **{n} skipped**"),
+        },
         t.total,
         wall_time(run.seconds),
         code(&run.nc),
@@ -82,18 +87,25 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
     if !ordered.is_empty() {
         m.push_str("| case | verdict | seconds |\n| --- | :---: | ---: |\n");
         for c in &ordered {
+            let verdict = match (c.verdict(), &c.skipped) {
+                (Verdict::Skip, Some(why)) => format!("\u{23ed}\u{fe0f} skipped: {}", inline(why)),
+                (Verdict::Pass, _) => "\u{2705}".to_string(),
+                _ => "\u{274c}".to_string(),
+            };
             let _ = writeln!(
                 m,
-                "| {} | {} | {} |",
+                "| {} | {verdict} | {} |",
                 inline(&c.name),
-                if c.passed { "\u{2705}" } else { "\u{274c}" },
                 case_seconds(c.seconds)
             );
         }
         m.push('\n');
     }
 
-    let failed: Vec<&&CaseReport> = ordered.iter().filter(|c| !c.passed).collect();
+    let failed: Vec<&&CaseReport> = ordered
+        .iter()
+        .filter(|c| c.verdict() == Verdict::Fail)
+        .collect();
     if !failed.is_empty() {
         m.push_str("### Failures\n\n");
         let start = m.len();

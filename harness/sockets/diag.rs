@@ -86,7 +86,15 @@ impl SockDiag {
     /// Every TCP socket of the namespace, IPv4 first, then IPv6, each in the
     /// kernel's order (listeners, then established/request/TIME-WAIT hash).
     pub fn dump(&self) -> Result<Vec<SocketRow>> {
-        self.dump_states(DUMP_STATES)
+        self.dump_states(DUMP_STATES, ExtensionFlags::empty())
+    }
+
+    /// [`SockDiag::dump`] with what `ss -ti` adds: each full socket's
+    /// `struct tcp_info` and congestion control ([`SocketRow::info`]).
+    /// Asked for only where a case names such a field: the kernel locks
+    /// each socket to fill it in.
+    pub fn dump_info(&self) -> Result<Vec<SocketRow>> {
+        self.dump_states(DUMP_STATES, ExtensionFlags::INFO | ExtensionFlags::CONG)
     }
 
     /// Every TCP socket but the listeners: what a settle looks at (a
@@ -96,16 +104,16 @@ impl SockDiag {
     /// buckets are the host's: 1.7 % of a teardown run's samples went to
     /// that walk, measured with perf).
     pub fn dump_connections(&self) -> Result<Vec<SocketRow>> {
-        self.dump_states(DUMP_STATES & !(1 << TCP_LISTEN))
+        self.dump_states(DUMP_STATES & !(1 << TCP_LISTEN), ExtensionFlags::empty())
     }
 
-    fn dump_states(&self, states: u32) -> Result<Vec<SocketRow>> {
+    fn dump_states(&self, states: u32, ext: ExtensionFlags) -> Result<Vec<SocketRow>> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (socket, seq) = &mut *guard;
         let mut rows = Vec::new();
         for (family, name) in [(AF_INET, "IPv4"), (AF_INET6, "IPv6")] {
             *seq = seq.wrapping_add(1);
-            dump_family(socket, family, *seq, states, &mut rows).map_err(|e| {
+            dump_family(socket, family, *seq, states, ext.clone(), &mut rows).map_err(|e| {
                 e.context(format!(
                     "netns {}: sock_diag dump of {name} TCP sockets",
                     self.netns
@@ -121,6 +129,7 @@ fn dump_family(
     family: u8,
     seq: u32,
     states: u32,
+    extensions: ExtensionFlags,
     rows: &mut Vec<SocketRow>,
 ) -> Result<()> {
     let mut header = NetlinkHeader::default();
@@ -136,7 +145,7 @@ fn dump_family(
         SockDiagMessage::InetRequest(InetRequest {
             family,
             protocol: IPPROTO_TCP,
-            extensions: ExtensionFlags::empty(),
+            extensions,
             states: StateFlags::from_bits_retain(states),
             socket_id,
         })

@@ -20,6 +20,10 @@
 //! 52 expires u32 (ms)   56 rqueue u32   60 wqueue u32   64 uid u32   68 inode u32
 //! ```
 //!
+//! [`SockDiag::dump_info`] also asks for `ss -ti`'s attributes
+//! (INET_DIAG_INFO, INET_DIAG_CONG): a row then carries its
+//! [`TcpInfo`], printed after the timer as `ss -tanoiO` prints it.
+//!
 //! (`expires` sits 68 bytes into the netlink message, after its 16-byte
 //! header.) The offset was checked against `ss -tan -o` on live sockets:
 //! TIME-WAIT 60,000 ms vs ss `59sec`, an orphaned FIN-WAIT-2 with
@@ -27,6 +31,7 @@
 //! `996ms`; `live_dump_matches_ss` (live.rs) repeats it on every test run.
 
 mod diag;
+mod info;
 mod row;
 mod ss;
 mod state;
@@ -34,9 +39,14 @@ mod timer;
 
 #[cfg(test)]
 pub(crate) mod live;
+#[cfg(test)]
+mod live_info;
 
 pub use diag::SockDiag;
+#[cfg(test)]
+pub(crate) use info::tests::raw_info as info_test_bytes;
+pub use info::{field_named, Field, TcpInfo, Unit, FIELDS};
 pub use row::{Family, SocketRow};
-pub use ss::{settled, table};
+pub use ss::{settled, table, unsettled, zero_window};
 pub use state::TcpState;
 pub use timer::{format_ms, Timer, TimerKind};

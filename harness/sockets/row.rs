@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6};
 
+use super::info::{TcpInfo, INET_DIAG_CONG, INET_DIAG_INFO};
 use super::state::TcpState;
 use super::timer::{Timer, TimerKind};
 
@@ -66,6 +67,10 @@ pub struct SocketRow {
     /// and CLOSE only). ss prints a dual-stack wildcard as `*:11111`, a
     /// v6-only one as `[::]:11111`.
     pub v6only: bool,
+    /// `ss -ti`'s part: present when the dump asked for it
+    /// ([`super::SockDiag::dump_info`]) and the kernel has it for the
+    /// socket (not for TIME-WAIT or request sockets).
+    pub info: Option<TcpInfo>,
 }
 
 impl SocketRow {
@@ -75,7 +80,7 @@ impl SocketRow {
 
     /// Parses one `struct inet_diag_msg` (the netlink payload, without the
     /// netlink header). Of the attributes after the 72-byte head only
-    /// INET_DIAG_SKV6ONLY is read.
+    /// INET_DIAG_SKV6ONLY, INET_DIAG_INFO and INET_DIAG_CONG are read.
     pub fn parse(msg: &[u8]) -> std::result::Result<SocketRow, String> {
         if msg.len() < INET_DIAG_MSG_LEN {
             return Err(format!(
@@ -108,8 +113,10 @@ impl SocketRow {
             retrans: msg[3],
         });
         let cookie = u64::from(u32_at(44)) | (u64::from(u32_at(48)) << 32);
-        let v6only = attribute(&msg[INET_DIAG_MSG_LEN..], INET_DIAG_SKV6ONLY)
-            .is_some_and(|v| v.first() == Some(&1));
+        let attrs = &msg[INET_DIAG_MSG_LEN..];
+        let v6only = attribute(attrs, INET_DIAG_SKV6ONLY).is_some_and(|v| v.first() == Some(&1));
+        let info = attribute(attrs, INET_DIAG_INFO)
+            .map(|i| TcpInfo::parse(i, attribute(attrs, INET_DIAG_CONG)));
         Ok(SocketRow {
             state,
             local: SocketAddr::new(ip_at(8)?, port_at(4)),
@@ -122,6 +129,7 @@ impl SocketRow {
             ifindex: u32_at(40),
             cookie,
             v6only,
+            info,
         })
     }
 }
@@ -203,9 +211,37 @@ pub(super) mod tests {
         assert_eq!(r6.local, "[fd00::105]:43068".parse().unwrap());
         assert_eq!(r6.family(), Family::Ipv6);
         assert!(r6.v6only && !r.v6only);
+        assert!(r.info.is_none() && r6.info.is_none());
         assert!(SocketRow::parse(&raw_msg(AF_INET)[..71]).is_err());
         let mut bad = raw_msg(AF_INET);
         bad[1] = 13;
         assert!(SocketRow::parse(&bad).unwrap_err().contains("state 13"));
+    }
+
+    /// INET_DIAG_INFO and INET_DIAG_CONG after the head: the row carries
+    /// them; a short tcp_info (an older kernel) is kept as short.
+    #[test]
+    fn parse_tcp_info_attributes() {
+        let attr = |kind: u16, payload: &[u8]| {
+            let mut a = Vec::new();
+            a.extend_from_slice(&((4 + payload.len()) as u16).to_ne_bytes());
+            a.extend_from_slice(&kind.to_ne_bytes());
+            a.extend_from_slice(payload);
+            while a.len() % 4 != 0 {
+                a.push(0);
+            }
+            a
+        };
+        let info = crate::sockets::info::tests::raw_info();
+        let mut m = raw_msg(AF_INET)[..INET_DIAG_MSG_LEN].to_vec();
+        m.extend(attr(INET_DIAG_INFO, &info[..136]));
+        m.extend(attr(INET_DIAG_CONG, b"reno\0"));
+        let r = SocketRow::parse(&m).unwrap();
+        let i = r.info.expect("tcp_info parsed");
+        assert_eq!((i.len(), i.cong.as_deref()), (136, Some("reno")));
+        assert!(i
+            .to_string()
+            .starts_with("ts sack reno wscale:7,7 rto:204 rtt:0.031/0.015"));
+        assert_eq!(i.get(crate::sockets::field_named("snd_wnd").unwrap()), None);
     }
 }

@@ -1,11 +1,13 @@
-//! Rows printed as `ss -tan -o` prints them, and the settled test a case
-//! waits for before it asserts states.
+//! Rows printed as `ss -tan -o` prints them (`ss -tanoiO` for a row that
+//! carries its tcp_info), and the settled test a case waits for before it
+//! asserts states.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use super::row::SocketRow;
 use super::state::TcpState;
+use super::timer::TimerKind;
 
 /// ss's split of an endpoint into address and port: `192.168.2.100` /
 /// `[::1]`, `*` for port 0, and `*` for the IPv6 wildcard of a socket that
@@ -26,8 +28,10 @@ fn ss_endpoint(addr: &SocketAddr, v6only: bool) -> (String, String) {
 
 impl fmt::Display for SocketRow {
     /// `ESTAB      0      0      192.168.2.100:11111 192.168.2.105:43068`,
-    /// then ` timer:(...)` when a timer is pending. Fixed widths wide enough
-    /// for IPv4; [`table`] sizes columns to the rows, as ss does.
+    /// then ` timer:(...)` when a timer is pending, then what `ss -ti`
+    /// shows when the row carries it, on the same line as `ss -O` prints
+    /// it (` ts sack cubic wscale:7,7 rto:204 ...`). Fixed widths wide
+    /// enough for IPv4; [`table`] sizes columns to the rows, as ss does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (la, lp) = ss_endpoint(&self.local, self.v6only);
         let (pa, pp) = ss_endpoint(&self.peer, self.v6only);
@@ -39,6 +43,7 @@ impl fmt::Display for SocketRow {
             Some(t) => line.push_str(&format!(" {t}")),
             None => line.truncate(line.trim_end().len()),
         }
+        push_info(&mut line, self);
         f.write_str(&line)
     }
 }
@@ -84,22 +89,61 @@ pub fn table(rows: &[SocketRow]) -> String {
         if let Some(t) = &r.timer {
             line.push_str(&format!(" {t}"));
         }
-        out.push_str(line.trim_end());
+        line.truncate(line.trim_end().len());
+        push_info(&mut line, r);
+        out.push_str(&line);
         out.push('\n');
     }
     out
 }
 
+/// ` ` and the row's tcp_info as `ss -ti` prints it, if it has one.
+fn push_info(line: &mut String, r: &SocketRow) {
+    if let Some(info) = &r.info {
+        let text = info.to_string();
+        if !text.is_empty() {
+            line.push(' ');
+            line.push_str(&text);
+        }
+    }
+}
+
 /// True when nothing is in flight: no socket in a transient state
 /// ([`TcpState::is_transient`]: SYN-SENT, SYN-RECV, FIN-WAIT-1, CLOSING,
 /// LAST-ACK) and no non-listening socket with unacknowledged data
-/// (`send_q > 0`; a listener's send_q is its backlog, not data). A case
-/// waits for this before asserting states, so that it does not race the
-/// kernel's last ACK. Long-lived states (ESTAB, CLOSE-WAIT, FIN-WAIT-2,
-/// TIME-WAIT, LISTEN) and unread received data (recv_q) count as settled.
+/// (`send_q > 0`; a listener's send_q is its backlog, not data), except a
+/// sender waiting on a zero window ([`zero_window`]). A case waits for
+/// this before asserting states, so that it does not race the kernel's
+/// last ACK. Long-lived states (ESTAB, CLOSE-WAIT, FIN-WAIT-2, TIME-WAIT,
+/// LISTEN) and unread received data (recv_q) count as settled.
 pub fn settled(rows: &[SocketRow]) -> bool {
-    rows.iter()
-        .all(|r| !r.state.is_transient() && (r.state == TcpState::Listen || r.send_q == 0))
+    rows.iter().all(|r| unsettled(r).is_none())
+}
+
+/// A sender waiting for its peer's window: the persist timer (sock_diag's
+/// timer 4, `timer:(persist,...)`) is armed only when nothing sent is in
+/// flight and what is left to send waits on a window the peer closed (or
+/// made too small to fill a segment). Only the peer's reader opens it
+/// again, so such a socket is as settled as one in ESTAB: its data stays
+/// unacknowledged and its window probes go on backing off, for as long as
+/// the reader is stopped; FIN-WAIT-1 or LAST-ACK with a FIN queued behind
+/// that data included.
+pub fn zero_window(r: &SocketRow) -> bool {
+    r.timer.is_some_and(|t| t.kind == TimerKind::Persist)
+}
+
+/// Why `r` keeps the lab from settling (`FIN-WAIT-1`, `6 bytes
+/// unacknowledged`), or None when it is settled.
+pub fn unsettled(r: &SocketRow) -> Option<String> {
+    if zero_window(r) {
+        None
+    } else if r.state.is_transient() {
+        Some(format!("{}, a state the kernel leaves by itself", r.state))
+    } else if r.state != TcpState::Listen && r.send_q > 0 {
+        Some(format!("{} bytes unacknowledged", r.send_q))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +166,7 @@ mod tests {
             ifindex: 0,
             cookie: 0,
             v6only: true,
+            info: None,
         }
     }
 
@@ -242,5 +287,44 @@ LISTEN    0      10              [::]:11111          [::]:*
         for s in [TcpState::TimeWait, TcpState::CloseWait, TcpState::FinWait2] {
             assert!(settled(&[row(s, "192.168.2.100:1", "192.168.2.105:2")]));
         }
+    }
+
+    /// A sender whose data waits on a zero window (persist timer) is
+    /// settled, in ESTAB and with its FIN queued behind the data alike; the
+    /// same socket on its retransmission timer is not.
+    #[test]
+    fn a_sender_waiting_on_a_zero_window_is_settled() {
+        let mut zw = row(
+            TcpState::Established,
+            "192.168.2.105:4",
+            "192.168.2.100:11111",
+        );
+        zw.send_q = 689_000;
+        zw.timer = Some(Timer {
+            kind: TimerKind::Persist,
+            left: Duration::from_millis(400),
+            retrans: 1,
+        });
+        assert!(settled(std::slice::from_ref(&zw)) && unsettled(&zw).is_none());
+        let closing = SocketRow {
+            state: TcpState::FinWait1,
+            ..zw.clone()
+        };
+        assert!(settled(&[closing]));
+        let mut sending = zw.clone();
+        sending.timer = Some(Timer {
+            kind: TimerKind::On,
+            ..zw.timer.unwrap()
+        });
+        assert!(!settled(std::slice::from_ref(&sending)));
+        assert_eq!(
+            unsettled(&sending).as_deref(),
+            Some("689000 bytes unacknowledged")
+        );
+        sending.state = TcpState::LastAck;
+        assert_eq!(
+            unsettled(&sending).as_deref(),
+            Some("LAST-ACK, a state the kernel leaves by itself")
+        );
     }
 }

@@ -6,9 +6,8 @@ use super::constants::{
     msg_flags, NOT_INT, SOL_SOCKET, SO_LINGER, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD,
 };
 use super::memory::{u32_of, u64_of, Memory};
-use super::render::{ptr, quote, quote_shown};
+use super::render::{ptr, quote, quote_shown, STRLEN};
 use super::sockaddr::sockaddr;
-use super::STRLEN;
 
 /// The first `len` bytes at `addr`, quoted (a pointer if unreadable).
 pub(super) fn buffer(mem: &dyn Memory, addr: u64, len: u64) -> String {

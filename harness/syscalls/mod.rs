@@ -55,10 +55,7 @@ mod test_support;
 pub use constants::{family, level, msg_flags, optname, protocol, sock_type};
 pub(crate) use log::Log;
 pub use record::{errno_desc, errno_name, result, Record};
-pub use render::quote;
+pub use render::{quote, STRLEN};
 pub(crate) use seccomp::{install_filter, seccomp_filter};
 pub use sockaddr::sockaddr;
-pub(crate) use tracer::spawn_traced;
-
-/// Bytes of a buffer shown before `...`, as `strace -s 32` (its default).
-pub const STRLEN: usize = 32;
+pub(crate) use tracer::{resume, spawn_traced, trace_me};

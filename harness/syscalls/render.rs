@@ -1,7 +1,8 @@
 //! Values as strace renders them: quoted buffers, pointers, names from a
 //! table, flag sets. Pure functions over bytes and numbers.
 
-use super::STRLEN;
+/// Bytes of a buffer shown before `...`, as `strace -s 32` (its default).
+pub const STRLEN: usize = 32;
 
 /// without a C escape, `...` after the 32nd byte.
 pub fn quote(data: &[u8]) -> String {

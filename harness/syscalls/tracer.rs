@@ -8,6 +8,7 @@ use std::process::ExitStatus;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
@@ -99,8 +100,19 @@ struct Tracer<'a> {
     tasks: HashMap<Pid, Task>,
 }
 
+/// In a child between fork and exec: asks to be traced by its parent
+/// (PTRACE_TRACEME), so its exec stops it. Async-signal-safe: one system
+/// call, no allocation.
+pub(crate) fn trace_me() -> std::io::Result<()> {
+    // SAFETY: PTRACE_TRACEME takes no pointers.
+    if unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Lets the tracee run to its next seccomp stop (or signal, or event).
-fn resume(tid: Pid, sig: Option<Signal>) {
+pub(crate) fn resume(tid: Pid, sig: Option<Signal>) {
     // ESRCH: killed (SIGKILL) meanwhile; its exit is reported next.
     let _ = ptrace::cont(tid, sig);
 }
@@ -180,8 +192,11 @@ impl<'a> Tracer<'a> {
             match ws {
                 WaitStatus::PtraceSyscall(tid)
                 | WaitStatus::PtraceEvent(tid, _, libc::PTRACE_EVENT_SECCOMP) => {
+                    // The stop's time, before anything else is read: when
+                    // an exit stop's call returned, as near as a tracer sees.
+                    let at = Instant::now();
                     self.log.stops.fetch_add(1, Ordering::Relaxed);
-                    match self.syscall_stop(tid) {
+                    match self.syscall_stop(tid, at) {
                         true => resume_to_exit(tid),
                         false => resume(tid, None),
                     }
@@ -279,7 +294,7 @@ impl<'a> Tracer<'a> {
 
     /// A call's entry (its seccomp stop) or exit. True when the exit must
     /// be seen too: the call is recorded or changes the socket descriptors.
-    fn syscall_stop(&mut self, tid: Pid) -> bool {
+    fn syscall_stop(&mut self, tid: Pid, at: Instant) -> bool {
         let Ok(info) = ptrace::syscall_info(tid) else {
             return false;
         };
@@ -305,7 +320,7 @@ impl<'a> Tracer<'a> {
                 };
                 track_fds(&mut task.fds.borrow_mut(), nr, args, ret, &mem);
                 if let Some(p) = task.pending.take() {
-                    self.log.push(leave(p, tid.as_raw(), ret, &mem));
+                    self.log.push(leave(p, tid.as_raw(), ret, &mem, at));
                 }
                 return false;
             }

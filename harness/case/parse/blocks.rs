@@ -1,5 +1,6 @@
-//! Blocks: a header (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`)
-//! and the indented lines under it, each parsed by its expectation type.
+//! Blocks: a header (`packets`, `sockets HOST`, `fds HOST`, `syscalls HOST`,
+//! or with the host first, `HOST sockets`) and the indented lines under it,
+//! each parsed by its expectation type.
 
 use super::super::calls::CallExpect;
 use super::super::error::{bad, Bad};
@@ -7,6 +8,7 @@ use super::super::rows::{FdExpect, SocketExpect};
 use super::super::ItemKind;
 use super::packets::packet_line;
 use super::words::{host, split_word};
+use crate::lab::Side;
 
 const BLOCKS: [&str; 4] = ["packets", "sockets", "fds", "syscalls"];
 
@@ -14,6 +16,16 @@ pub(super) fn is_block(head: &str) -> bool {
     head.split_whitespace()
         .next()
         .is_some_and(|w| BLOCKS.contains(&w))
+        || host_first(head).is_some()
+}
+
+/// `client sockets`, `server fds`, `server syscalls`: a host's block with
+/// the host first, as steps write it; the header as `sockets client`.
+fn host_first(head: &str) -> Option<String> {
+    let (first, rest) = split_word(head);
+    let (kw, more) = split_word(rest);
+    let host_block = BLOCKS[1..].contains(&kw) && first.parse::<Side>().is_ok();
+    host_block.then(|| format!("{kw} {first} {more}").trim_end().to_string())
 }
 
 type BlockErr = (Option<usize>, Bad);
@@ -41,6 +53,8 @@ fn connections(rest: &str) -> Result<usize, Bad> {
 }
 
 pub(super) fn block(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, BlockErr> {
+    let canonical = host_first(head);
+    let head = canonical.as_deref().unwrap_or(head);
     let (kw, rest) = split_word(head);
     let example = match kw {
         "packets" => "`  client > server  [S]  seq 0`",

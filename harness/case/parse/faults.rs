@@ -161,26 +161,43 @@ pub(super) fn heal(rest: &str) -> Result<ItemKind, Bad> {
     Ok(ItemKind::Heal { direction })
 }
 
-/// `netem DIR [loss P%] [delay D [JITTER]] [duplicate P%] [reorder P%]
+/// `netem DIR [loss P%] [delay D [[jitter] J]] [duplicate P%] [reorder P%]
 /// [seed N]`: tc-netem's words (`jitter` may name the jitter).
 pub(super) fn netem(rest: &str) -> Result<ItemKind, Bad> {
     const HINT: &str = "write e.g. `netem client > server loss 10% delay 20ms 5ms seed 1` \
-         (tc-netem's words: loss P%, delay D [JITTER], duplicate P%, reorder P%, seed N)";
+         (tc-netem's words: loss P%, delay D [[jitter] J], duplicate P%, reorder P%, seed N)";
     let words: Vec<&str> = rest.split_whitespace().collect();
     if words.len() < 3 {
         return Err(bad("`netem` needs a direction and faults", HINT));
     }
     let direction = direction(&words[..3].join(" "))?;
-    let faults: Vec<&str> = words[3..]
-        .iter()
-        .copied()
-        .filter(|w| *w != "jitter")
-        .collect();
+    let faults = without_jitter_word(&words[3..])?;
     let link: Link = faults.join(" ").parse().map_err(|m: String| bad(m, HINT))?;
     if link.delay + link.jitter > MAX_DELAY {
         return Err(bad("a netem delay longer than a day", HINT));
     }
     Ok(ItemKind::Netem { direction, link })
+}
+
+/// tc's `delay D jitter J` as netem's `delay D J`: the word `jitter` is
+/// taken only there, right after a delay and before a time; anywhere else
+/// it is an error, never a word silently dropped.
+fn without_jitter_word<'a>(words: &[&'a str]) -> Result<Vec<&'a str>, Bad> {
+    const HINT: &str =
+        "jitter follows a delay: `delay 20ms jitter 5ms` (tc's words) or `delay 20ms 5ms`";
+    let is_time = |w: &&str| w.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    let mut out = Vec::with_capacity(words.len());
+    for (k, w) in words.iter().enumerate() {
+        if *w != "jitter" {
+            out.push(*w);
+            continue;
+        }
+        let after_delay = k >= 2 && words[k - 2] == "delay";
+        if !after_delay || !words.get(k + 1).is_some_and(is_time) {
+            return Err(bad("`jitter` must stand between a delay and a time", HINT));
+        }
+    }
+    Ok(out)
 }
 
 /// Prefixes of the sysctls a case may set: per-namespace networking ones.
@@ -210,6 +227,21 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
         name: name.to_string(),
         value: value.to_string(),
     })
+}
+
+/// `HOST route rto_min DUR`: a metric on the host's route to the lab's
+/// subnet (`crate::route`).
+pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    const HINT: &str =
+        "write `server route rto_min 1s`: the floor of the retransmission timeout on \
+         the host's route (RTAX_RTO_MIN, every kernel), in whole milliseconds";
+    let (metric, value) = split_word(arg);
+    if metric != "rto_min" {
+        return Err(bad(format!("unknown route metric `{metric}`"), HINT));
+    }
+    let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
+    let metric = crate::route::Metric::rto_min(d).map_err(|m| bad(m, HINT))?;
+    Ok(ItemKind::Route { host, metric })
 }
 
 #[cfg(test)]
@@ -314,6 +346,22 @@ mod tests {
                 "longer than a day",
             ),
             ("netem client > server delay 100000s", "longer than a day"),
+            (
+                "netem client > server loss 10% jitter 5ms",
+                "`jitter` must stand",
+            ),
+            (
+                "netem client > server delay 20ms jitter",
+                "`jitter` must stand",
+            ),
+            (
+                "netem client > server delay 20ms jitter seed 2",
+                "`jitter` must stand",
+            ),
+            (
+                "netem client > server jitter 5ms delay 20ms",
+                "`jitter` must stand",
+            ),
         ] {
             let e = step(text).unwrap_err();
             assert!(e.contains(says) && e.contains("(hint: "), "{text}: {e}");

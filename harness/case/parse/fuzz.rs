@@ -28,7 +28,7 @@ const WORDS: &[&str] = &[
     "dropped", "injected", "delayed", "within",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
-    "..", "'", "\"", "'a b'", "\"unterminated", "#", "\t", "  ", "\r", "\0", "\u{feff}",
+    "..", "'", "\"", "'a b'", "\"unterminated", "\"nothing\"", "\"a\\\"b\"", "jitter", "#", "  #", "\t", "  ", "\r", "\0", "\u{feff}",
     "\u{1b}[31m", "\u{7f}", "\u{85}", "é", "✓", "\u{200b}", "\u{10ffff}",
 ];
 
@@ -87,6 +87,8 @@ const TEMPLATES: &[&str] = &[
     "fds {}", "  {} IPv4 TCP {} ({})", "  fd {} {} TCP {}->{} {}",
     "syscalls {}", "  {}({}, {}) = {}", "  accept({}, ...) = {} {}",
     "ours: {} {}", "ncat: {} ^D", "ncat: packets", "ours: sockets {}", "{}: {} {}",
+    "{} trace {}", "{} wait {} {} {}", "{} sockets {}", "client fds  # {}", "{} prints \"{}\"",
+    "netem client > server delay {} jitter {} {}", "sockets client  # {}", "  {} > {}  [S]  seq 0  # {}",
     "client sends {} {}", "server sends [{}] seq {}, ack {}, {} {}", "client sends [R] seq rcv_nxt{}  {} {}",
     "  client > server  [S]  seq {}  {} {}  {}", "  server > client  [P.]  {} \"{}\", length {}",
 ];

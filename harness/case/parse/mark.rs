@@ -1,49 +1,100 @@
-//! `ours: STEP` and `ncat: STEP`: a step or block header that belongs to
-//! one implementation's behaviour. Where the project's nc and a system ncat
-//! legitimately differ (ncat 7.93 keeps its client running after the
-//! server's EOF; nmap issue 1779), a case writes each one's form beside the
-//! other and a differential run (NC=ncat) plays the ncat form instead of
-//! failing or leaving the whole case out.
+//! Marks at the start of a step or block header: `ours: STEP` and `ncat:
+//! STEP`, a step or block that belongs to one implementation's behaviour,
+//! and `kernel>=6.5: STEP`, `kernel<6.5: STEP`, `sysctl NAME: STEP`,
+//! `module NAME: STEP`, one that belongs to the kernels that meet it.
+//!
+//! Where the project's nc and a system ncat legitimately differ (ncat 7.93
+//! keeps its client running after the server's EOF; nmap issue 1779), a
+//! case writes each one's form beside the other and a differential run
+//! (NC=ncat) plays the ncat form instead of failing or leaving the whole
+//! case out. Where kernels differ (the classic SYN backoff is 6.5's
+//! `tcp_syn_linear_timeouts=0` and every older kernel's default), a case
+//! writes each kernel's form the same way, and the run log says which
+//! played.
 
 use super::super::error::{bad, Bad};
 use super::super::{Case, Implementation};
 use super::words::split_word;
+use crate::kernel::{Requirement, REQUIREMENT_HINT};
 
 const MARK_HINT: &str = "a step or block header may start with `ours:` (played only with the \
-     project's nc) or `ncat:` (only with NC=ncat), then a space and the step: `ncat: client ^D`";
+     project's nc), `ncat:` (only with NC=ncat), or a kernel's mark: `kernel>=6.5:`, `kernel<6.5:`, \
+     `sysctl NAME:` or `module NAME:` (only on kernels that have it); then a space and the step: `ncat: client ^D`";
 
 const IMPLEMENTATIONS: [Implementation; 2] = [Implementation::Ours, Implementation::Ncat];
 
+/// A header's mark: which nc plays it, or which kernels.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Mark {
+    Nc(Implementation),
+    When(Requirement),
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mark::Nc(nc) => write!(f, "{nc}"),
+            Mark::When(r) => write!(f, "{r}"),
+        }
+    }
+}
+
 /// The mark at the start of a step or block header line, and the line
 /// without it.
-pub(super) fn split_mark(head: &str) -> Result<(Option<Implementation>, &str), Bad> {
-    for nc in IMPLEMENTATIONS {
-        let word = nc.word();
-        let Some(rest) = head.strip_prefix(word).and_then(|r| r.strip_prefix(':')) else {
-            continue;
+pub(super) fn split_mark(head: &str) -> Result<(Option<Mark>, &str), Bad> {
+    let (mark, word, rest) = if let Some((word, rest)) = IMPLEMENTATIONS.iter().find_map(|nc| {
+        let rest = head.strip_prefix(nc.word())?.strip_prefix(':')?;
+        Some(((Mark::Nc(*nc), nc.word().to_string()), rest))
+    }) {
+        (word.0, word.1, rest)
+    } else if let Some((text, rest)) = condition(head) {
+        let req: Requirement = text.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))?;
+        (Mark::When(req), text.to_string(), rest)
+    } else {
+        return match mark_word(head) {
+            Some(word) => Err(bad(format!("unknown mark `{word}`"), MARK_HINT)),
+            None => Ok((None, head)),
         };
-        if rest.trim().is_empty() {
-            return Err(bad(format!("`{word}:` with nothing after it"), MARK_HINT));
-        }
-        if !rest.starts_with([' ', '\t']) {
-            return Err(bad(
-                format!("`{word}:` must be followed by a space"),
-                &format!("write `{word}: {rest}`"),
-            ));
-        }
-        let rest = rest.trim_start();
-        if mark_word(rest).is_some() {
-            return Err(bad(
-                "two marks on one line",
-                "an item belongs to one implementation (`ours:` or `ncat:`), or to both without a mark",
-            ));
-        }
-        return Ok((Some(nc), rest));
+    };
+    if rest.trim().is_empty() {
+        return Err(bad(format!("`{word}:` with nothing after it"), MARK_HINT));
     }
-    match mark_word(head) {
-        Some(word) => Err(bad(format!("unknown mark `{word}`"), MARK_HINT)),
-        None => Ok((None, head)),
+    if !rest.starts_with([' ', '\t']) {
+        return Err(bad(
+            format!("`{word}:` must be followed by a space"),
+            &format!("write `{word}: {rest}`"),
+        ));
     }
+    let rest = rest.trim_start();
+    if mark_word(rest).is_some() || condition(rest).is_some() {
+        return Err(bad(
+            "two marks on one line",
+            "an item carries one mark (`ours:`, `ncat:` or a kernel's), or none",
+        ));
+    }
+    Ok((Some(mark), rest))
+}
+
+/// A kernel's mark at the start of `line`: its requirement's text and what
+/// follows the colon. `kernel>=6.5:` and `kernel<6.5:` are one word (a
+/// step may follow without a space: an error, said as such);
+/// `sysctl NAME:` and `module NAME:` two.
+fn condition(line: &str) -> Option<(&str, &str)> {
+    let (first, rest) = split_word(line);
+    if let Some(colon) = first
+        .find(':')
+        .filter(|i| first.starts_with("kernel") && *i > 6)
+    {
+        return Some((&line[..colon], &line[colon + 1..]));
+    }
+    if first == "sysctl" || first == "module" {
+        let (second, _) = split_word(rest);
+        if second.len() > 1 && second.ends_with(':') {
+            let end = line.find(second)? + second.len();
+            return Some((&line[..end - 1], &line[end..]));
+        }
+    }
+    None
 }
 
 /// The line's first word when it looks like a mark (`word:`).
@@ -55,25 +106,25 @@ fn mark_word(line: &str) -> Option<&str> {
 /// An indented line that starts with a mark: marks go on headers.
 pub(super) fn marked_body_line(line: &str) -> Option<Bad> {
     let word = mark_word(line)?;
-    IMPLEMENTATIONS
+    let nc = IMPLEMENTATIONS
         .iter()
-        .any(|nc| word == format!("{}:", nc.word()))
-        .then(|| {
-            bad(
-                format!("`{word}` on a line of a block"),
-                "mark the whole block (`ncat: packets`) and write the other implementation's block beside it",
-            )
-        })
+        .any(|nc| word == format!("{}:", nc.word()));
+    (nc || condition(line).is_some()).then(|| {
+        bad(
+            format!("`{word}` on a line of a block"),
+            "mark the whole block (`ncat: packets`, `kernel<6.5: packets`) and write the other form's block beside it",
+        )
+    })
 }
 
-/// `port` and `ours-only` speak for the whole case: a mark on them is an
-/// error.
-pub(super) fn marked_directive(only: Option<Implementation>, head: &str) -> Option<Bad> {
-    let nc = only?;
+/// `port`, `ours-only` and `requires` speak for the whole case: a mark on
+/// them is an error.
+pub(super) fn marked_directive(mark: Option<&Mark>, head: &str) -> Option<Bad> {
+    let mark = mark?;
     let (first, _) = split_word(head);
-    ["port", "ours-only"].contains(&first).then(|| {
+    ["port", "ours-only", "requires"].contains(&first).then(|| {
         bad(
-            format!("`{nc}: {first}`: `{first}` is about the whole case and takes no mark"),
+            format!("`{mark}: {first}`: `{first}` is about the whole case and takes no mark"),
             "write it without the mark",
         )
     })
@@ -192,5 +243,133 @@ client exits 0
         )
         .unwrap();
         assert!(case.items.iter().all(|i| i.only.is_none()));
+    }
+
+    /// syn-retries' shape: one step for the kernels that have a sysctl,
+    /// two forms of a block for kernels before and from 6.5.
+    const KERNEL_FORMS: &str = "\
+requires kernel 4.9
+requires sysctl net.ipv4.tcp_rfc1337
+server $ nc -kl 11111
+sysctl net.ipv4.tcp_syn_linear_timeouts: client sysctl net.ipv4.tcp_syn_linear_timeouts=0
+client $ nc 192.168.2.100 11111
+kernel>=6.5: packets
+  client > server  [S]  seq 0
+kernel<6.5: packets
+  client > server  [S]  seq 0
+module sch_netem:\tclient ^C
+";
+
+    fn kernel(release: &str) -> crate::kernel::Kernel {
+        crate::kernel::Kernel::at(release, Path::new("/nonexistent"))
+    }
+
+    #[test]
+    fn kernel_marks_and_requirements_are_read_with_their_steps_and_blocks() {
+        let case = parse(Path::new("cases/x.case"), KERNEL_FORMS).unwrap();
+        let shown: Vec<String> = case.requires.iter().map(|r| r.to_string()).collect();
+        assert_eq!(shown, ["kernel>=4.9", "sysctl net.ipv4.tcp_rfc1337"]);
+        let items: Vec<String> = case
+            .items
+            .iter()
+            .map(|i| format!("{}: {i}", i.line))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                "3: server $ nc -kl 11111",
+                "4: sysctl net.ipv4.tcp_syn_linear_timeouts: client sysctl net.ipv4.tcp_syn_linear_timeouts=0",
+                "5: client $ nc 192.168.2.100 11111",
+                "6: kernel>=6.5: packets (1 lines)",
+                "8: kernel<6.5: packets (1 lines)",
+                "10: module sch_netem: client ^C",
+            ]
+        );
+        assert!(case.items.iter().all(|i| i.only.is_none()));
+    }
+
+    /// Which items a kernel plays, and what the run says of the others.
+    /// (The fake kernel has no files: no sysctl, and a module it cannot
+    /// tell about counts as built in.)
+    #[test]
+    fn each_kernel_plays_the_unmarked_items_and_the_forms_for_it() {
+        let case = parse(Path::new("cases/x.case"), KERNEL_FORMS).unwrap();
+        let lines = |release: &str| {
+            case.items_played(Implementation::Ours, &kernel(release))
+                .map(|i| i.line)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lines("6.1.0-28-cloud-amd64"), [3, 5, 8, 10]);
+        assert_eq!(lines("6.12.48+deb13-amd64"), [3, 5, 6, 10]);
+        let old = kernel("6.1.0-28-cloud-amd64");
+        assert_eq!(
+            case.items[3].skipped(Implementation::Ours, &old).as_deref(),
+            Some("needs kernel 6.5 or later (this is 6.1.0)")
+        );
+        assert_eq!(
+            case.items[1].skipped(Implementation::Ours, &old).as_deref(),
+            Some("needs sysctl net.ipv4.tcp_syn_linear_timeouts (kernel 6.1.0 has none)")
+        );
+        assert_eq!(case.items[4].skipped(Implementation::Ours, &old), None);
+    }
+
+    #[test]
+    fn a_case_is_skipped_for_the_first_requirement_the_kernel_lacks() {
+        let case = |text: &str| parse(Path::new("cases/x.case"), text).unwrap();
+        let on = |c: &crate::case::Case, nc, release| c.skipped(nc, &kernel(release));
+        let needs_future = case("requires kernel 99.1\nserver $ true\n");
+        assert_eq!(
+            on(&needs_future, Implementation::Ours, "6.18.44-fc-v1300").as_deref(),
+            Some("needs kernel 99.1 or later (this is 6.18.44)")
+        );
+        let needs_sysctl = case("requires sysctl net.ipv4.does_not_exist\nserver $ true\n");
+        assert_eq!(
+            on(&needs_sysctl, Implementation::Ours, "6.1.0").as_deref(),
+            Some("needs sysctl net.ipv4.does_not_exist (kernel 6.1.0 has none)")
+        );
+        let old_only = case("kernel<5.0: server $ true\n");
+        assert_eq!(
+            on(&old_only, Implementation::Ours, "6.1.0").as_deref(),
+            Some("no step plays on kernel 6.1.0: each is marked for another kernel")
+        );
+        assert_eq!(on(&old_only, Implementation::Ours, "4.19.0"), None);
+        let ours_only = case("ours-only why\nrequires kernel 99\nserver $ true\n");
+        assert_eq!(
+            on(&ours_only, Implementation::Ncat, "6.1.0").as_deref(),
+            Some("ours-only: why")
+        );
+        assert_eq!(
+            on(
+                &case("requires kernel 3.10\nserver $ true\n"),
+                Implementation::Ours,
+                "6.1.0"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn bad_kernel_marks_and_requirements_name_their_line() {
+        let cases = [
+            ("server $ true\nkernel>=six: client ^D\n", "cases/x.case:2: `six` is not a kernel version (write it as uname -r starts: 6.5 or 6.1.0) (hint: a requirement is `kernel>=6.5`"),
+            ("server $ true\nkernel>=6.5:client ^D\n", "cases/x.case:2: `kernel>=6.5:` must be followed by a space (hint: write `kernel>=6.5: client ^D`)"),
+            ("server $ true\nkernel<6.5:\n", "cases/x.case:2: `kernel<6.5:` with nothing after it"),
+            ("server $ true\nkernel<6.5: ncat: client ^D\n", "cases/x.case:2: two marks on one line"),
+            ("server $ true\nours: kernel<6.5: client ^D\n", "cases/x.case:2: two marks on one line"),
+            ("server $ true\nsysctl vm.swappiness: client ^D\n", "cases/x.case:2: `vm.swappiness` is not a network sysctl name"),
+            ("server $ true\npackets\n  kernel<6.5: client > server  [S]  seq 0\n", "cases/x.case:3: `kernel<6.5:` on a line of a block (hint: mark the whole block"),
+            ("server $ true\nrequires kernel 6.5\n", "cases/x.case:2: `requires` after the first step (hint: put `requires ...` at the top of the file"),
+            ("requires\nserver $ true\n", "cases/x.case:1: `requires` needs a requirement (hint: a requirement is"),
+            ("requires disk 5G\nserver $ true\n", "cases/x.case:1: unknown requirement `disk 5G` (hint: a requirement is"),
+            ("kernel>=6.5: requires kernel 6.5\nserver $ true\n", "cases/x.case:1: `kernel>=6.5: requires`: `requires` is about the whole case and takes no mark"),
+            ("server $ true\nkernel: client ^D\n", "cases/x.case:2: unknown mark `kernel:`"),
+        ];
+        for (text, want) in cases {
+            let got = error(text);
+            assert!(
+                got.starts_with(want),
+                "{text:?}:\n got  {got}\n want {want}"
+            );
+        }
     }
 }

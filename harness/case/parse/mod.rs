@@ -10,7 +10,8 @@
 //! one arm there and a function in its own module: `steps`, `wait`,
 //! `faults`, `inject`); a new
 //! block is one arm in `blocks::block`; packet lines are in `packets`,
-//! words and hosts in `words`; `ours:` / `ncat:` marks in `mark`.
+//! words and hosts in `words`; `ours:` / `ncat:` and kernel marks in
+//! `mark`; `requires` here (its requirements in `crate::kernel`).
 
 mod blocks;
 mod comment;
@@ -36,14 +37,15 @@ use std::path::Path;
 pub use super::error::ParseError;
 use super::error::{bad, Bad};
 use super::{Case, Item, ItemKind};
+use crate::lab::Side;
 use blocks::{block, is_block};
 pub use repeat::MAX_REPEAT;
 use repeat::{is_repeat, repeat};
 use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
-     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST`, `wait HOST ROW [gone] [at WINDOW]`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`), `port N` or `ours-only REASON`; a step or block may start with `ours:` or `ncat:` (one implementation only); HOST is client or server";
+     `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `HOST route rto_min DUR`, `port N`, `ours-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
@@ -60,12 +62,7 @@ pub fn load(path: &Path) -> Result<Case, ParseError> {
 
 /// A header line and the indented lines under it: (line number, the
 /// header's mark, the header without it, body lines with their numbers).
-type Group<'a> = (
-    usize,
-    Option<super::Implementation>,
-    &'a str,
-    Vec<(usize, &'a str)>,
-);
+type Group<'a> = (usize, Option<mark::Mark>, &'a str, Vec<(usize, &'a str)>);
 
 pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
     let err = |line: usize, b: Bad| ParseError {
@@ -84,13 +81,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         path: path.to_path_buf(),
         port: 11111,
         ours_only: None,
+        requires: Vec::new(),
         items: Vec::new(),
     };
 
     let groups = group(text).map_err(|(n, b)| err(n, b))?;
-    for (n, only, head, body) in groups {
-        if let Some(b) = mark::marked_directive(only, head) {
+    for (n, mark, head, body) in groups {
+        if let Some(b) = mark::marked_directive(mark.as_ref(), head) {
             return Err(err(n, b));
+        }
+        if let Some(rest) = head.strip_prefix("requires") {
+            let req = requires(rest, !case.items.is_empty()).map_err(|b| err(n, b))?;
+            case.requires.push(req);
+            continue;
         }
         if let Some(rest) = head.strip_prefix("port") {
             if !rest.is_empty() && !rest.starts_with(' ') {
@@ -122,15 +125,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
             continue;
         }
         let kind = if is_repeat(head) {
-            repeat(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
+            repeat(head, &body, step).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else if is_block(head) {
             block(head, &body).map_err(|(line, b)| err(line.unwrap_or(n), b))?
         } else {
             step(head).map_err(|b| err(n, b))?
         };
+        let (only, when) = match mark {
+            Some(mark::Mark::Nc(nc)) => (Some(nc), None),
+            Some(mark::Mark::When(r)) => (None, Some(r)),
+            None => (None, None),
+        };
         case.items.push(Item {
             line: n,
             only,
+            when,
             kind,
         });
     }
@@ -150,6 +159,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Case, ParseError> {
         ));
     }
     Ok(case)
+}
+
+/// `requires REQUIREMENT` (the word already taken off): what the whole
+/// case needs of the kernel, written before its first step.
+fn requires(rest: &str, after_a_step: bool) -> Result<crate::kernel::Requirement, Bad> {
+    use crate::kernel::REQUIREMENT_HINT;
+    if !rest.starts_with([' ', '\t']) || rest.trim().is_empty() {
+        return Err(bad(
+            format!("`requires{rest}` needs a requirement"),
+            REQUIREMENT_HINT,
+        ));
+    }
+    if after_a_step {
+        return Err(bad(
+            "`requires` after the first step",
+            "put `requires ...` at the top of the file for the whole case, or mark the step for the kernels it needs: `kernel>=6.5: STEP`",
+        ));
+    }
+    rest.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))
 }
 
 /// The file's lines grouped into steps, blocks and repeats (each with the
@@ -207,19 +235,33 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
         "netem" => return faults::netem(rest),
         _ => {}
     }
-    let host = steps::host_word(first, rest)?;
+    let host = host_word(first, rest)?;
     let (verb, arg) = split_word(rest);
     match verb {
         "$" => steps::start(host, arg),
         "types" => Ok(steps::types(host, arg)),
-        "prints" if arg == "nothing" => Ok(ItemKind::PrintsNothing { host }),
         "prints" => steps::prints(host, arg),
+        "trace" => steps::host_trace(host, arg),
+        "wait" => wait::wait_on(host, arg),
         "^C" | "^\\" | "^Z" | "fg" if arg.is_empty() => Ok(steps::signal(host, verb)),
         "^D" if arg.is_empty() => Ok(ItemKind::Eof { host }),
         "exits" => steps::exits(host, arg),
         "sends" => inject::sends(host, arg),
         "sysctl" => faults::sysctl(host, arg),
+        "route" => faults::route(host, arg),
         "" => Err(bad(format!("`{host}` alone is not a step"), STEP_HINT)),
         other => Err(bad(format!("unknown step `{host} {other}`"), STEP_HINT)),
     }
+}
+
+/// The host a step starts with; an unknown first word is an unknown step.
+fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
+    first.parse().map_err(|m: String| {
+        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
+        if looks_like_host {
+            bad(m, "")
+        } else {
+            bad(format!("unknown step `{first}`"), STEP_HINT)
+        }
+    })
 }

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use super::ParseError;
+use super::super::error::ParseError;
 
 /// The largest case file read: the committed cases are under 4 KiB.
 pub const MAX_CASE_BYTES: u64 = 1 << 20;

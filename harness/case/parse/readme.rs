@@ -5,7 +5,7 @@
 //! Which code blocks are case text: the README's indented code blocks (four
 //! spaces, after a blank line) whose first line that is not a comment
 //! starts at the block's own margin with a word of the case language (a
-//! host, a block or step keyword, a mark). Shell blocks start with a
+//! host, a block or step keyword, a mark, `requires`). Shell blocks start with a
 //! command (`make`, `cargo`, `sudo`), ladders with more indentation or
 //! `==`, failure texts with a path. A block of packet lines alone
 //! (`client > server  [S]  seq 0 ...`) is a fragment of a `packets` block
@@ -35,6 +35,9 @@ const CASE_WORDS: &[&str] = &[
     "ours-only",
     "ours:",
     "ncat:",
+    "requires",
+    "sysctl",
+    "module",
 ];
 
 /// The README's indented code blocks: the line number of each one's first
@@ -78,7 +81,9 @@ fn classify(lines: &[&str]) -> Example {
     let mut words = first.split_whitespace();
     let (w1, w2) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let text = lines.join("\n") + "\n";
-    if first.starts_with(' ') || !CASE_WORDS.contains(&w1) {
+    // A kernel's mark is one word with its version: `kernel>=6.5:`.
+    let case_word = CASE_WORDS.contains(&w1) || w1.starts_with("kernel") && w1.ends_with(':');
+    if first.starts_with(' ') || !case_word {
         Example::Other
     } else if w2 == ">" {
         Example::PacketLines(text)

@@ -14,8 +14,13 @@ pub(super) fn is_repeat(head: &str) -> bool {
     split_word(head).0 == "repeat"
 }
 
-/// `repeat N` with its body lines, each a step.
-pub(super) fn repeat(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, (Option<usize>, Bad)> {
+/// `repeat N` with its body lines, each a step read by `step` (the
+/// parser's one dispatcher of steps).
+pub(super) fn repeat(
+    head: &str,
+    body: &[(usize, &str)],
+    step: impl Fn(&str) -> Result<ItemKind, Bad>,
+) -> Result<ItemKind, (Option<usize>, Bad)> {
     const HINT: &str = "write `repeat 1000` and, indented under it, the steps to repeat";
     let (_, n) = split_word(head);
     let times = match n.parse::<u32>() {
@@ -44,10 +49,11 @@ pub(super) fn repeat(head: &str, body: &[(usize, &str)]) -> Result<ItemKind, (Op
                 ),
             ));
         }
-        let kind = super::step(text).map_err(|b| (Some(*line), b))?;
+        let kind = step(text).map_err(|b| (Some(*line), b))?;
         steps.push(Item {
             line: *line,
             only: None,
+            when: None,
             kind,
         });
     }

@@ -5,7 +5,6 @@ use super::super::error::{bad, Bad};
 use super::super::rows::duration;
 use super::super::{Interrupt, ItemKind};
 use super::words::{host, shell_words};
-use super::STEP_HINT;
 use crate::lab::Side;
 
 /// `trace HOST`.
@@ -13,16 +12,16 @@ pub(super) fn trace(rest: &str) -> Result<ItemKind, Bad> {
     Ok(ItemKind::Trace { host: host(rest)? })
 }
 
-/// The host a step starts with; an unknown first word is an unknown step.
-pub(super) fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
-    first.parse().map_err(|m: String| {
-        let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
-        if looks_like_host {
-            bad(m, "")
-        } else {
-            bad(format!("unknown step `{first}`"), STEP_HINT)
-        }
-    })
+/// `HOST trace`.
+pub(super) fn host_trace(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    if arg.is_empty() {
+        Ok(ItemKind::Trace { host })
+    } else {
+        Err(bad(
+            format!("unexpected `{arg}` after `{host} trace`"),
+            "write `client trace` (or `trace client`): it traces the host's commands started after it",
+        ))
+    }
 }
 
 /// `HOST $ COMMAND`.
@@ -45,7 +44,9 @@ pub(super) fn types(host: Side, arg: &str) -> ItemKind {
     }
 }
 
-/// `HOST prints TEXT`.
+/// `HOST prints TEXT`, `HOST prints nothing`, and `HOST prints "TEXT"`
+/// for any line those cannot say: `"nothing"`, a line with blanks at its
+/// ends, an empty line, a line in quotes (`\"` and `\\` inside).
 pub(super) fn prints(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     if arg.is_empty() {
         return Err(bad(
@@ -53,10 +54,37 @@ pub(super) fn prints(host: Side, arg: &str) -> Result<ItemKind, Bad> {
             "write the line the command prints",
         ));
     }
-    Ok(ItemKind::Prints {
-        host,
-        text: arg.to_string(),
-    })
+    if arg == "nothing" {
+        return Ok(ItemKind::PrintsNothing { host });
+    }
+    let text = match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+        Some(inner) => unquote(inner)?,
+        None => arg.to_string(),
+    };
+    Ok(ItemKind::Prints { host, text })
+}
+
+/// The text between the quotes of `prints "TEXT"`: `\"` a quote, `\\` a
+/// backslash; a bare quote or any other escape is an error, so that a
+/// line is never read two ways.
+fn unquote(inner: &str) -> Result<String, Bad> {
+    const HINT: &str = "in `prints \"TEXT\"`, write `\\\"` for a quote and `\\\\` for a backslash: `server prints \"say \\\"nothing\\\"\"`";
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('"' | '\\')) => out.push(e),
+                other => {
+                    let e = other.map_or(String::new(), String::from);
+                    return Err(bad(format!("unknown escape `\\{e}` in quoted text"), HINT));
+                }
+            },
+            '"' => return Err(bad("a quote inside quoted text", HINT)),
+            c => out.push(c),
+        }
+    }
+    Ok(out)
 }
 
 /// `HOST ^C`, `HOST ^\\`, `HOST ^Z`, `HOST fg`.

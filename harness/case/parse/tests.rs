@@ -97,3 +97,93 @@ fn a_leading_byte_order_mark_is_dropped() {
     let case = parse(Path::new("cases/x.case"), &format!("\u{feff}{START}")).unwrap();
     assert_eq!(case.items.len(), 1);
 }
+
+fn items(text: &str) -> Vec<crate::case::ItemKind> {
+    parse(Path::new("cases/x.case"), text)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+        .items
+        .into_iter()
+        .map(|i| i.kind)
+        .collect()
+}
+
+#[test]
+fn the_host_may_come_first_in_trace_wait_and_host_blocks() {
+    let pairs = [
+        ("trace server", "server trace"),
+        (
+            "wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s",
+            "client wait TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s",
+        ),
+        ("sockets client\n  none", "client sockets\n  none"),
+        (
+            "fds server\n  3u IPv6 TCP *:11111 (LISTEN)",
+            "server fds\n  3u IPv6 TCP *:11111 (LISTEN)",
+        ),
+        (
+            "syscalls server\n  listen(4, 10) = 0",
+            "server syscalls\n  listen(4, 10) = 0",
+        ),
+    ];
+    for (old, host_first) in pairs {
+        assert_eq!(
+            items(&format!("{START}{old}\n")),
+            items(&format!("{START}{host_first}\n"))
+        );
+    }
+    for (text, says) in [
+        (
+            "server trace 2",
+            "cases/x.case:2: unexpected `2` after `server trace`",
+        ),
+        (
+            "client sockets server\n  none",
+            "cases/x.case:2: `sockets`: unexpected `server` after the host",
+        ),
+        ("client wait", "cases/x.case:2: `wait` needs a socket row"),
+    ] {
+        let e = parse_err(&format!("{START}{text}\n"));
+        assert!(e.starts_with(says), "{text}: {e}");
+    }
+}
+
+#[test]
+fn prints_in_quotes_expects_any_line_nothing_included() {
+    use crate::case::ItemKind::{Prints, PrintsNothing};
+    use crate::lab::Side::Server;
+    let printed = |text: &str| Prints {
+        host: Server,
+        text: text.into(),
+    };
+    let cases = [
+        ("server prints nothing", PrintsNothing { host: Server }),
+        ("server prints \"nothing\"", printed("nothing")),
+        ("server prints \"\"", printed("")),
+        ("server prints \"  padded \"", printed("  padded ")),
+        (
+            r#"server prints "say \"hi\" \\o/""#,
+            printed(r#"say "hi" \o/"#),
+        ),
+        ("server prints 'nothing'", printed("'nothing'")),
+        ("server prints \"x", printed("\"x")),
+        ("server prints nothing more", printed("nothing more")),
+    ];
+    for (line, want) in cases {
+        let got = items(&format!("{START}{line}\n")).pop().unwrap();
+        assert_eq!(got, want, "{line}");
+        // What a run shows is the line as written, and reads back the same.
+        let shown = got.to_string();
+        assert_eq!(
+            items(&format!("{START}{shown}\n")).pop().unwrap(),
+            want,
+            "{shown}"
+        );
+    }
+    for (line, says) in [
+        (r#"server prints "a" and "b""#, "a quote inside quoted text"),
+        (r#"server prints "a\n""#, "unknown escape `\\n`"),
+    ] {
+        let e = parse_err(&format!("{START}{line}\n"));
+        assert!(e.contains(says) && e.contains("(hint: "), "{line}: {e}");
+    }
+}

@@ -1,4 +1,4 @@
-//! `wait HOST ROW [gone] [at WINDOW]`.
+//! `wait HOST ROW [gone] [at WINDOW]`, or `HOST wait ROW ...`.
 
 use super::super::error::{bad, Bad};
 use super::super::rows::{SocketExpect, Window};
@@ -6,13 +6,19 @@ use super::super::ItemKind;
 use super::words::split_word;
 use crate::lab::Side;
 
-const WAIT_HINT: &str = "write `wait HOST STATE LOCAL PEER [gone] [at LOW..HIGH]`, \
+const WAIT_HINT: &str =
+    "write `wait HOST STATE LOCAL PEER [gone] [at LOW..HIGH]` (or `HOST wait ...`), \
      e.g. `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`";
 
 /// `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`
 pub(super) fn wait(rest: &str) -> Result<ItemKind, Bad> {
-    let (h, mut row) = split_word(rest);
+    let (h, row) = split_word(rest);
     let host: Side = h.parse().map_err(|m: String| bad(m, WAIT_HINT))?;
+    wait_on(host, row)
+}
+
+/// The same with the host first: `client wait TIME-WAIT ... gone`.
+pub(super) fn wait_on(host: Side, mut row: &str) -> Result<ItemKind, Bad> {
     let mut at = None;
     if let Some((r, w)) = row.rsplit_once(" at ") {
         at = Some(Window::parse(w.trim())?);

@@ -212,7 +212,8 @@ pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
 }
 
 /// Option names in order; values only for mss (1460 on the lab's veth,
-/// whatever the kernel) and where the original line pinned one.
+/// whatever the kernel) and where the original line pinned one (SACK
+/// blocks too).
 fn options(observed: &[TcpOption], named: &[Opt]) -> String {
     let items: Vec<String> = observed
         .iter()
@@ -227,6 +228,8 @@ fn options(observed: &[TcpOption], named: &[Opt]) -> String {
             match (o, pinned) {
                 (TcpOption::Mss(v), _) => format!("mss {v}"),
                 (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
+                // Relative blocks (as `Seen` holds them), in tcpdump's form.
+                (TcpOption::Sack(_), Some(Opt::Sack(Some(_)))) => o.to_string(),
                 (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
                     let mut t = "TS".to_string();
                     if pv.is_some() {
@@ -357,10 +360,11 @@ fn counted_rows(rows: Vec<String>, counted: bool) -> Vec<String> {
     out
 }
 
-/// `STATE [R S] LOCAL PEER [timer ...]`: queues where the old row had them
-/// (or, for a new row, where every old row did), the old timer window while
-/// it still holds, `timer timewait 58s..60s` for a fresh TIME-WAIT, no
-/// other timer.
+/// `STATE [R S] LOCAL PEER [timer ...] [ss -ti fields]`: queues where the
+/// old row had them (or, for a new row, where every old row did), the old
+/// timer window while it still holds, `timer timewait 58s..60s` for a fresh
+/// TIME-WAIT, no other timer; the `ss -ti` fields the old row named
+/// ([`info::fields`]), no others.
 fn socket_row(
     o: &SocketRow,
     e: Option<&SocketExpect>,
@@ -389,7 +393,12 @@ fn socket_row(
             let written = lines
                 .get(e.line.wrapping_sub(1))
                 .and_then(|l| l.split_once(" timer "))
-                .map(|(_, w)| format!("timer {}", w.trim()));
+                .and_then(|(_, w)| {
+                    // Up to the window: `ss -ti` fields may follow it.
+                    let words: Vec<&str> = w.split_whitespace().collect();
+                    let end = words.iter().position(|w| w.contains(".."))?;
+                    Some(format!("timer {}", words[..=end].join(" ")))
+                });
             let shown = match kind {
                 Some(k) => format!("timer {} {w}", k.ss_name()),
                 None => format!("timer {w}"),
@@ -411,6 +420,7 @@ fn socket_row(
         }
         _ => {}
     }
+    t += &info::fields(e.map_or(&[], |e| &e.info), o);
     t
 }
 
@@ -500,6 +510,7 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
 }
 
 mod each;
+mod info;
 #[cfg(test)]
 mod tests;
 mod timing;

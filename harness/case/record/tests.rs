@@ -45,6 +45,7 @@ fn sock(state: TcpState, local: &str, peer: &str) -> SocketRow {
         ifindex: 0,
         cookie: 7,
         v6only: local.starts_with('['),
+        info: None,
     }
 }
 
@@ -564,6 +565,30 @@ fn marks_are_kept_and_the_other_implementations_block_is_left_as_written() {
     assert_eq!(r.text, want);
     assert_eq!(r.changed, 1);
     assert_eq!(r.warnings, Vec::<String>::new());
+}
+
+/// A row with a timer window and `ss -ti` fields after it: the window is
+/// kept as written, the fields once each, the one that moved rewritten.
+#[test]
+fn tcp_info_fields_follow_the_timer_window_as_written() {
+    let text = "sockets client\n  ESTAB 192.168.2.105:* 192.168.2.100:11111 timer on 1min..60s cwnd 11 retrans 0/1\n";
+    let mut o = sock(
+        TcpState::Established,
+        &format!("192.168.2.105:{EPH}"),
+        "192.168.2.100:11111",
+    );
+    o.timer = Some(Timer {
+        kind: TimerKind::On,
+        left: Duration::from_secs(60),
+        retrans: 0,
+    });
+    o.info = Some(crate::sockets::TcpInfo::parse(
+        &crate::sockets::info_test_bytes(),
+        None,
+    ));
+    let r = rec(text, &observe(text, vec![Observation::Sockets(vec![o])]));
+    assert_eq!(r.text, text.replace("cwnd 11", "cwnd 10"));
+    assert_eq!((r.changed, r.warnings.len()), (1, 0), "{:?}", r.warnings);
 }
 
 #[test]

@@ -14,12 +14,23 @@ use crate::report::ladder::{Event, Timed};
 use crate::sockets::SocketRow;
 
 impl Session<'_> {
-    pub(super) fn rows_of(&self, line: usize, host: Side) -> Result<Vec<SocketRow>, StepError> {
+    /// The host's sockets; with `info`, each with what `ss -ti` shows.
+    pub(super) fn rows_of(
+        &self,
+        line: usize,
+        host: Side,
+        info: bool,
+    ) -> Result<Vec<SocketRow>, StepError> {
         let i = Side::ALL
             .iter()
             .position(|s| *s == host)
             .expect("two sides");
-        self.diag[i].dump().map_err(|e| (line, e.to_string()))
+        let diag = &self.diag[i];
+        match info {
+            true => diag.dump_info(),
+            false => diag.dump(),
+        }
+        .map_err(|e| (line, e.to_string()))
     }
 
     pub(super) fn sockets(
@@ -29,7 +40,8 @@ impl Session<'_> {
         expected: &[SocketExpect],
     ) -> Result<(), StepError> {
         self.settle(line)?;
-        let observed = self.rows_of(line, host)?;
+        let info = expected.iter().any(SocketExpect::wants_info);
+        let observed = self.rows_of(line, host, info)?;
         self.observe(line, Observation::Sockets(observed.clone()));
         let (short, extra) = match_counted(expected, |e| e.count, &observed, |e, o| e.matches(o));
         if short.is_empty() && extra.is_empty() {
@@ -53,7 +65,10 @@ impl Session<'_> {
                 line,
                 rows.collect(),
                 &missing,
-                &format!("observed (ss -tan -o in the {host} namespace)"),
+                &format!(
+                    "observed ({} in the {host} namespace)",
+                    if info { "ss -tanoiO" } else { "ss -tan -o" }
+                ),
                 shown,
                 &extra,
             ),
@@ -100,7 +115,7 @@ impl Session<'_> {
         expected: &[super::super::rows::FdExpect],
     ) -> Result<(), StepError> {
         self.settle(line)?;
-        let rows = self.rows_of(line, host)?;
+        let rows = self.rows_of(line, host, false)?;
         let p = self.latest(host, line)?;
         let (pid, label) = (p.pid(), p.label().to_string());
         let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
@@ -164,12 +179,25 @@ impl Session<'_> {
             ));
         }
         let mut next = 0;
+        let since = self.last_action;
         for (i, e) in expected.iter().enumerate() {
             let found = records[next..].iter().position(|r| {
                 e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))
             });
             match found {
-                Some(k) => next += k + 1,
+                Some(k) => {
+                    next += k + 1;
+                    if let Some(late) =
+                        e.at.and_then(|w| returned_outside(w, &records[next - 1], since))
+                    {
+                        let mut t = format!("system calls of `{label}` on {host}: `{e}` {late}\n  observed (ptrace):\n");
+                        for (j, r) in records.iter().enumerate() {
+                            let _ =
+                                writeln!(t, "  {} {r}", if j + 1 == next { ">>" } else { "  " });
+                        }
+                        return Err((e.line, t.trim_end().to_string()));
+                    }
+                }
                 None => {
                     let mut t = format!(
                         "system calls of `{label}` on {host}: no `{e}` after the calls matched so far (line {} of the block)\n  expected, in order:\n",
@@ -190,5 +218,25 @@ impl Session<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a call that returned at `r.returned` is outside `window` (counted
+/// from `since`, the latest action's start), or None.
+fn returned_outside(
+    window: crate::notation::Window,
+    r: &crate::syscalls::Record,
+    since: std::time::Instant,
+) -> Option<String> {
+    match r.returned.checked_duration_since(since) {
+        Some(t) if window.contains(t) => None,
+        Some(t) => Some(format!(
+            "returned {:.3}s after the latest action began, outside {window}",
+            t.as_secs_f64()
+        )),
+        None => Some(format!(
+            "returned {:.3}s before the latest action began, outside {window}",
+            since.duration_since(r.returned).as_secs_f64()
+        )),
     }
 }

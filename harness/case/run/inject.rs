@@ -47,7 +47,12 @@ impl Session<'_> {
         let injected = inject::inject(&self.lab, host, spec, &real, port)
             .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
-        let shown = crate::report::tcpdump::Printer::new().line(&injected.packet);
+        // As the whole capture prints it: numbered relative to the
+        // connection (alone, tcpdump would print its ack absolute and its
+        // SACK blocks against a base it made up).
+        let shown = crate::tcpdump::lines(&self.captured()[..=index])
+            .pop()
+            .unwrap_or_default();
         self.log.push(format!(
             "{:>7.3}s  {line}: sent {shown}",
             self.start.elapsed().as_secs_f64()
@@ -111,7 +116,7 @@ impl Session<'_> {
                     line,
                     format!(
                         "the injected segment was sent ({}) but the capture did not show it within {:?}",
-                        crate::report::tcpdump::Printer::new().line(&injected.packet),
+                        crate::tcpdump::Printer::new().line(&injected.packet),
                         self.opts.deadline
                     ),
                 ));

@@ -45,6 +45,9 @@ pub struct Options {
     /// Which implementation `nc` is, as the runner chose it: the items
     /// marked for the other one (`ours:`, `ncat:`) are skipped.
     pub implementation: Implementation,
+    /// The kernel the run plays on: the items marked for other kernels
+    /// (`kernel>=6.5:`, `sysctl NAME:`) are skipped.
+    pub kernel: crate::kernel::Kernel,
     /// Where `<case>.pcap` is written.
     pub out_dir: PathBuf,
     /// The deadline of every wait.
@@ -158,8 +161,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     limits::check_windows(case, opts.case_timeout)
         .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
-    let setup::Setup { lab, capture, diag } = setup::setup(case, opts.implementation, &pcap)
-        .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
+    let setup::Setup { lab, capture, diag } =
+        setup::setup(case, opts.implementation, &opts.kernel, &pcap)
+            .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,

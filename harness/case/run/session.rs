@@ -67,12 +67,12 @@ pub(super) struct Session<'a> {
 
 impl Session<'_> {
     pub(super) fn play(&mut self) -> Result<(), StepError> {
-        let nc = self.opts.implementation;
+        let (nc, kernel) = (self.opts.implementation, &self.opts.kernel);
         let mut last = None;
         for item in &self.case.items {
-            if let Some(only) = item.only.filter(|_| !item.applies_to(nc)) {
+            if let Some(why) = item.skipped(nc, kernel) {
                 self.log.push(format!(
-                    "{:>7.3}s  {}: {item}  (skipped: {only} only)",
+                    "{:>7.3}s  {}: {item}  (skipped: {why})",
                     self.start.elapsed().as_secs_f64(),
                     item.line
                 ));
@@ -83,8 +83,11 @@ impl Session<'_> {
         }
         // The case is over when the lab settles; only then is "no more
         // packets" judged for a block that ends the case.
-        // The parser refuses a case that plays nothing with either nc.
-        let last = last.expect("a parsed case has items for each nc");
+        let Some(last) = last else {
+            // The runner skips such a case; here only when told to run it.
+            let why = self.case.skipped(nc, kernel).unwrap_or_default();
+            return Err((1, format!("nothing of the case plays here: {why}")));
+        };
         self.settle(last.line)?;
         if let ItemKind::Packets(alts) = &last.kind {
             let seen = self.seen();
@@ -120,8 +123,16 @@ impl Session<'_> {
     /// repeat shows its first and last rounds only).
     pub(super) fn play_item(&mut self, item: &Item, shown: bool) -> Result<(), StepError> {
         if shown {
+            // A kernel's form says why it played: `(played: kernel 6.18.44
+            // is 6.5 or later)`.
+            let why = item
+                .when
+                .as_ref()
+                .and_then(|r| self.opts.kernel.check(r).ok())
+                .map(|w| format!("  (played: {w})"))
+                .unwrap_or_default();
             self.log.push(format!(
-                "{:>7.3}s  {}: {item}",
+                "{:>7.3}s  {}: {item}{why}",
                 self.start.elapsed().as_secs_f64(),
                 item.line
             ));

@@ -33,7 +33,7 @@ impl Session<'_> {
         let mut backoff = Backoff::new();
         let mut seen = self.capture_ref().activity();
         loop {
-            let rows = self.rows_of(line, host)?;
+            let rows = self.rows_of(line, host, row.wants_info())?;
             let present = rows.iter().any(|r| row.matches(r));
             if present != gone {
                 let after = since.elapsed();
@@ -90,10 +90,14 @@ impl Session<'_> {
     /// deadline, quickly at first, then less often, and again at once when a
     /// segment goes by (`pace`).
     ///
-    /// Under fault rules, a socket that is not settled by itself counts as
-    /// settled while it is waiting on a rule (`waiting_on_rule`): held in
-    /// FIN-WAIT-1 by a dropped ACK, it stays there until its retransmission
-    /// timer fires, and a `sockets` block must be able to see it.
+    /// A sender waiting on a zero window counts as settled
+    /// ([`sockets::zero_window`]): a stopped reader holds it there for as
+    /// long as the case wants. Under fault rules, a socket that is not
+    /// settled by itself counts as settled while it is waiting on a rule
+    /// (`waiting_on_rule`): held in FIN-WAIT-1 by a dropped ACK, it stays
+    /// there until its retransmission timer fires, and a `sockets` block
+    /// must be able to see it. When the deadline passes, the message says
+    /// of each socket why it held the lab or why it did not.
     pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
         let deadline = self.deadline();
         let faulty = !self.rules.is_empty();
@@ -129,7 +133,7 @@ impl Session<'_> {
                 );
                 for (side, r) in &rows {
                     for row in r {
-                        let _ = write!(why, "\n    {side}: {row}");
+                        let _ = write!(why, "\n    {side}: {row}{}", self.verdict(row, faulty));
                     }
                 }
                 for (side, p) in &self.procs {
@@ -156,6 +160,23 @@ impl Session<'_> {
             .poll()
             .map_err(|e| (line, e.to_string()))?;
         Ok(())
+    }
+
+    /// What a settle that timed out says of a socket: why it is not
+    /// settled, or why it counts as settled though data is unacknowledged
+    /// (a zero window, a rule), so the reader sees which socket held the
+    /// lab and which did not.
+    fn verdict(&self, row: &SocketRow, faulty: bool) -> String {
+        if sockets::zero_window(row) {
+            return "   <- settled: waiting on a zero window (persist timer armed; only the peer's reader opens it)".into();
+        }
+        match sockets::unsettled(row) {
+            None => String::new(),
+            Some(_) if faulty && self.waiting_on_rule(row) => {
+                "   <- settled: waiting on a rule".into()
+            }
+            Some(why) => format!("   <- not settled: {why}"),
+        }
     }
 
     /// Both hosts' sockets; without `listeners`, all but the listening

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
 use crate::error::Result;
+use crate::kernel::Kernel;
 use crate::lab::{Lab, Side};
 use crate::sockets::SockDiag;
 
@@ -25,6 +26,7 @@ pub(super) struct Setup {
 pub(super) fn setup(
     case: &Case,
     nc: Implementation,
+    kernel: &Kernel,
     pcap: &Path,
 ) -> std::result::Result<Setup, String> {
     let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
@@ -37,7 +39,7 @@ pub(super) fn setup(
     .map_err(|e| format!("capture: {e}"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
-        let configured = configure(case, nc, &lab);
+        let configured = configure(case, nc, kernel, &lab);
         (configured, diag.join())
     });
     configured.map_err(|e| format!("lab: {e}"))?;
@@ -53,10 +55,10 @@ pub(super) fn setup(
 /// Addresses and links up. Rules count segments and the capture must see
 /// the same ones: a lab with fault steps has no GSO super-packets
 /// (`faults::wire_sized`).
-fn configure(case: &Case, nc: Implementation, lab: &Lab) -> Result<()> {
+fn configure(case: &Case, nc: Implementation, kernel: &Kernel, lab: &Lab) -> Result<()> {
     lab.configure()?;
     let faulty = case
-        .items_for(nc)
+        .items_played(nc, kernel)
         .any(|i| matches!(i.kind, ItemKind::Fault(_) | ItemKind::Netem { .. }));
     if faulty {
         crate::faults::wire_sized(lab)?;

@@ -96,6 +96,9 @@ impl Session<'_> {
             ItemKind::Heal { direction } => self.heal(line, *direction),
             ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
             ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
+            ItemKind::Route { host, metric } => {
+                crate::route::set(&self.lab, *host, *metric).map_err(|e| (line, e.to_string()))
+            }
         }
     }
 }

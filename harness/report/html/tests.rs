@@ -112,6 +112,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.011s 20: packets (3 matched, form 1 of 3)",
             ]),
             pcap: Some("teardown.pcap".into()),
+            skipped: None,
         },
         CaseReport {
             name: "data".into(),
@@ -130,6 +131,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.012s 10: packets (2 matched)",
             ]),
             pcap: Some("data.pcap".into()),
+            skipped: None,
         },
         CaseReport {
             name: "teardown-missing-ack".into(),
@@ -147,6 +149,7 @@ pub(crate) fn sample() -> Vec<CaseReport> {
                 "  0.012s  9: packets",
             ]),
             pcap: Some("teardown-missing-ack.pcap".into()),
+            skipped: None,
         },
     ]
 }

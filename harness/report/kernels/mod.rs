@@ -274,11 +274,20 @@ impl Matrix {
                     .and_then(|b| b.output.test(name))
                     .map(|t| t.outcome.clone());
                 let outcome = trial.or_else(|| {
-                    result.map(|r| match r.passed {
-                        true => Outcome::Passed,
-                        false => Outcome::Failed,
+                    result.map(|r| match (r.passed, &r.skipped) {
+                        (_, Some(why)) => Outcome::Ignored(Some(why.clone())),
+                        (true, None) => Outcome::Passed,
+                        (false, None) => Outcome::Failed,
                     })
                 });
+                // The runner leaves a skipped case out as an ignored trial;
+                // its result file says why.
+                let outcome = match outcome {
+                    Some(Outcome::Ignored(None)) => {
+                        Some(Outcome::Ignored(result.and_then(|r| r.skipped.clone())))
+                    }
+                    o => o,
+                };
                 match outcome {
                     Some(Outcome::Passed) => cell(Verdict::Passed, "pass"),
                     Some(Outcome::Ignored(why)) => cell(
@@ -390,7 +399,14 @@ impl Matrix {
                 .map_or(&[][..], |b| &b.output.tests)
             {
                 if let Outcome::Ignored(why) = &t.outcome {
-                    let why = why.as_deref().unwrap_or("ignored").to_string();
+                    // The runner's reason is in the case's result file.
+                    let from_result = col
+                        .cases
+                        .iter()
+                        .find(|r| r.name == t.name)
+                        .and_then(|r| r.skipped.clone());
+                    let why = why.clone().or(from_result);
+                    let why = why.unwrap_or_else(|| "ignored".to_string());
                     v.push((col.kernel.label.clone(), t.name.clone(), why));
                 }
             }

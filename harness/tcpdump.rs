@@ -1,4 +1,9 @@
-//! Packet lines exactly as tcpdump 4.99 prints them with `-nn -r FILE`:
+//! Packet lines exactly as tcpdump 4.99 prints them with `-nn -r FILE`: the
+//! capture's observer printing like the tool it replaces, for the run's
+//! messages and log as for its report; and `cross_check`, which runs the
+//! real tcpdump on a .pcap and returns the first line that differs (the
+//! runner fails a case on it where TCPLAB_TCPDUMP_CHECK=1).
+//!
 //!
 //! ```text
 //! 12:52:34.560292 IP 192.168.2.105.54124 > 192.168.2.100.11111: Flags [S], seq 2190574322, win 64240, options [mss 1460,sackOK,TS val 4045753221 ecr 0,nop,wscale 10], length 0
@@ -633,7 +638,7 @@ mod tests {
     }
 
     /// By hand, after the suite (`cargo test` as root) has left its pcaps:
-    /// `cargo test --lib report::tcpdump -- --ignored --nocapture`.
+    /// `cargo test --lib tcpdump -- --ignored --nocapture`.
     #[test]
     #[ignore = "reads the suite's pcaps in target/tcplab; run after cargo test"]
     fn cross_check_suite_pcaps() {
