@@ -89,7 +89,7 @@ vm_boot() {
     : >"$kdir/status/progress"
     env=("PATH=$PATH" "RUSTC=$rustc")
     if [ "$accel" = TCG ]; then
-        env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}")
+        env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips")
         how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms)"
     elif [ -n "${TCPLAB_DEADLINE_MS:-}" ]; then
         env+=("TCPLAB_DEADLINE_MS=$TCPLAB_DEADLINE_MS")

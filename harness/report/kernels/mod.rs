@@ -9,6 +9,7 @@
 //! runs/<id>/kernel.json        what booted and how: label, release, KVM or TCG, times, what went wrong
 //! runs/<id>/libtest/NAME.txt   a test binary's output (unit-tcplab, unit-nc, cases)
 //! runs/<id>/libtest/NAME.rc    and its exit status
+//! runs/<id>/libtest/NAME.skipped  tests the matrix left out there, NAME<TAB>reason (under TCG: ci/kernels.d/tcg-skips)
 //! ```
 //!
 //! [`Matrix::read`] turns those folders into rows (each case, the
@@ -65,6 +66,8 @@ pub struct Binary {
     pub name: String,
     pub exit: Option<i32>,
     pub output: libtest::Output,
+    /// Tests the matrix left out of this binary's run, with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl Binary {
@@ -116,10 +119,17 @@ impl Column {
             let exit = std::fs::read_to_string(p.with_extension("rc"))
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
+            let skipped = std::fs::read_to_string(p.with_extension("skipped"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .map(|(t, why)| (t.to_string(), why.to_string()))
+                .collect();
             binaries.push(Binary {
                 name,
                 exit,
                 output: libtest::parse(&String::from_utf8_lossy(&bytes)),
+                skipped,
             });
         }
         Ok(Some(Column {
@@ -410,6 +420,12 @@ impl Matrix {
                     v.push((col.kernel.label.clone(), t.name.clone(), why));
                 }
             }
+            for b in &col.binaries {
+                for (t, why) in &b.skipped {
+                    let test = format!("{}: {t}", binary_title(&b.name));
+                    v.push((col.kernel.label.clone(), test, why.clone()));
+                }
+            }
         }
         v
     }
@@ -461,6 +477,9 @@ fn counts(b: &Binary, pick: impl Fn(&libtest::Test) -> bool) -> Cell {
     parts.push(format!("{passed} passed"));
     if ignored > 0 {
         parts.push(format!("{ignored} ignored"));
+    }
+    if !b.skipped.is_empty() {
+        parts.push(format!("{} skipped", b.skipped.len()));
     }
     let mut text = parts.join(", ");
     let verdict = if failed > 0 {
