@@ -199,7 +199,9 @@ mod tests {
             "rto_min 1s"
         );
         assert_eq!(
-            Metric::rto_min(Duration::from_millis(1500)).unwrap().to_string(),
+            Metric::rto_min(Duration::from_millis(1500))
+                .unwrap()
+                .to_string(),
             "rto_min 1500ms"
         );
     }
