@@ -49,8 +49,13 @@ impl Isns {
 
     /// Acknowledgment relative to the receiver's ISN.
     pub fn ack(&self, p: &Packet) -> u32 {
-        self.isn(&p.dst, p.ts)
-            .map_or(p.ack, |isn| p.ack.wrapping_sub(isn))
+        self.acked(p, p.ack)
+    }
+
+    /// A number in the receiver's sequence space (the ack, a SACK block's
+    /// edge) relative to the receiver's ISN, as tcpdump prints it.
+    pub fn acked(&self, p: &Packet, n: u32) -> u32 {
+        self.isn(&p.dst, p.ts).map_or(n, |isn| n.wrapping_sub(isn))
     }
 }
 

@@ -150,10 +150,11 @@ impl fmt::Display for TcpOption {
             TcpOption::Mss(v) => write!(f, "mss {v}"),
             TcpOption::Wscale(v) => write!(f, "wscale {v}"),
             TcpOption::SackOk => f.write_str("sackOK"),
+            // tcpdump's form: the count, then the blocks with nothing between.
             TcpOption::Sack(blocks) => {
-                write!(f, "sack {}", blocks.len())?;
+                write!(f, "sack {} ", blocks.len())?;
                 for (l, r) in blocks {
-                    write!(f, " {{{l}:{r}}}")?;
+                    write!(f, "{{{l}:{r}}}")?;
                 }
                 Ok(())
             }

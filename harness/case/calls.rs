@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::error::{bad, Bad};
+use crate::notation::Window;
 
 /// One argument of an expected call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,9 +33,14 @@ pub struct CallExpect {
     pub name: String,
     pub args: Vec<ArgPattern>,
     pub ret: RetPattern,
+    /// `at LO..HI`: when the call returned, counted from the latest action
+    /// step's start.
+    pub at: Option<Window>,
 }
 
-const HINT: &str = "a call is strace's `name(arg, ...) = result`, e.g. `accept(4, ...) = 5` or `connect(3, ...) = -1 ECONNREFUSED`";
+const HINT: &str =
+    "a call is strace's `name(arg, ...) = result [at LO..HI]`, e.g. `accept(4, ...) = 5`, \
+     `connect(3, ...) = -1 ECONNREFUSED` or `read(4, \"x\\n\", 100) = 2 at 0s..0.5s`";
 
 impl CallExpect {
     pub fn parse(line: usize, text: &str) -> Result<CallExpect, Bad> {
@@ -67,7 +73,20 @@ impl CallExpect {
             .strip_prefix('=')
             .map(str::trim)
             .ok_or_else(|| bad("missing `= result`", HINT))?;
-        let words: Vec<&str> = ret.split_whitespace().collect();
+        let mut words: Vec<&str> = ret.split_whitespace().collect();
+        let at = match words.as_slice() {
+            [.., "at", w] => {
+                let w = Window::parse(w).map_err(|m| {
+                    bad(
+                        m.msg,
+                        "write the window after the result: `read(4, ...) = 2 at 0s..0.5s` (since the latest action began)",
+                    )
+                })?;
+                words.truncate(words.len() - 2);
+                Some(w)
+            }
+            _ => None,
+        };
         let ret = match words.as_slice() {
             ["?"] => RetPattern::Any,
             ["-1", errno, ..] if errno.starts_with('E') => RetPattern::Errno(errno.to_string()),
@@ -82,6 +101,7 @@ impl CallExpect {
             name: name.to_string(),
             args,
             ret,
+            at,
         })
     }
 
@@ -135,7 +155,11 @@ impl fmt::Display for CallExpect {
             RetPattern::Any => f.write_str("?"),
             RetPattern::Value(v) => write!(f, "{v}"),
             RetPattern::Errno(e) => write!(f, "-1 {e}"),
+        }?;
+        if let Some(w) = self.at {
+            write!(f, "  at {w}")?;
         }
+        Ok(())
     }
 }
 

@@ -100,7 +100,20 @@ impl Seen {
             ack: isns.ack(p),
             win: p.win,
             len: p.len(),
-            options: p.options.clone(),
+            // SACK blocks relative, as tcpdump prints them and a line pins them.
+            options: p
+                .options
+                .iter()
+                .map(|o| match o {
+                    TcpOption::Sack(blocks) => TcpOption::Sack(
+                        blocks
+                            .iter()
+                            .map(|(l, r)| (isns.acked(p, *l), isns.acked(p, *r)))
+                            .collect(),
+                    ),
+                    o => o.clone(),
+                })
+                .collect(),
             ctx: Context {
                 ts: p.ts,
                 ..Context::default()

@@ -386,6 +386,83 @@ fn calls_match_strace_lines(
 }
 
 #[test]
+fn a_call_may_end_in_a_window_for_when_it_returned() {
+    let e = CallExpect::parse(1, "read(4, \"x\\n\", 100) = 2  at 0s..0.5s")
+        .ok()
+        .unwrap();
+    let w = e.at.expect("a window");
+    assert_eq!((w.lo, w.hi), (Duration::ZERO, Duration::from_millis(500)));
+    assert_eq!(e.to_string(), "read(4, \"x\\n\", 100) = 2  at 0ms..500ms");
+    assert!(e.matches("read", &args(&["4", "\"x\\n\"", "100"]), 2, ""));
+    let e = CallExpect::parse(
+        1,
+        "connect(3, ...) = -1 ECONNREFUSED (Connection refused) at 0s..1s",
+    )
+    .ok()
+    .unwrap();
+    assert!(e.at.is_some() && e.matches("connect", &args(&["3"]), -111, "ECONNREFUSED"));
+    let err = parse_err("syscalls server\n  read(4, ...) = 2 at 2s..1s\n");
+    assert!(err.contains("ends before it starts"), "{err}");
+    assert!(
+        err.contains("(hint: write the window after the result"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_packets_line_pins_sack_blocks_relative_to_the_acknowledged_isn() {
+    use crate::flow::Isns;
+    use crate::packet::Packet;
+    let at = |ms| Duration::from_millis(ms);
+    let pkt = |src: &str, dst: &str, flags: &str, seq, ack, options| Packet {
+        ts: at(0),
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        flags: flags.parse().unwrap(),
+        seq,
+        ack,
+        win: 64,
+        options,
+        payload: vec![],
+    };
+    let (c, s) = ("192.168.2.105:40000", "192.168.2.100:11111");
+    let packets = [
+        pkt(c, s, "S", 1000, 0, vec![]),
+        pkt(s, c, "S.", 5000, 1001, vec![]),
+        pkt(
+            s,
+            c,
+            ".",
+            5001,
+            2001,
+            vec![TcpOption::Sack(vec![(3001, 4001)])],
+        ),
+    ];
+    let seen = Seen::new(&packets[2], &Isns::from_packets(&packets)).unwrap();
+    assert_eq!(seen.options, [TcpOption::Sack(vec![(2001, 3001)])]);
+    assert!(
+        seen.to_string().contains("options [sack 1 {2001:3001}]"),
+        "{seen}"
+    );
+    for (line, ok) in [
+        ("options [sack 2001:3001]", true),
+        ("options [sack 1 {2001:3001}]", true),
+        ("options [sack]", true),
+        ("options [sack 2001:3002]", false),
+    ] {
+        let p = &packets_of(&format!(
+            "packets\n  server > client  [.]  ack 1001, {line}\n"
+        ))[0];
+        assert_eq!(
+            p.mismatch(&seen).is_none(),
+            ok,
+            "{line}: {:?}",
+            p.mismatch(&seen)
+        );
+    }
+}
+
+#[test]
 fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
     use super::expect::{Mark, Marked};
     let block = packets_of(

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::spec::{AckNum, SegmentSpec, SeqNum, DEFAULT_FROM_PORT};
 use crate::lab::Side;
+use crate::notation::options::TsVal;
 use crate::notation::Opt;
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
@@ -37,6 +38,9 @@ pub struct End {
     /// with the highest `TSval - capture ms` gives the least lag. Injected
     /// segments in the capture never raise it above what real ones give.
     pub clock: Option<(u32, Duration)>,
+    /// The TSecr of its latest segment: the other end's TSval it holds as
+    /// `ts_recent`.
+    pub ecr: Option<u32>,
     /// The window field of its latest segment, unscaled as on the wire.
     pub win: Option<u16>,
 }
@@ -50,6 +54,7 @@ impl End {
             acked: None,
             ts: None,
             clock: None,
+            ecr: None,
             win: None,
         }
     }
@@ -67,8 +72,9 @@ impl End {
         if p.flags.contains(TcpFlags::ACK) {
             self.acked = Some(later(self.acked, p.ack));
         }
-        if let Some((val, _)) = ts_of(p) {
+        if let Some((val, ecr)) = ts_of(p) {
             self.ts = Some((val, p.ts));
+            self.ecr = Some(ecr);
             let better = match self.clock {
                 None => true,
                 Some((v0, t0)) => {
@@ -210,10 +216,19 @@ impl Conn {
                 )
             }
         };
-        let ts = self
-            .timestamps()
-            .then(|| (self.tsval_at(now).unwrap_or(0), self.peer_tsval()));
-        let options = options(spec.options.as_deref(), ts, now)?;
+        let fill = Fill {
+            auto_ts: self.timestamps(),
+            clock: self.tsval_at(now),
+            peer_tsval: self.peer.ts.map(|(v, _)| v),
+            ts_recent: self.peer.ecr,
+            peer_isn: self.peer.isn,
+        };
+        let options = options(spec.options.as_deref(), &fill, now).map_err(|m| {
+            format!(
+                "{m} (the capture of {} <> {})",
+                self.host.addr, self.peer.addr
+            )
+        })?;
         Ok(Packet {
             ts: now,
             src: self.host.addr,
@@ -225,10 +240,6 @@ impl Conn {
             options,
             payload: spec.data.bytes(),
         })
-    }
-
-    fn peer_tsval(&self) -> u32 {
-        self.peer.ts.map_or(0, |(v, _)| v)
     }
 
     fn missing(&self, what: &str, end: &End, name: &str) -> String {
@@ -243,35 +254,68 @@ fn offset(base: u32, k: i64) -> u32 {
     (i64::from(base) + k).rem_euclid(1 << 32) as u32
 }
 
-/// The options to send: as written (a bare `TS` filled in from `ts`), or by
+/// What fills in the options a line leaves to the connection.
+struct Fill {
+    /// Both ends use timestamps: `nop,nop,TS` when options are left out.
+    auto_ts: bool,
+    /// HOST's TS clock when the segment leaves.
+    clock: Option<u32>,
+    /// The peer's latest TSval: what HOST echoes.
+    peer_tsval: Option<u32>,
+    /// The peer's latest TSecr (`TS val ts_recent`).
+    ts_recent: Option<u32>,
+    /// What SACK blocks count from: the peer's ISN (None: absolute).
+    peer_isn: Option<u32>,
+}
+
+/// The options to send: as written (a bare `TS` filled in from the
+/// connection, named TSvals and relative SACK blocks made absolute), or by
 /// default `nop,nop,TS` when the connection uses timestamps. Without a
-/// connection (`ts` None), a bare TS takes `now` in ms and ecr 0.
-fn options(
-    written: Option<&[Opt]>,
-    ts: Option<(u32, u32)>,
-    now: Duration,
-) -> Result<Vec<TcpOption>, String> {
+/// connection, a bare TS takes `now` in ms and ecr 0.
+fn options(written: Option<&[Opt]>, fill: &Fill, now: Duration) -> Result<Vec<TcpOption>, String> {
+    let clock = fill.clock.unwrap_or(now.as_millis() as u32);
+    let ecr = fill.peer_tsval.unwrap_or(0);
     let Some(written) = written else {
-        return Ok(match ts {
-            Some((val, ecr)) => vec![TcpOption::Nop, TcpOption::Nop, TcpOption::Ts { val, ecr }],
-            None => Vec::new(),
+        return Ok(match fill.auto_ts {
+            true => vec![
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Ts { val: clock, ecr },
+            ],
+            false => Vec::new(),
         });
     };
-    let (auto_val, auto_ecr) = ts.unwrap_or((now.as_millis() as u32, 0));
+    let base = fill.peer_isn.unwrap_or(0);
     written
         .iter()
         .map(|o| {
-            Ok(match *o {
+            Ok(match o {
                 Opt::Nop => TcpOption::Nop,
-                Opt::Mss(Some(v)) => TcpOption::Mss(v),
-                Opt::Wscale(Some(v)) => TcpOption::Wscale(v),
+                Opt::Mss(Some(v)) => TcpOption::Mss(*v),
+                Opt::Wscale(Some(v)) => TcpOption::Wscale(*v),
                 Opt::SackOk => TcpOption::SackOk,
-                Opt::Ts { val, ecr } => TcpOption::Ts {
-                    val: val.unwrap_or(auto_val),
-                    ecr: ecr.unwrap_or(auto_ecr),
+                Opt::Sack(Some(blocks)) => TcpOption::Sack(
+                    blocks
+                        .iter()
+                        .map(|(l, r)| (base.wrapping_add(*l), base.wrapping_add(*r)))
+                        .collect(),
+                ),
+                Opt::Ts { val, ecr: e } => TcpOption::Ts {
+                    val: match val {
+                        None => clock,
+                        Some(TsVal::Abs(v)) => *v,
+                        Some(TsVal::Clock(k)) => offset(clock, *k),
+                        Some(TsVal::TsRecent(k)) => offset(
+                            fill.ts_recent.ok_or(
+                                "cannot resolve `TS val ts_recent`: the peer has sent no TSecr",
+                            )?,
+                            *k,
+                        ),
+                    },
+                    ecr: e.unwrap_or(ecr),
                 },
                 // The notation refuses these in `sends`.
-                Opt::Mss(None) | Opt::Wscale(None) | Opt::Sack => {
+                Opt::Mss(None) | Opt::Wscale(None) | Opt::Sack(None) => {
                     return Err(format!("option `{o}` has no value to send"))
                 }
             })
@@ -307,7 +351,17 @@ pub fn resolve_new(spec: &SegmentSpec, side: Side, now: Duration) -> Result<Pack
         seq,
         ack,
         win: spec.win.unwrap_or(DEFAULT_WIN),
-        options: options(spec.options.as_deref(), None, now)?,
+        options: options(
+            spec.options.as_deref(),
+            &Fill {
+                auto_ts: false,
+                clock: None,
+                peer_tsval: None,
+                ts_recent: None,
+                peer_isn: None,
+            },
+            now,
+        )?,
         payload: spec.data.bytes(),
     })
 }
@@ -527,6 +581,44 @@ pub(super) mod tests {
     }
 
     const PORT_FOR_TESTS: u16 = 11111;
+
+    #[test]
+    fn sack_blocks_count_from_the_peers_isn_and_tsvals_from_the_connection() {
+        // The client's clock: 112 at 12 ms. The server's latest segment
+        // echoed the client's TSval 1 (ecr 1 in every test segment).
+        let p = resolve(
+            Side::Client,
+            "[.] ack 1, options [nop,nop,TS val clock+10,nop,nop,sack 101:201 301:401]",
+            100,
+        );
+        assert_eq!(
+            p.options,
+            [
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Ts {
+                    val: 210,
+                    ecr: 9010
+                },
+                TcpOption::Nop,
+                TcpOption::Nop,
+                TcpOption::Sack(vec![
+                    (S_ISN.wrapping_add(101), S_ISN.wrapping_add(201)),
+                    (S_ISN.wrapping_add(301), S_ISN.wrapping_add(401))
+                ]),
+            ]
+        );
+        let p = resolve(Side::Client, "[.] options [TS val ts_recent-1 ecr 3]", 100);
+        assert_eq!(p.options, [TcpOption::Ts { val: 0, ecr: 3 }]);
+        let untimed = Conn::latest(&exchange(false), Side::Client, 11111).unwrap();
+        let e = untimed
+            .resolve(
+                &"[.] options [TS val ts_recent]".parse().unwrap(),
+                Duration::ZERO,
+            )
+            .unwrap_err();
+        assert!(e.contains("the peer has sent no TSecr"), "{e}");
+    }
 
     #[test]
     fn a_missing_isn_is_an_error_naming_the_field() {

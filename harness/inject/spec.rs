@@ -22,6 +22,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::notation::line::{AckNum, SeqNum};
+use crate::notation::options::TsVal;
 pub use crate::notation::{escape, Malformed};
 use crate::notation::{line, Opt, Where};
 use crate::packet::TcpFlags;
@@ -160,6 +161,21 @@ fn check(spec: &SegmentSpec) -> Result<(), Malformed> {
             return Err(err(
                 "`rcv_nxt` / `snd_nxt` need the captured connection, and `to port` starts a new one",
                 "give absolute numbers with `to port`, e.g. `[S] seq 1000, to port 22222`",
+            ));
+        }
+        let ts_recent = spec.options.iter().flatten().any(|o| {
+            matches!(
+                o,
+                Opt::Ts {
+                    val: Some(TsVal::TsRecent(_)),
+                    ..
+                }
+            )
+        });
+        if ts_recent {
+            return Err(err(
+                "`TS val ts_recent` needs the captured connection, and `to port` starts a new one",
+                "give the TSval, e.g. `options [TS val 1000 ecr 0]`",
             ));
         }
         if spec.flags.contains(TcpFlags::ACK) && spec.ack.is_none() {

@@ -4,6 +4,7 @@
 use rstest::rstest;
 
 use super::spec::{AckNum, Data, SegmentSpec, SeqNum, FILL_BYTE};
+use crate::notation::options::TsVal;
 use crate::notation::Opt;
 use crate::packet::TcpFlags;
 
@@ -66,7 +67,7 @@ fn length_fills_with_the_fill_byte() {
 
 #[rstest]
 #[case("[.] options [nop,nop,TS]", vec![Opt::Nop, Opt::Nop, Opt::Ts { val: None, ecr: None }])]
-#[case("[.] options [nop,nop,TS val 5 ecr 7]", vec![Opt::Nop, Opt::Nop, Opt::Ts { val: Some(5), ecr: Some(7) }])]
+#[case("[.] options [nop,nop,TS val 5 ecr 7]", vec![Opt::Nop, Opt::Nop, Opt::Ts { val: Some(TsVal::Abs(5)), ecr: Some(7) }])]
 #[case("[.] options [TS ecr 0]", vec![Opt::Ts { val: None, ecr: Some(0) }])]
 #[case("[S] options [mss 1460,sackOK,nop,wscale 7]", vec![Opt::Mss(Some(1460)), Opt::SackOk, Opt::Nop, Opt::Wscale(Some(7))])]
 #[case("[.] options []", vec![])]
@@ -94,6 +95,8 @@ fn window_and_ports() {
 #[case("[P.] seq 1, payload \"a\\\"b\\\\c\\n\\x01\\xe9\"")]
 #[case("[.] win 0, options [nop,nop,TS val 1 ecr 2]")]
 #[case("[S] seq 7, options [mss 1460,sackOK,wscale 7], to port 22222, from port 1")]
+#[case("[.] ack 1, options [nop,nop,TS val clock+10,nop,nop,sack 2 {1001:2001}{3001:4001}]")]
+#[case("[.] options [TS val ts_recent-1 ecr 0]")]
 fn display_parses_back_to_the_same_spec(#[case] text: &str) {
     let s = parse(text);
     assert_eq!(s.to_string(), text, "canonical form");
@@ -157,6 +160,16 @@ fn display_parses_back_to_the_same_spec(#[case] text: &str) {
 )]
 #[case("[S.] seq 1, to port 22222", "no `snd_nxt` to acknowledge", "ack 1")]
 #[case("[S] from port 5", "only goes with `to port`", "")]
+#[case(
+    "[.] options [nop,nop,TS,sack 1:2 3:4 5:6 7:8]",
+    "options take 46 bytes",
+    ""
+)]
+#[case(
+    "[S] seq 1, options [TS val ts_recent], to port 22222",
+    "`TS val ts_recent` needs the captured connection",
+    "TS val 1000"
+)]
 fn bad_segments_say_what_and_how(#[case] text: &str, #[case] msg: &str, #[case] hint: &str) {
     let e = text.parse::<SegmentSpec>().unwrap_err();
     assert!(

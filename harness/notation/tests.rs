@@ -146,3 +146,76 @@ fn both_readers_refuse_the_same_typos(#[case] fields: &str, #[case] msg: &str) {
         assert!(!h.is_empty(), "`{text}` has no hint");
     }
 }
+
+#[rstest]
+#[case::ours("sack 1001:2001", vec![(1001, 2001)])]
+#[case::tcpdumps("sack 1 {1001:2001}", vec![(1001, 2001)])]
+#[case::two("sack 1001:2001 3001:4001", vec![(1001, 2001), (3001, 4001)])]
+#[case::two_as_tcpdump("sack 2 {1001:2001}{3001:4001}", vec![(1001, 2001), (3001, 4001)])]
+fn sack_blocks_read_in_our_form_and_tcpdumps(#[case] opt: &str, #[case] blocks: Vec<(u32, u32)>) {
+    for (text, w) in [
+        (format!("[.] ack 1, options [nop,nop,{opt}]"), Where::Sends),
+        (
+            format!("client > server [.] ack 1, options [nop,nop,{opt}]"),
+            Where::Packets,
+        ),
+    ] {
+        let l = parse(&text, w).unwrap();
+        let opts = l.options.unwrap();
+        assert_eq!(opts[2], Opt::Sack(Some(blocks.clone())), "{text}");
+        // Printed as tcpdump prints it, which reads back the same.
+        let shown = opts[2].to_string();
+        assert!(
+            shown.starts_with(&format!("sack {} {{", blocks.len())),
+            "{shown}"
+        );
+        let again = parse(&format!("[.] options [{shown}]"), Where::Sends).unwrap();
+        assert_eq!(again.options.unwrap()[0], opts[2]);
+    }
+    let pinned = Opt::Sack(Some(blocks.clone()));
+    assert!(pinned.matches(&TcpOption::Sack(blocks.clone())));
+    assert!(!pinned.matches(&TcpOption::Sack(vec![(1, 2)])));
+    assert!(Opt::Sack(None).matches(&TcpOption::Sack(vec![(1, 2)])));
+}
+
+#[rstest]
+#[case::count_differs("[.] options [sack 2 {1:2}]", "counts 2 blocks but lists 1")]
+#[case::five_blocks("[.] options [sack 1:2 3:4 5:6 7:8 9:10]", "holds 1 to 4 blocks")]
+#[case::no_colon("[.] options [sack 100]", "holds 1 to 4 blocks")]
+#[case::bad_edge("[.] options [sack 1:x]", "`sack` needs a number, got `x`")]
+#[case::bare_in_sends("[.] options [sack]", "`sack` needs its blocks to be sent")]
+fn bad_sack_blocks_say_what_and_how(#[case] text: &str, #[case] msg: &str) {
+    let (m, h) = hint_of(text, Where::Sends);
+    assert!(m.contains(msg), "`{text}`: {m}");
+    assert!(h.contains("sack 1001:2001"), "`{text}`: hint `{h}`");
+}
+
+#[test]
+fn a_tsval_may_count_from_hosts_clock_or_the_peers_ts_recent_in_sends() {
+    use super::options::TsVal;
+    for (written, val) in [
+        ("TS val clock+10 ecr 5", TsVal::Clock(10)),
+        ("TS val clock", TsVal::Clock(0)),
+        ("TS val ts_recent-1", TsVal::TsRecent(-1)),
+        ("TS val 77", TsVal::Abs(77)),
+    ] {
+        let l = parse(&format!("[.] options [nop,nop,{written}]"), Where::Sends).unwrap();
+        let opt = &l.options.unwrap()[2];
+        let Opt::Ts { val: Some(v), .. } = opt else {
+            panic!("{opt:?}")
+        };
+        assert_eq!(*v, val, "{written}");
+        assert_eq!(opt.to_string(), written);
+    }
+    let (m, h) = hint_of(
+        "client > server [.] options [nop,nop,TS val clock+10]",
+        Where::Packets,
+    );
+    assert!(
+        m.contains("a packets line pins the TSval tcpdump prints"),
+        "{m}"
+    );
+    assert!(h.contains("TS val N"), "{h}");
+    let (m, _) = hint_of("[.] options [TS val clock*2]", Where::Sends);
+    assert!(m.contains("bad offset"), "{m}");
+}

@@ -10,5 +10,4 @@ pub mod ladder;
 pub mod many;
 pub mod results;
 pub mod runs;
-pub mod sidebyside;
 pub mod summary;

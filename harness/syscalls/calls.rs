@@ -143,7 +143,13 @@ fn lenp(mem: &dyn Memory, buf: u64, lenp: u64) -> Option<u32> {
 }
 
 /// Exit: reads what the call gave back and renders the whole call.
-pub(super) fn leave(p: Pending, pid: i32, ret: i64, mem: &dyn Memory) -> Record {
+pub(super) fn leave(
+    p: Pending,
+    pid: i32,
+    ret: i64,
+    mem: &dyn Memory,
+    returned: std::time::Instant,
+) -> Record {
     use Call::*;
     let call = p.call;
     let mut exit = Exit {
@@ -165,6 +171,7 @@ pub(super) fn leave(p: Pending, pid: i32, ret: i64, mem: &dyn Memory) -> Record 
         name: call.name().into(),
         args,
         ret,
+        returned,
     }
 }
 
@@ -325,7 +332,7 @@ mod tests {
     /// Runs one call through entry and exit; `mem` serves both.
     fn call(nr: i64, args: [u64; 6], ret: i64, mem: &Fake) -> String {
         let p = enter(Call::of(nr).expect("a recorded call"), args, mem);
-        leave(p, 7, ret, mem).to_string()
+        leave(p, 7, ret, mem, std::time::Instant::now()).to_string()
     }
 
     /// Calls as the project's nc and ncat make them, and as strace 6.1
@@ -377,7 +384,7 @@ mod tests {
             (LEN, 16u32.to_ne_bytes().to_vec()),
         ]);
         assert_eq!(
-            leave(p, 1, 5, &exit).to_string(),
+            leave(p, 1, 5, &exit, std::time::Instant::now()).to_string(),
             r#"accept(4, {sa_family=AF_INET, sin_port=htons(43068), sin_addr=inet_addr("192.168.2.105")}, [128 => 16]) = 5"#
         );
     }
@@ -394,7 +401,7 @@ mod tests {
             (LEN, 0u32.to_ne_bytes().to_vec()),
         ]);
         assert_eq!(
-            leave(p, 1, 0, &exit).to_string(),
+            leave(p, 1, 0, &exit, std::time::Instant::now()).to_string(),
             r#"recvfrom(5, "", 10, 0, 0x8000, [16 => 0]) = 0"#
         );
     }
@@ -442,7 +449,7 @@ mod tests {
             (BUF, data),
         ]);
         assert_eq!(
-            leave(p, 1, 14, &exit).to_string(),
+            leave(p, 1, 14, &exit, std::time::Instant::now()).to_string(),
             r#"recvmsg(5, {msg_name=0x8000, msg_namelen=16 => 0, msg_iov=[{iov_base="hello world\0\1\2", iov_len=100}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 14"#
         );
     }

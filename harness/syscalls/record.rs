@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use nix::errno::Errno;
 
@@ -16,6 +17,9 @@ pub struct Record {
     pub args: Vec<String>,
     /// Raw result: negative errno on failure.
     pub ret: i64,
+    /// When the tracer saw the call return (its exit stop, read as soon as
+    /// `waitpid` reported it): a `syscalls` line's `at` window.
+    pub returned: Instant,
 }
 
 /// `name(args) = result`, as strace prints it; `{:#}` prefixes the thread id
@@ -145,6 +149,7 @@ mod tests {
             name: "listen".into(),
             args: vec!["3".into(), "10".into()],
             ret: 0,
+            returned: Instant::now(),
         };
         assert_eq!(format!("{r:#}"), "22200 listen(3, 10) = 0");
         assert_eq!(r.to_string(), "listen(3, 10) = 0");

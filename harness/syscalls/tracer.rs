@@ -8,6 +8,7 @@ use std::process::ExitStatus;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
@@ -191,8 +192,11 @@ impl<'a> Tracer<'a> {
             match ws {
                 WaitStatus::PtraceSyscall(tid)
                 | WaitStatus::PtraceEvent(tid, _, libc::PTRACE_EVENT_SECCOMP) => {
+                    // The stop's time, before anything else is read: when
+                    // an exit stop's call returned, as near as a tracer sees.
+                    let at = Instant::now();
                     self.log.stops.fetch_add(1, Ordering::Relaxed);
-                    match self.syscall_stop(tid) {
+                    match self.syscall_stop(tid, at) {
                         true => resume_to_exit(tid),
                         false => resume(tid, None),
                     }
@@ -290,7 +294,7 @@ impl<'a> Tracer<'a> {
 
     /// A call's entry (its seccomp stop) or exit. True when the exit must
     /// be seen too: the call is recorded or changes the socket descriptors.
-    fn syscall_stop(&mut self, tid: Pid) -> bool {
+    fn syscall_stop(&mut self, tid: Pid, at: Instant) -> bool {
         let Ok(info) = ptrace::syscall_info(tid) else {
             return false;
         };
@@ -316,7 +320,7 @@ impl<'a> Tracer<'a> {
                 };
                 track_fds(&mut task.fds.borrow_mut(), nr, args, ret, &mem);
                 if let Some(p) = task.pending.take() {
-                    self.log.push(leave(p, tid.as_raw(), ret, &mem));
+                    self.log.push(leave(p, tid.as_raw(), ret, &mem, at));
                 }
                 return false;
             }

@@ -8,9 +8,9 @@ use super::super::rows::{match_counted, match_set, SocketExpect};
 use super::failure::set_failure;
 use super::session::{Session, StepError};
 use super::{now, Cause, Observation};
+use crate::case::outcome::{Event, Timed};
 use crate::fds::{self, FdRow};
 use crate::lab::Side;
-use crate::report::ladder::{Event, Timed};
 use crate::sockets::SocketRow;
 
 impl Session<'_> {
@@ -179,12 +179,25 @@ impl Session<'_> {
             ));
         }
         let mut next = 0;
+        let since = self.last_action;
         for (i, e) in expected.iter().enumerate() {
             let found = records[next..].iter().position(|r| {
                 e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))
             });
             match found {
-                Some(k) => next += k + 1,
+                Some(k) => {
+                    next += k + 1;
+                    if let Some(late) =
+                        e.at.and_then(|w| returned_outside(w, &records[next - 1], since))
+                    {
+                        let mut t = format!("system calls of `{label}` on {host}: `{e}` {late}\n  observed (ptrace):\n");
+                        for (j, r) in records.iter().enumerate() {
+                            let _ =
+                                writeln!(t, "  {} {r}", if j + 1 == next { ">>" } else { "  " });
+                        }
+                        return Err((e.line, t.trim_end().to_string()));
+                    }
+                }
                 None => {
                     let mut t = format!(
                         "system calls of `{label}` on {host}: no `{e}` after the calls matched so far (line {} of the block)\n  expected, in order:\n",
@@ -205,5 +218,25 @@ impl Session<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Why a call that returned at `r.returned` is outside `window` (counted
+/// from `since`, the latest action's start), or None.
+fn returned_outside(
+    window: crate::notation::Window,
+    r: &crate::syscalls::Record,
+    since: std::time::Instant,
+) -> Option<String> {
+    match r.returned.checked_duration_since(since) {
+        Some(t) if window.contains(t) => None,
+        Some(t) => Some(format!(
+            "returned {:.3}s after the latest action began, outside {window}",
+            t.as_secs_f64()
+        )),
+        None => Some(format!(
+            "returned {:.3}s before the latest action began, outside {window}",
+            since.duration_since(r.returned).as_secs_f64()
+        )),
     }
 }

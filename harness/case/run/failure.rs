@@ -21,14 +21,14 @@ impl Session<'_> {
             }
         }
         if !packets.is_empty() {
-            let n = crate::report::many::connections(packets).len();
-            let whole = if n <= crate::report::many::SHOWN_WHOLE {
+            let n = crate::tcpdump::connections(packets).len();
+            let whole = if n <= crate::tcpdump::SHOWN_WHOLE {
                 "the whole capture".to_string()
             } else {
                 format!("the capture ({n} connections: the first and the last in full)")
             };
             let _ = writeln!(text, "  {whole}, as tcpdump -nn -r prints it:");
-            for l in crate::report::many::tcpdump_lines(packets) {
+            for l in crate::tcpdump::brief(packets) {
                 let _ = writeln!(text, "    {l}");
             }
         }

@@ -12,10 +12,10 @@ use super::super::rows::show_duration;
 use super::super::rule_text;
 use super::session::{Session, StepError};
 use super::Cause;
+use crate::case::outcome::{Event, Timed};
 use crate::faults::{Acted, Action, Direction, Link, Rule, RuleId, RuleReport};
 use crate::lab::Side;
 use crate::packet::Packet;
-use crate::report::ladder::{Event, Timed};
 use crate::sockets::SocketRow;
 
 impl Session<'_> {

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use super::super::expect::{Mark, Marked};
 use super::session::{Session, StepError};
+use crate::case::outcome::{Event, Timed};
 use crate::inject::{self, Injected, SegmentSpec};
 use crate::lab::Side;
 use crate::packet::Packet;
-use crate::report::ladder::{Event, Timed};
 
 /// A segment a `sends` step injected, and where the capture shows it.
 #[derive(Clone, Copy, Debug)]
@@ -47,7 +47,12 @@ impl Session<'_> {
         let injected = inject::inject(&self.lab, host, spec, &real, port)
             .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
-        let shown = crate::tcpdump::Printer::new().line(&injected.packet);
+        // As the whole capture prints it: numbered relative to the
+        // connection (alone, tcpdump would print its ack absolute and its
+        // SACK blocks against a base it made up).
+        let shown = crate::tcpdump::lines(&self.captured()[..=index])
+            .pop()
+            .unwrap_or_default();
         self.log.push(format!(
             "{:>7.3}s  {line}: sent {shown}",
             self.start.elapsed().as_secs_f64()

@@ -22,6 +22,7 @@ mod repeat;
 mod session;
 mod settle;
 mod setup;
+mod sidebyside;
 mod steps;
 
 use session::Session;
@@ -30,12 +31,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::expect::Seen;
+pub use super::outcome::{Cause, Failure, Observation, Observed, Outcome};
 use super::{Case, Implementation};
-use crate::fds::FdRow;
-use crate::packet::Packet;
-use crate::report::ladder::Timed;
-use crate::sockets::SocketRow;
 
 /// How cases are run: which nc, where files go, how long a wait may take.
 #[derive(Clone, Debug)]
@@ -59,98 +56,6 @@ pub struct Options {
     /// failure; what it observed is kept in `Outcome::observed` and the run
     /// goes on, so `record` can rewrite the case from it.
     pub record: bool,
-}
-
-/// What one expectation block saw when it was judged, by the line of its
-/// header: what `record` rewrites the block from.
-#[derive(Clone, Debug)]
-pub struct Observed {
-    pub line: usize,
-    pub what: Observation,
-}
-
-#[derive(Clone, Debug)]
-pub enum Observation {
-    /// The packets the block was held against (for a block that ends the
-    /// case, every packet after the previous block).
-    Packets(Vec<Seen>),
-    /// A `packets × N` block's connections, each numbered from its own
-    /// ISNs, in the order they began.
-    Connections(Vec<Vec<Seen>>),
-    /// The host's TCP sockets (ss).
-    Sockets(Vec<SocketRow>),
-    /// The TCP descriptors of the host's latest command (lsof).
-    Fds(Vec<FdRow>),
-    /// A syscalls block: None when it held, else the failure text (only in
-    /// record mode does a run go on after one).
-    Syscalls(Option<String>),
-}
-
-/// What a passing run saw.
-#[derive(Debug)]
-pub struct Outcome {
-    pub packets: Vec<Packet>,
-    pub pcap: PathBuf,
-    /// Steps as they ran, with their time since the start.
-    pub log: Vec<String>,
-    /// Steps and socket states on the capture's clock, for the ladder.
-    pub events: Vec<Timed>,
-    /// What each expectation block observed, in the order they ran.
-    pub observed: Vec<Observed>,
-}
-
-/// Why a case failed: the whole text a person reads, `file:line:` first,
-/// and what stopped the run.
-#[derive(Debug)]
-pub struct Failure {
-    pub text: String,
-    pub cause: Cause,
-}
-
-/// What stopped a failed run, as far as it decides what a person can do
-/// next: only a block that did not hold can be mended by recording the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cause {
-    /// The lab, the capture, sock_diag or the process watch could not be
-    /// set up.
-    Setup,
-    /// The case's time limit: a wait window beyond it, or used up.
-    TimeLimit,
-    /// A `packets`, `sockets` or `fds` block did not hold what was seen.
-    Block,
-    /// A `packets` block did not hold, and TCP went to a port the case
-    /// does not capture meanwhile: the program or `port N` is wrong.
-    StrayTraffic,
-    /// A `syscalls` block did not hold (never recorded: a whole strace is
-    /// too noisy to be an expectation).
-    Syscalls,
-    /// A fault rule acted on no packet by its `heal` or the end.
-    RuleIdle,
-    /// A step did not happen as written: an exit status, a line printed, a
-    /// wait, the lab settling, a command that could not start.
-    Step,
-    /// libpcap dropped packets: nothing seen can be trusted.
-    Capture,
-}
-
-impl Cause {
-    /// Whether recording the run (TCPLAB_RECORD=1) can make the case pass:
-    /// record mode rewrites `packets`, `sockets` and `fds` blocks only.
-    pub fn recordable(self) -> bool {
-        self == Cause::Block
-    }
-}
-
-impl Failure {
-    fn new(cause: Cause, text: String) -> Failure {
-        Failure { text, cause }
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
-    }
 }
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {

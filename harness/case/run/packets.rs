@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use super::super::expect::{awaits_more, compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
+use super::sidebyside::{self, Arrow};
 use super::{Cause, Observation};
-use crate::report::sidebyside::{self, Arrow};
 
 impl Session<'_> {
     /// Every captured packet, marked with what rules did to it.

@@ -9,11 +9,11 @@ use super::super::{Case, Item, ItemKind};
 use super::steps::ladder_step;
 use super::{now, Cause, Observation, Observed, Options};
 use crate::capture::Capture;
+use crate::case::outcome::{Event, Timed};
 use crate::faults::{Faults, RuleId};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
 use crate::procs::{Busy, Root, Watch};
-use crate::report::ladder::{Event, Timed};
 use crate::sockets::SockDiag;
 
 /// A step's failure: the line it is attributed to and what went wrong.
