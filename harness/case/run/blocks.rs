@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use super::super::calls::CallExpect;
 use super::super::rows::{match_counted, match_set, SocketExpect};
+use super::clock::now;
 use super::failure::set_failure;
 use super::session::{Session, StepError};
-use super::{now, Cause, Observation};
+use crate::case::outcome::{Cause, Observation};
 use crate::case::outcome::{Event, Timed};
 use crate::fds::{self, FdRow};
 use crate::lab::Side;
@@ -179,7 +180,7 @@ impl Session<'_> {
             ));
         }
         let mut next = 0;
-        let since = self.last_action;
+        let since = self.clock.last_action;
         for (i, e) in expected.iter().enumerate() {
             let found = records[next..].iter().position(|r| {
                 e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))

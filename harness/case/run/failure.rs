@@ -14,7 +14,7 @@ impl Session<'_> {
         for l in &self.log {
             let _ = writeln!(text, "    {l}");
         }
-        for (side, p) in &self.procs {
+        for (side, p) in &self.commands.procs {
             let err = p.stderr();
             if !err.is_empty() {
                 let _ = writeln!(text, "  stderr of `{}` on {side}: {err}", p.label());

@@ -16,12 +16,12 @@ impl Session<'_> {
         steps: &[Item],
     ) -> Result<(), StepError> {
         for round in 1..=times {
-            let before = self.procs.len();
+            let before = self.commands.procs.len();
             let shown = round == 1 || round == times;
             if shown && times > 1 {
                 self.log.push(format!(
                     "{:>7.3}s  {line}: round {round} of {times}",
-                    self.start.elapsed().as_secs_f64()
+                    self.clock.start.elapsed().as_secs_f64()
                 ));
             }
             for item in steps {
@@ -40,7 +40,7 @@ impl Session<'_> {
         }
         self.log.push(format!(
             "{:>7.3}s  {line}: repeated {times} times",
-            self.start.elapsed().as_secs_f64()
+            self.clock.start.elapsed().as_secs_f64()
         ));
         Ok(())
     }
@@ -49,9 +49,9 @@ impl Session<'_> {
     /// their output files.
     fn let_go_of_ended(&mut self, from: usize) {
         let mut i = from;
-        while i < self.procs.len() {
-            if self.procs[i].1.try_exit().is_some() {
-                let (_, p) = self.procs.remove(i);
+        while i < self.commands.procs.len() {
+            if self.commands.procs[i].1.try_exit().is_some() {
+                let (_, p) = self.commands.procs.remove(i);
                 p.output_files().for_each(super::hand_back);
             } else {
                 i += 1;

@@ -79,7 +79,7 @@ impl Session<'_> {
             ItemKind::PacketsEach { count, alts } => self.packets_each(line, *count, alts),
             ItemKind::Repeat { times, steps } => self.repeat(line, *times, steps),
             ItemKind::Trace { host } => {
-                self.traced.push(*host);
+                self.commands.traced.push(*host);
                 Ok(())
             }
             ItemKind::Sockets { host, rows } => self.sockets(line, *host, rows),
@@ -114,7 +114,7 @@ impl Session<'_> {
         within: Option<std::time::Duration>,
     ) -> Result<(), StepError> {
         let deadline = match within {
-            Some(d) => super::limits::capped(Instant::now(), d, self.end),
+            Some(d) => super::limits::capped(Instant::now(), d, self.clock.end),
             None => self.deadline(),
         };
         let p = self.latest(host, line)?;
@@ -150,12 +150,12 @@ impl Session<'_> {
                 .map(|a| a.replace("$NC", &nc).into())
                 .collect(),
             label: argv.join(" "),
-            trace: self.traced.contains(&host),
+            trace: self.commands.traced.contains(&host),
         };
         let stem = (self.opts.out_dir).join(format!("{}.line{line}.{host}", self.case.name));
         let p = Process::spawn_keeping_output(self.lab.netns(host), &spawn, Some(&stem))
             .map_err(|e| (line, e.to_string()))?;
-        self.procs.push((host, p));
+        self.commands.procs.push((host, p));
         self.settle(line)
     }
 }
