@@ -316,6 +316,78 @@ fn compare(pcap: &Path, ours: &[String], theirs: &[&str]) -> Result<usize, Strin
     Ok(n)
 }
 
+// A capture of many connections, told briefly: the first and the last
+// connection in full, and between them one line saying how many
+// connections showed which sequence of flags (`report::many` draws the
+// ladder the same way).
+
+/// Captures with up to this many connections are shown whole.
+pub const SHOWN_WHOLE: usize = 10;
+
+/// The connections of a capture, as indexes into it, in the order they
+/// began (a connection is its pair of address and port ends).
+pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
+    let mut order: Vec<Vec<usize>> = Vec::new();
+    let mut at: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+    for (i, p) in packets.iter().enumerate() {
+        let key = (p.src.min(p.dst), p.src.max(p.dst));
+        let k = *at.entry(key).or_insert_with(|| {
+            order.push(Vec::new());
+            order.len() - 1
+        });
+        order[k].push(i);
+    }
+    order
+}
+
+/// The flags of a connection's packets as tcpdump writes them:
+/// `[S] [S.] [.] [F.] [F.] [.]`.
+fn form(packets: &[Packet], conn: &[usize]) -> String {
+    conn.iter()
+        .map(|&i| format!("[{}]", packets[i].flags))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The line that stands for the connections between the first and the
+/// last: `... 998 more connections (5990 packets): 990 × [S] [S.] [.] [F.]
+/// [F.] [.], 8 × [S] [S.] [.] [F.] [.] [F.] [.] ...`.
+pub fn middle(packets: &[Packet], conns: &[Vec<usize>]) -> String {
+    let inner = &conns[1..conns.len() - 1];
+    let mut forms: Vec<(String, usize)> = Vec::new();
+    for c in inner {
+        let f = form(packets, c);
+        match forms.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, n)) => *n += 1,
+            None => forms.push((f, 1)),
+        }
+    }
+    forms.sort_by_key(|f| std::cmp::Reverse(f.1));
+    let shown: Vec<String> = forms.iter().map(|(f, n)| format!("{n} × {f}")).collect();
+    format!(
+        "... {} more connections ({} packets): {} ...",
+        inner.len(),
+        inner.iter().map(Vec::len).sum::<usize>(),
+        shown.join(", ")
+    )
+}
+
+/// `tcpdump -nn -r`'s lines for the capture, told briefly: all of them, or, past
+/// [`SHOWN_WHOLE`] connections, those of the first and the last connection
+/// around one line for the rest (numbered as in the whole capture).
+pub fn brief(packets: &[Packet]) -> Vec<String> {
+    let all = lines(packets);
+    let conns = connections(packets);
+    if conns.len() <= SHOWN_WHOLE {
+        return all;
+    }
+    let (first, last) = (&conns[0], &conns[conns.len() - 1]);
+    let mut out: Vec<String> = first.iter().map(|&i| all[i].clone()).collect();
+    out.push(middle(packets, &conns));
+    out.extend(last.iter().map(|&i| all[i].clone()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ pub mod calls;
 pub mod error;
 pub mod expect;
 pub mod info;
+pub mod outcome;
 pub mod parse;
 pub mod record;
 pub mod rows;

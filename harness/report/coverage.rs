@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::case::run::{Observation, Observed};
+use crate::case::outcome::{Observation, Observed};
 use crate::case::{Case, ItemKind};
 use crate::lab::Side;
 use crate::sockets::TcpState;

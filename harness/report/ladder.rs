@@ -42,33 +42,7 @@ use crate::flow::{self, Isns};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet, TcpFlags};
 
-/// Something that happened during a run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A packet, by its index in the `packets` given to [`draw`]. Packets
-    /// no event names are placed by their own time stamps.
-    Packet(usize),
-    /// A packet a fault rule dropped, at its own time stamp: its arrow
-    /// stops short of the receiver and ends in `x`.
-    Dropped(usize),
-    /// A packet a fault rule held back (delayed, reordered), placed when it
-    /// was let through, where it arrived; `note` follows its name.
-    Arrived { packet: usize, note: String },
-    /// A packet a `sends` step injected, at its own time stamp: drawn
-    /// with `~` (`~~~ RST ~~~>`), since no kernel sent it.
-    Injected(usize),
-    /// What was done on a host: `nc -kl 11111`, `^C`, `types hello`.
-    Step { side: Side, text: String },
-    /// What a host's socket became: `ESTABLISHED`, `TIME-WAIT 60s`.
-    State { side: Side, text: String },
-}
-
-/// An event and when it happened (since the Unix epoch, as `Packet::ts`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Timed {
-    pub at: Duration,
-    pub event: Event,
-}
+pub use crate::case::outcome::{Event, Timed};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LadderOptions {

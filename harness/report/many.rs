@@ -4,79 +4,10 @@
 //! connections are 6,000 packet lines that nobody reads; the .pcap keeps
 //! every one of them.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-
 use super::ladder::{self, Event, LadderOptions, Timed};
 use crate::packet::Packet;
-use crate::tcpdump;
-
-/// Captures with up to this many connections are shown whole.
-pub const SHOWN_WHOLE: usize = 10;
-
-/// The connections of a capture, as indexes into it, in the order they
-/// began (a connection is its pair of address and port ends).
-pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
-    let mut order: Vec<Vec<usize>> = Vec::new();
-    let mut at: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
-    for (i, p) in packets.iter().enumerate() {
-        let key = (p.src.min(p.dst), p.src.max(p.dst));
-        let k = *at.entry(key).or_insert_with(|| {
-            order.push(Vec::new());
-            order.len() - 1
-        });
-        order[k].push(i);
-    }
-    order
-}
-
-/// The flags of a connection's packets as tcpdump writes them:
-/// `[S] [S.] [.] [F.] [F.] [.]`.
-fn form(packets: &[Packet], conn: &[usize]) -> String {
-    conn.iter()
-        .map(|&i| format!("[{}]", packets[i].flags))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The line that stands for the connections between the first and the
-/// last: `... 998 more connections (5990 packets): 990 × [S] [S.] [.] [F.]
-/// [F.] [.], 8 × [S] [S.] [.] [F.] [.] [F.] [.] ...`.
-fn middle(packets: &[Packet], conns: &[Vec<usize>]) -> String {
-    let inner = &conns[1..conns.len() - 1];
-    let mut forms: Vec<(String, usize)> = Vec::new();
-    for c in inner {
-        let f = form(packets, c);
-        match forms.iter_mut().find(|(g, _)| *g == f) {
-            Some((_, n)) => *n += 1,
-            None => forms.push((f, 1)),
-        }
-    }
-    forms.sort_by_key(|f| std::cmp::Reverse(f.1));
-    let shown: Vec<String> = forms.iter().map(|(f, n)| format!("{n} × {f}")).collect();
-    format!(
-        "... {} more connections ({} packets): {} ...",
-        inner.len(),
-        inner.iter().map(Vec::len).sum::<usize>(),
-        shown.join(", ")
-    )
-}
-
-/// `tcpdump -nn -r`'s lines for the capture: all of them, or, past
-/// [`SHOWN_WHOLE`] connections, those of the first and the last connection
-/// around one line for the rest (numbered as in the whole capture).
-pub fn tcpdump_lines(packets: &[Packet]) -> Vec<String> {
-    let all = tcpdump::lines(packets);
-    let conns = connections(packets);
-    if conns.len() <= SHOWN_WHOLE {
-        return all;
-    }
-    let (first, last) = (&conns[0], &conns[conns.len() - 1]);
-    let mut out: Vec<String> = first.iter().map(|&i| all[i].clone()).collect();
-    out.push(middle(packets, &conns));
-    out.extend(last.iter().map(|&i| all[i].clone()));
-    out
-}
+use crate::tcpdump::middle;
+pub use crate::tcpdump::{brief as tcpdump_lines, connections, SHOWN_WHOLE};
 
 /// The ladder of the capture: whole, or, past [`SHOWN_WHOLE`] connections,
 /// the first connection's and the last one's (each with the steps and
@@ -131,6 +62,8 @@ fn part(
 mod tests {
     use super::*;
     use crate::packet::TcpFlags;
+    use crate::tcpdump;
+    use std::net::SocketAddr;
     use std::time::Duration;
 
     fn exchange(port: u16, t0: u64) -> Vec<Packet> {

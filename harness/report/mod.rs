@@ -12,5 +12,4 @@ pub mod libtest;
 pub mod many;
 pub mod results;
 pub mod runs;
-pub mod sidebyside;
 pub mod summary;

@@ -2,7 +2,7 @@
 //! common first, as exact alternatives.
 
 use super::super::expect::{compare, PacketExpect, Seen};
-use super::{packet_line, timing};
+use super::packets::recorded;
 
 /// The body of a `packets × count` block from the connections a run saw;
 /// None when every connection matched one of the block's alternatives
@@ -67,10 +67,6 @@ fn connection(alts: &[Vec<PacketExpect>], seen: &[Seen], lines: &[String]) -> Ve
         });
     seen.iter()
         .enumerate()
-        .map(|(i, s)| {
-            let m = model.and_then(|m| m.get(i));
-            let original = m.and_then(|m| lines.get(m.line.wrapping_sub(1)));
-            packet_line(s, m) + &timing::tail(s, m, original.map(String::as_str))
-        })
+        .map(|(i, s)| recorded(s, model.and_then(|m| m.get(i)), lines))
         .collect()
 }

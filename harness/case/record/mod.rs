@@ -13,14 +13,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use super::expect::{compare, Opt, PacketExpect, Seen};
+use super::expect::compare;
+use super::outcome::{Observation, Observed};
 use super::parse;
 use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
-use super::run::{Observation, Observed};
 use super::{Case, ItemKind};
 use crate::fds::FdRow;
 use crate::lab::Side;
-use crate::packet::TcpOption;
 use crate::sockets::{SocketRow, TcpState, TimerKind};
 
 /// A case file rewritten from a run.
@@ -53,7 +52,7 @@ pub fn record(case: &Case, text: &str, observed: &[Observed]) -> Recorded {
         let at = format!("{}:{}", case.path.display(), item.line);
         let body = match (&item.kind, &seen.what) {
             (ItemKind::Packets(alts), Observation::Packets(s)) => {
-                packets_body(alts, s, &at, &lines, &mut warnings)
+                packets::packets_body(alts, s, &at, &lines, &mut warnings)
             }
             (ItemKind::PacketsEach { count, alts }, Observation::Connections(c)) => {
                 each::each_body(alts, *count, c, &at, &lines, &mut warnings)
@@ -142,109 +141,6 @@ fn replace_body(lines: &mut Vec<String>, header: usize, body: &[String]) -> bool
     out.extend(new);
     lines.splice(range, out);
     true
-}
-
-/// A packets block's new body, or None to keep it as written: a block of
-/// alternatives one of which matched encodes a race and stays whole.
-fn packets_body(
-    alts: &[Vec<PacketExpect>],
-    seen: &[Seen],
-    at: &str,
-    lines: &[String],
-    warnings: &mut Vec<String>,
-) -> Option<Vec<String>> {
-    let matched = alts.iter().position(|a| compare(a, seen).is_none());
-    if alts.len() > 1 {
-        if matched.is_some() {
-            return None;
-        }
-        warnings.push(format!(
-            "{at}: none of the block's {} alternatives matched; recorded the {} packets observed as its only form (the alternatives were dropped: if the kernel's timing decides between forms, write them back with `or`)",
-            alts.len(),
-            seen.len()
-        ));
-    }
-    // The lines that say which fields to keep: the matching alternative,
-    // else the one that agrees the longest.
-    let model = match matched {
-        Some(k) => &alts[k],
-        None => alts
-            .iter()
-            .rev()
-            .max_by_key(|a| compare(a, seen).map_or(usize::MAX, |d| d.index))
-            .expect("a block has an alternative"),
-    };
-    if seen.is_empty() {
-        return Some(vec!["none".into()]);
-    }
-    Some(
-        seen.iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let m = model.get(i);
-                let original = m.and_then(|m| lines.get(m.line.wrapping_sub(1)));
-                packet_line(s, m) + &timing::tail(s, m, original.map(String::as_str))
-            })
-            .collect(),
-    )
-}
-
-/// One packet in the case notation: `FROM > TO  [FLAGS]  ` then seq (when
-/// tcpdump shows it), ack (when ACK is set), options (only where the
-/// original line named them) and length (when not 0, or when the original
-/// line said `length 0`: on a bare ACK it is what says "no data"). Never
-/// the window.
-pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
-    let flags = format!("[{}]", s.flags);
-    let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
-    if !t.ends_with(' ') {
-        t.push(' ');
-    }
-    let mut fields = s.seq_ack_fields();
-    if let Some(named) = model.and_then(|m| m.options.as_ref()) {
-        fields.push(format!("options [{}]", options(&s.options, named)));
-    }
-    if s.len > 0 || model.is_some_and(|m| m.length.is_some()) {
-        fields.push(format!("length {}", s.len));
-    }
-    t.push_str(&fields.join(", "));
-    t.trim_end().to_string()
-}
-
-/// Option names in order; values only for mss (1460 on the lab's veth,
-/// whatever the kernel) and where the original line pinned one (SACK
-/// blocks too).
-fn options(observed: &[TcpOption], named: &[Opt]) -> String {
-    let items: Vec<String> = observed
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            // The original's option of the same name and occurrence.
-            let nth = observed[..i]
-                .iter()
-                .filter(|p| p.name() == o.name())
-                .count();
-            let pinned = named.iter().filter(|e| e.name() == o.name()).nth(nth);
-            match (o, pinned) {
-                (TcpOption::Mss(v), _) => format!("mss {v}"),
-                (TcpOption::Wscale(v), Some(Opt::Wscale(Some(_)))) => format!("wscale {v}"),
-                // Relative blocks (as `Seen` holds them), in tcpdump's form.
-                (TcpOption::Sack(_), Some(Opt::Sack(Some(_)))) => o.to_string(),
-                (TcpOption::Ts { val, ecr }, Some(Opt::Ts { val: pv, ecr: pe })) => {
-                    let mut t = "TS".to_string();
-                    if pv.is_some() {
-                        t += &format!(" val {val}");
-                    }
-                    if pe.is_some() {
-                        t += &format!(" ecr {ecr}");
-                    }
-                    t
-                }
-                (o, _) => o.name().to_string(),
-            }
-        })
-        .collect();
-    items.join(",")
 }
 
 /// Rows in the order to write them, each with the expected row whose style
@@ -511,6 +407,7 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
 
 mod each;
 mod info;
+mod packets;
 #[cfg(test)]
 mod tests;
 mod timing;

@@ -1,7 +1,10 @@
 //! Record mode against hand-built observations: what is rewritten, what is
 //! kept, and that recording twice changes nothing.
 
+use super::super::expect::Seen;
+use super::packets::packet_line;
 use super::*;
+use crate::packet::TcpOption;
 use crate::sockets::{Family, Timer};
 use rstest::rstest;
 use std::path::Path;

@@ -14,21 +14,21 @@ impl Session<'_> {
         for l in &self.log {
             let _ = writeln!(text, "    {l}");
         }
-        for (side, p) in &self.procs {
+        for (side, p) in &self.commands.procs {
             let err = p.stderr();
             if !err.is_empty() {
                 let _ = writeln!(text, "  stderr of `{}` on {side}: {err}", p.label());
             }
         }
         if !packets.is_empty() {
-            let n = crate::report::many::connections(packets).len();
-            let whole = if n <= crate::report::many::SHOWN_WHOLE {
+            let n = crate::tcpdump::connections(packets).len();
+            let whole = if n <= crate::tcpdump::SHOWN_WHOLE {
                 "the whole capture".to_string()
             } else {
                 format!("the capture ({n} connections: the first and the last in full)")
             };
             let _ = writeln!(text, "  {whole}, as tcpdump -nn -r prints it:");
-            for l in crate::report::many::tcpdump_lines(packets) {
+            for l in crate::tcpdump::brief(packets) {
                 let _ = writeln!(text, "    {l}");
             }
         }
@@ -92,5 +92,5 @@ pub(super) fn set_failure(
     if observed.is_empty() {
         let _ = writeln!(t, "     (none)");
     }
-    (line, t.trim_end().to_string())
+    StepError::at(line, t.trim_end())
 }
