@@ -31,7 +31,7 @@ impl Session<'_> {
             true => diag.dump_info(),
             false => diag.dump(),
         }
-        .map_err(|e| (line, e.to_string()))
+        .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     pub(super) fn sockets(
@@ -120,7 +120,7 @@ impl Session<'_> {
         let p = self.latest(host, line)?;
         let (pid, label) = (p.pid(), p.label().to_string());
         let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
-            .map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+            .map_err(|e| StepError::at(line, format!("fds of `{label}` (pid {pid}): {e}")))?;
         self.observe(line, Observation::Fds(observed.clone()));
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
@@ -152,7 +152,7 @@ impl Session<'_> {
         let failure = result
             .as_ref()
             .err()
-            .map(|(l, msg)| format!("{}:{l}: {msg}", self.case.path.display()));
+            .map(|e| format!("{}:{}: {}", self.case.path.display(), e.line, e.shown()));
         self.observe(line, Observation::Syscalls(failure));
         match result {
             Ok(()) => Ok(()),
@@ -172,7 +172,7 @@ impl Session<'_> {
         let label = p.label().to_string();
         let records = p.syscalls();
         if !p.traced() {
-            return Err((
+            return Err(StepError::at(
                 line,
                 format!(
                     "`{label}` on {host} is not traced: write `trace {host}` before starting it"
@@ -196,7 +196,7 @@ impl Session<'_> {
                             let _ =
                                 writeln!(t, "  {} {r}", if j + 1 == next { ">>" } else { "  " });
                         }
-                        return Err((e.line, t.trim_end().to_string()));
+                        return Err(StepError::at(e.line, t.trim_end().to_string()));
                     }
                 }
                 None => {
@@ -214,7 +214,7 @@ impl Session<'_> {
                     for (j, r) in records.iter().enumerate() {
                         let _ = writeln!(t, "  {} {r}", if j + 1 == next { "<<" } else { "  " });
                     }
-                    return Err((e.line, t.trim_end().to_string()));
+                    return Err(StepError::at(e.line, t.trim_end().to_string()));
                 }
             }
         }

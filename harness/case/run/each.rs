@@ -149,21 +149,22 @@ impl Session<'_> {
                 // placed at the block's line whichever packet differed (it
                 // depends on timing: a server may ACK a FIN before its own);
                 // the differing line is named beside the connection.
-                let (at, text) = self.block_failure(alts, &c.seen, line);
-                let place = if at == line {
+                let e = self.block_failure(alts, &c.seen, line);
+                let place = if e.line == line {
                     String::new()
                 } else {
-                    format!(", line {at}")
+                    format!(", line {}", e.line)
                 };
                 let text = format!(
-                    "{head}\n  connection {} of {} ({} > server{place}): {text}",
+                    "{head}\n  connection {} of {} ({} > server{place}): {}",
                     i + 1,
                     conns.len(),
-                    Endpoint(c.client)
+                    Endpoint(c.client),
+                    e.shown()
                 );
-                (line, text)
+                StepError::at(line, text)
             }
-            None => (line, head),
+            None => StepError::at(line, head),
         };
         self.judged(Cause::Block, failure)
     }

@@ -92,5 +92,5 @@ pub(super) fn set_failure(
     if observed.is_empty() {
         let _ = writeln!(t, "     (none)");
     }
-    (line, t.trim_end().to_string())
+    StepError::at(line, t.trim_end())
 }

@@ -29,7 +29,7 @@ impl Session<'_> {
             .rules
             .faults
             .add(&self.lab, rule)
-            .map_err(|e| (line, e.to_string()))?;
+            .map_err(|e| StepError::at(line, e.to_string()))?;
         self.rules.written.push((id, line));
         Ok(())
     }
@@ -54,10 +54,9 @@ impl Session<'_> {
                 .rules
                 .faults
                 .remove(id)
-                .map_err(|e| (line, e.to_string()))?;
+                .map_err(|e| StepError::at(line, e.to_string()))?;
             if let Some(why) = never_acted(&report, &format!("the heal at line {line}")) {
-                self.cause = Some(Cause::RuleIdle);
-                return Err((at, why));
+                return Err(StepError::of(Cause::RuleIdle, at, why));
             }
         }
         let links: Vec<Direction> = self
@@ -72,7 +71,7 @@ impl Session<'_> {
             self.rules
                 .faults
                 .clear_link(d)
-                .map_err(|e| (line, e.to_string()))?;
+                .map_err(|e| StepError::at(line, e.to_string()))?;
         }
         self.settle(line)
     }
@@ -91,7 +90,7 @@ impl Session<'_> {
         self.rules
             .faults
             .set_link(&self.lab, direction, link)
-            .map_err(|e| (line, e.to_string()))
+            .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     /// `HOST sysctl NAME=VALUE`, in that host's namespace only.
@@ -102,12 +101,13 @@ impl Session<'_> {
         name: &str,
         value: &str,
     ) -> Result<(), StepError> {
-        crate::sysctl::write(self.lab.netns(host), name, value).map_err(|e| (line, e.to_string()))
+        crate::sysctl::write(self.lab.netns(host), name, value)
+            .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     /// At the end of the case: the first rule (by line) that never acted.
     pub(super) fn rules_all_acted(&mut self) -> Result<(), StepError> {
-        let mut failures: Vec<StepError> = self
+        let mut failures: Vec<(usize, String)> = self
             .rules
             .faults
             .reports()
@@ -119,10 +119,7 @@ impl Session<'_> {
             .collect();
         failures.sort();
         match failures.into_iter().next() {
-            Some(f) => {
-                self.cause = Some(Cause::RuleIdle);
-                Err(f)
-            }
+            Some((line, why)) => Err(StepError::of(Cause::RuleIdle, line, why)),
             None => Ok(()),
         }
     }

@@ -31,14 +31,14 @@ impl Session<'_> {
         let port = self.case.port;
         let family = self.opts.family;
         inject::resolve(spec, host, &real, port, family, super::clock::now()).map_err(|m| {
-            (
+            StepError::at(
                 line,
                 format!("cannot build the segment of `{host} sends {spec}`: {m}"),
             )
         })?;
         let from = self.captured().len();
         let injected = inject::inject(&self.lab, host, spec, &real, port, family)
-            .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
+            .map_err(|e| StepError::at(line, format!("{host} sends {spec}: {e}")))?;
         let index = self.wait_captured(line, &injected, from)?;
         // As the whole capture prints it: numbered relative to the
         // connection (alone, tcpdump would print its ack absolute and its
@@ -96,7 +96,9 @@ impl Session<'_> {
         let deadline = self.deadline();
         loop {
             let capture = self.capture.as_mut().expect("capture lives until the end");
-            capture.poll().map_err(|e| (line, e.to_string()))?;
+            capture
+                .poll()
+                .map_err(|e| StepError::at(line, e.to_string()))?;
             let found = capture.packets()[from..]
                 .iter()
                 .position(|p| injected.is(p));
@@ -105,7 +107,7 @@ impl Session<'_> {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err((
+                return Err(StepError::at(
                     line,
                     format!(
                         "the injected segment was sent ({}) but the capture did not show it within {:?}",

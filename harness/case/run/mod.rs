@@ -30,9 +30,9 @@ mod session;
 mod settle;
 mod setup;
 mod sidebyside;
+mod step_error;
 mod steps;
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 pub use super::outcome::{Cause, Failure, Observation, Observed, Outcome};
@@ -47,16 +47,16 @@ use session::Session;
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let played = super::family::in_family(case, opts.family);
     let case = &played;
-    let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    let path = case.path.as_path();
     let setup = |what: &str, e: &dyn std::fmt::Display| {
-        Failure::new(Cause::Setup, format!("{}: {what}: {e}", at(1)))
+        Failure::new(path, 1, Cause::Setup, format!("{what}: {e}"))
     };
     limits::check_windows(case, opts.case_timeout)
-        .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
+        .map_err(|(line, msg)| Failure::new(path, line, Cause::TimeLimit, msg))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let setup::Setup { lab, capture, diag } =
         setup::setup(case, opts.implementation, opts.family, &opts.kernel, &pcap)
-            .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
+            .map_err(|e| Failure::new(path, 1, Cause::Setup, e))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,
@@ -71,7 +71,6 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         observed: Vec::new(),
         pcap,
         rules: Rules::new(),
-        cause: None,
         lab,
     };
     let result = s.play();
@@ -83,40 +82,42 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     for (_, p) in &s.commands.procs {
         p.output_files().for_each(hand_back);
     }
-    let (mut text, mut cause) = match result {
-        Ok(()) => (String::new(), Cause::Step),
-        Err((line, msg)) if Instant::now() >= s.clock.end => (
+    let mut failed = match result {
+        Ok(()) => None,
+        Err(e) if Instant::now() >= s.clock.end => Some(Failure::new(
+            path,
+            e.line,
+            Cause::TimeLimit,
             format!(
-                "{}: {msg}\n  the case used up its time limit of {}: {}\n",
-                at(line),
+                "{}\n  the case used up its time limit of {}: {}",
+                e.shown(),
                 super::rows::show_duration(opts.case_timeout),
                 limits::RAISE
             ),
-            Cause::TimeLimit,
-        ),
-        Err((line, msg)) => (
-            format!("{}: {msg}\n", at(line)),
-            s.cause.unwrap_or(Cause::Step),
-        ),
+        )),
+        Err(e) => Some(Failure::new(path, e.line, e.cause, e.shown())),
     };
-    match finished {
-        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
-            let _ = writeln!(
-                text,
-                "{}: the capture is incomplete: it dropped {} packets ({} by the interface); the trace cannot be trusted",
-                at(1),
-                sum.dropped,
-                sum.if_dropped
-            );
-            cause = Cause::Capture;
-        }
-        Some(Err(e)) => {
-            let _ = writeln!(text, "{}: capture: {e}", at(1));
-            cause = Cause::Capture;
-        }
-        _ => {}
+    let incomplete = match finished {
+        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => Some(format!(
+            "the capture is incomplete: it dropped {} packets ({} by the interface); the trace cannot be trusted",
+            sum.dropped, sum.if_dropped
+        )),
+        Some(Err(e)) => Some(format!("capture: {e}")),
+        _ => None,
+    };
+    if let Some(why) = incomplete {
+        // Nothing seen can be trusted: that is the cause, whatever failed.
+        let f = Failure::new(path, 1, Cause::Capture, why);
+        failed = Some(match failed {
+            None => f,
+            Some(step) => Failure {
+                cause: Cause::Capture,
+                text: step.text + &f.text,
+                ..step
+            },
+        });
     }
-    if text.is_empty() {
+    let Some(mut failure) = failed else {
         return Ok(Outcome {
             packets,
             pcap: s.pcap.clone(),
@@ -124,9 +125,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
             events: std::mem::take(&mut s.events),
             observed: std::mem::take(&mut s.observed),
         });
-    }
-    s.explain(&mut text, &packets);
-    Err(Failure::new(cause, text))
+    };
+    s.explain(&mut failure.text, &packets);
+    Err(failure)
 }
 
 /// Files written as root under sudo go back to the user who ran sudo, so

@@ -105,8 +105,8 @@ impl Session<'_> {
             }
             Some(_) => Ok(()),
             None => {
-                let (at, text) = self.block_failure(alts, block, line);
-                self.judged(cause(&strays), (at, with_note(text, strays)))
+                let failure = self.block_failure(alts, block, line);
+                self.judged(cause(&strays), failure.noted(strays))
             }
         }
     }
@@ -172,7 +172,7 @@ impl Session<'_> {
             .rev()
             .max_by_key(|(_, d)| d.index)
         else {
-            return (line, "packets agree".into());
+            return StepError::at(line, "packets agree");
         };
         let expected = expected.as_slice();
         let at_line = expected.get(d.index).map_or(line, |e| e.line);
@@ -224,12 +224,10 @@ impl Session<'_> {
         if seen.is_empty() {
             let _ = writeln!(t, "     (no packets)");
         }
-        (at_line, t.trim_end().to_string())
+        StepError::at(at_line, t.trim_end())
     }
 }
 
-/// `text` with `note` as its second line (right under the first, which
-/// says what differs).
 /// Why a packets block failed: traffic went to a port the case does not
 /// capture (recording the run would only write down what is missing), or
 /// the block itself.
@@ -237,13 +235,5 @@ pub(super) fn cause(strays: &Option<String>) -> Cause {
     match strays {
         Some(_) => Cause::StrayTraffic,
         None => Cause::Block,
-    }
-}
-
-pub(super) fn with_note(text: String, note: Option<String>) -> String {
-    match (note, text.split_once('\n')) {
-        (None, _) => text,
-        (Some(note), Some((first, rest))) => format!("{first}\n{note}\n{rest}"),
-        (Some(note), None) => format!("{text}\n{note}"),
     }
 }

@@ -35,7 +35,10 @@ impl Session<'_> {
         let Some(last) = last else {
             // The runner skips such a case; here only when told to run it.
             let why = self.case.skipped(nc, family, kernel).unwrap_or_default();
-            return Err((1, format!("nothing of the case plays here: {why}")));
+            return Err(StepError::at(
+                1,
+                format!("nothing of the case plays here: {why}"),
+            ));
         };
         self.settle(last.line)?;
         if let ItemKind::Packets(alts) = &last.kind {
@@ -49,10 +52,10 @@ impl Session<'_> {
                 match alts.iter().position(|a| compare(a, block).is_none()) {
                     Some(k) => self.log_timings(&alts[k], block),
                     None => {
-                        let (at, text) = self.block_failure(alts, block, last.line);
+                        let failure = self.block_failure(alts, block, last.line);
                         let note = self.stray_note();
                         let cause = super::packets::cause(&note);
-                        self.judged(cause, (at, super::packets::with_note(text, note)))?;
+                        self.judged(cause, failure.noted(note))?;
                     }
                 }
             }
@@ -112,8 +115,7 @@ impl Session<'_> {
         if self.opts.record {
             Ok(())
         } else {
-            self.cause = Some(cause);
-            Err(failure)
+            Err(failure.because(cause))
         }
     }
 }

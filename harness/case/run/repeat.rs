@@ -25,13 +25,10 @@ impl Session<'_> {
                 ));
             }
             for item in steps {
-                self.play_item(item, shown).map_err(|(at, msg)| {
-                    (
-                        at,
-                        format!(
-                            "{msg}\n  (in round {round} of {times} of the repeat at line {line})"
-                        ),
-                    )
+                self.play_item(item, shown).map_err(|e| {
+                    e.then(&format!(
+                        "  (in round {round} of {times} of the repeat at line {line})"
+                    ))
                 })?;
             }
             if round < times {

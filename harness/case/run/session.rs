@@ -16,13 +16,12 @@ use super::options::Options;
 use super::position::Position;
 use super::rules::Rules;
 use crate::capture::Capture;
-use crate::case::outcome::{Cause, Observed, Timed};
+use crate::case::outcome::{Observed, Timed};
 use crate::host::Process;
 use crate::lab::{Lab, Side};
 use crate::sockets::SockDiag;
 
-/// A step's failure: the line it is attributed to and what went wrong.
-pub(super) type StepError = (usize, String);
+pub(super) use super::step_error::StepError;
 
 pub(super) struct Session<'a> {
     pub(super) case: &'a Case,
@@ -40,10 +39,6 @@ pub(super) struct Session<'a> {
     pub(super) pcap: PathBuf,
     /// Dropped before the lab (their threads hold its namespaces).
     pub(super) rules: Rules,
-    /// Why the run stopped, where the step that stopped it knows better
-    /// than "a step failed" (a block that did not hold, a rule that never
-    /// acted).
-    pub(super) cause: Option<Cause>,
     pub(super) lab: Lab,
 }
 
@@ -67,6 +62,6 @@ impl Session<'_> {
     pub(super) fn latest(&mut self, host: Side, line: usize) -> Result<&mut Process, StepError> {
         self.commands
             .latest(host)
-            .ok_or((line, format!("no command was started on {host}")))
+            .ok_or_else(|| StepError::at(line, format!("no command was started on {host}")))
     }
 }

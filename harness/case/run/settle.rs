@@ -41,7 +41,7 @@ impl Session<'_> {
                 let after = since.elapsed();
                 if let Some(w) = at {
                     if !w.contains(after) {
-                        return Err((line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
+                        return Err(StepError::at(line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
                     }
                 }
                 self.log.push(format!(
@@ -59,7 +59,7 @@ impl Session<'_> {
                 for r in &rows {
                     let _ = write!(t, "\n    {r}");
                 }
-                return Err((line, t));
+                return Err(StepError::at(line, t));
             }
             let pause = match at {
                 Some(w) => pace::near_edges(w, since.elapsed()),
@@ -111,11 +111,11 @@ impl Session<'_> {
                     .as_mut()
                     .expect("capture lives until the end")
                     .poll()
-                    .map_err(|e| (line, e.to_string()))?;
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
                 self.rules
                     .faults
                     .health()
-                    .map_err(|e| (line, e.to_string()))?;
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
             }
             // Listeners are always settled: the kernel need not walk them.
             let rows = self.dump(line, false)?;
@@ -154,7 +154,7 @@ impl Session<'_> {
                     let _ = write!(why, "\n    {b}");
                 }
                 why += &self.rules_text();
-                return Err((line, why));
+                return Err(StepError::at(line, why));
             }
             let pause = backoff.pause();
             self.pause(pause, deadline, &mut seen, &mut backoff);
@@ -163,7 +163,7 @@ impl Session<'_> {
             .as_mut()
             .expect("capture lives until the end")
             .poll()
-            .map_err(|e| (line, e.to_string()))?;
+            .map_err(|e| StepError::at(line, e.to_string()))?;
         Ok(())
     }
 
@@ -200,7 +200,7 @@ impl Session<'_> {
                     false => d.dump_connections(),
                 }
                 .map(|r| (*side, r))
-                .map_err(|e| (line, e.to_string()))
+                .map_err(|e| StepError::at(line, e.to_string()))
             })
             .collect()
     }
