@@ -140,11 +140,7 @@ impl Lab {
     /// sweeps what dead runs of ours left behind, including names a dead
     /// earlier holder of the same token left.
     pub fn create(case: &str) -> Result<Lab> {
-        let owner = owner::this_run()?;
-        SWEEP.call_once(|| {
-            remove_all_of(NAME_PREFIX, owner.token());
-            sweep_stale();
-        });
+        let owner = first_sweep()?;
         let stem = format!(
             "{NAME_PREFIX}{}-{}-{}",
             owner.token(),
@@ -220,6 +216,18 @@ impl Lab {
         client?;
         server.unwrap_or_else(|_| Err(Error::msg("configuration thread panicked")))
     }
+}
+
+/// The run's owner token; the first call of a process also sweeps what
+/// dead runs of ours left (once: a sweep mid-run could take names a test
+/// of the sweep itself has just left for its own).
+fn first_sweep() -> Result<&'static owner::Owner> {
+    let owner = owner::this_run()?;
+    SWEEP.call_once(|| {
+        remove_all_of(NAME_PREFIX, owner.token());
+        sweep_stale();
+    });
+    Ok(owner)
 }
 
 /// Both namespaces go with one look through /proc for what still runs in
@@ -545,6 +553,10 @@ mod tests {
     #[test]
     fn sweep_removes_a_dead_owners_names_and_lock_and_keeps_a_live_owners() {
         let _one = crate::owner::one_token_test();
+        // The process's first sweep (another test's first lab) must not
+        // take the dead owner's name before this test's sweep does: done
+        // here first, it is never done again.
+        first_sweep().unwrap();
         let live = Owner::take().unwrap();
         let dead = Owner::take().unwrap();
         let keep = Netns::create(&name(live.token(), "live")).unwrap();
