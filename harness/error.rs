@@ -127,6 +127,13 @@ impl Malformed {
     }
 }
 
+/// The text a person reads, for callers that only pass messages on.
+impl From<Malformed> for String {
+    fn from(m: Malformed) -> String {
+        m.to_string()
+    }
+}
+
 /// A message alone, no hint.
 impl From<String> for Malformed {
     fn from(msg: String) -> Malformed {

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
 /// `tcpdump -nn -r`'s line for each packet, in order (the relative
@@ -267,11 +268,12 @@ pub fn tcpdump_path() -> Option<PathBuf> {
 /// against [`lines`]`(packets)`. Ok: how many lines, all identical. Err:
 /// the first differing pair, or why tcpdump could not be run. tcpdump's
 /// stderr ("reading from file ...") is only shown when it fails.
-pub fn cross_check(pcap: &Path, packets: &[Packet]) -> Result<usize, String> {
+pub fn cross_check(pcap: &Path, packets: &[Packet]) -> crate::error::Result<usize> {
     let tcpdump = tcpdump_path().ok_or_else(|| {
-        "tcpdump is not installed (looked in /usr/bin, /usr/sbin and PATH): \
-         run `apt-get install tcpdump` (ci/install-deps does)"
-            .to_string()
+        Error::msg(
+            "tcpdump is not installed (looked in /usr/bin, /usr/sbin and PATH): \
+             run `apt-get install tcpdump` (ci/install-deps does)",
+        )
     })?;
     let out = Command::new(&tcpdump)
         .arg("-nn")
@@ -279,19 +281,24 @@ pub fn cross_check(pcap: &Path, packets: &[Packet]) -> Result<usize, String> {
         .arg(pcap)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("run {} -nn -r {}: {e}", tcpdump.display(), pcap.display()))?;
+        .map_err(|e| {
+            Error::io(
+                format!("run {} -nn -r {}", tcpdump.display(), pcap.display()),
+                e,
+            )
+        })?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "{} -nn -r {} failed ({}): {}",
             tcpdump.display(),
             pcap.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let theirs: Vec<&str> = stdout.lines().collect();
-    compare(pcap, &lines(packets), &theirs)
+    compare(pcap, &lines(packets), &theirs).map_err(Error::msg)
 }
 
 fn compare(pcap: &Path, ours: &[String], theirs: &[&str]) -> Result<usize, String> {
@@ -736,7 +743,7 @@ mod tests {
                     total += n;
                     checked += 1;
                 }
-                Err(e) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
             }
         }
         eprintln!("{total} lines identical over {checked} pcaps");

@@ -111,11 +111,11 @@ pub fn resolve(
     packets: &[Packet],
     port: u16,
     now: Duration,
-) -> std::result::Result<Packet, String> {
+) -> std::result::Result<Packet, Malformed> {
     if spec.to_port.is_some() {
-        return conn::resolve_new(spec, side, now);
+        return Ok(conn::resolve_new(spec, side, now)?);
     }
-    Conn::latest(packets, side, port)?.resolve(spec, now)
+    Ok(Conn::latest(packets, side, port)?.resolve(spec, now)?)
 }
 
 /// Resolves `spec` against the capture (see [`resolve`]), builds the frame

@@ -222,7 +222,7 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
             "a case may set only sysctls under net.ipv4., net.ipv6. or net.core. (they live and die with the host's namespace)",
         ));
     }
-    crate::sysctl::path(name).map_err(|m| bad(m, HINT))?;
+    crate::sysctl::path(name).map_err(|m| m.or_hint(HINT))?;
     if value.is_empty() {
         return Err(bad(format!("`{name}=` has no value"), HINT));
     }
@@ -244,7 +244,7 @@ pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
         return Err(bad(format!("unknown route metric `{metric}`"), HINT));
     }
     let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
-    let metric = crate::route::Metric::rto_min(d).map_err(|m| bad(m, HINT))?;
+    let metric = crate::route::Metric::rto_min(d).map_err(|m| m.or_hint(HINT))?;
     Ok(ItemKind::Route { host, metric })
 }
 
