@@ -487,6 +487,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![0; len],
+            icmp: None,
         }
     }
 
