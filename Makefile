@@ -3,7 +3,7 @@
 CARGO ?= cargo
 CASES := $(sort $(basename $(notdir $(wildcard cases/*.case))))
 
-.PHONY: help deps test case record list build clean-check soak bench
+.PHONY: help deps test case record list build clean-check soak bench kernels
 
 help:
 	@echo "make test              build and run the whole suite (needs root or sudo)"
@@ -12,6 +12,7 @@ help:
 	@echo "make list              list the cases"
 	@echo "make soak [N=100 M=20] the fast cases N times, then M times under CPU load"
 	@echo "make bench [QUICK=1]   the timing table (target/tcplab/bench.md); QUICK=1 skips the 61 s case"
+	@echo "make kernels [KERNELS=\"6.1 6.12\"]  the unit tests and cases on other kernels, each booted in a VM"
 
 # libpcap's headers are needed to build, nftables (nft) and procps (sysctl)
 # by the fault and sysctl tests; install them where missing.
@@ -57,3 +58,13 @@ bench: deps
 		sed -n 's/.*"name":"cases".*"executable":"\([^"]*\)".*/\1/p' | tail -n 1); \
 	if [ -z "$$cases" ]; then echo "make bench: cargo named no test binary for cases"; exit 1; fi; \
 	TCPLAB_CASES_BIN=$$cases $(CARGO) bench -q --profile dev --bench tcplab -- $(if $(QUICK),--quick)
+
+# The kernel matrix (README, "Other kernels"): the unit tests and the
+# cases inside VMs booting other kernels (default: Debian 12's 6.1 and
+# 6.12; a version, a linux-image package, a vmlinuz path or `host`),
+# one report with a kernel column (target/kernels/latest/report/).
+# Installs QEMU, virtme-ng and virtiofsd first where missing. Fails where
+# no VM can boot.
+kernels: deps
+	@ci/install-deps --kernels
+	ci/kernels $(KERNELS)

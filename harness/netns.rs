@@ -150,6 +150,46 @@ fn enter_new() -> Result<()> {
     Ok(())
 }
 
+/// Whether [`NETNS_DIR`] is a shared mount of its own, made once a process.
+static DIR_MOUNT: OnceLock<bool> = OnceLock::new();
+
+/// Makes [`NETNS_DIR`] a shared mount point of its own, as `ip netns add`
+/// does before its first namespace. Without it, the first `ip netns add` on
+/// the machine made while one of ours existed bind-mounts the folder over
+/// itself and hides our namespace's mount below: its name can then be
+/// neither unmounted (EINVAL) nor unlinked (EBUSY) by anybody, its owner's
+/// teardown and every later sweep included (seen: a 61 s case's pair left
+/// behind by a helper's `ip netns add` during it). Best effort: where the
+/// mount is refused (a container without CAP_SYS_ADMIN in its mount
+/// namespace) names are made as before.
+fn dir_a_mount_of_its_own() -> bool {
+    let shared = || {
+        mount(
+            None::<&str>,
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match shared() {
+        Ok(()) => true,
+        // EINVAL: not a mount point yet. iproute2 binds it onto itself.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .is_ok()
+                && shared().is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
 /// No namespace is made before the runner has read the host's links,
 /// addresses, routes, qdiscs and ruleset (see [`crate::gate`]).
 pub static GATE: crate::gate::Gate = crate::gate::Gate::open();
@@ -176,6 +216,7 @@ impl Netns {
             .map_err(|e| Error::msg(format!("not creating netns {name}: {e}")))?;
         let path = Path::new(NETNS_DIR).join(name);
         fs::create_dir_all(NETNS_DIR).map_err(|e| Error::io(format!("mkdir {NETNS_DIR}"), e))?;
+        DIR_MOUNT.get_or_init(dir_a_mount_of_its_own);
         OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -408,6 +449,39 @@ mod tests {
         })
         .join()
         .unwrap()
+    }
+
+    /// Whether `dir` is the mount point of a shared mount in this mount
+    /// namespace (/proc/self/mountinfo: field 5 the mount point, `shared:N`
+    /// among the optional fields).
+    fn a_shared_mount_point(dir: &str) -> bool {
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .map(|l| l.split(' ').collect::<Vec<_>>())
+            .any(|f| f.get(4) == Some(&dir) && f[6..].iter().any(|o| o.starts_with("shared:")))
+    }
+
+    #[test]
+    fn our_names_outlive_an_iproute2_namespace_made_beside_them() {
+        let ours = Netns::create(&format!("tcplab-test-{}-beside-ip", std::process::id())).unwrap();
+        assert!(
+            a_shared_mount_point(NETNS_DIR),
+            "{NETNS_DIR} is not a shared mount of its own after our first namespace"
+        );
+        let theirs = format!("tcplabtest-iproute2-{}", std::process::id());
+        let ip = |args: &[&str]| {
+            let out = std::process::Command::new("/usr/sbin/ip")
+                .args(args)
+                .output()
+                .expect("run /usr/sbin/ip (iproute2)");
+            assert!(out.status.success(), "ip {args:?}: {out:?}");
+        };
+        ip(&["netns", "add", &theirs]);
+        ip(&["netns", "del", &theirs]);
+        let path = ours.path().to_path_buf();
+        drop(ours);
+        assert!(!path.exists(), "{} left behind", path.display());
     }
 
     #[test]

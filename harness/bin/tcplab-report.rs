@@ -4,11 +4,17 @@
 //! output root (`target/tcplab`, every run under its `runs/`). Writes
 //! DIR/index.html, DIR/summary.md and the runs' captures under
 //! DIR/runs/<id>/. Needs no root and no lab: it only reads files.
+//!
+//! `tcplab-report kernels --out DIR RUN...`: the same for the runs of the
+//! kernel matrix (ci/kernels: a run folder per kernel, with kernel.json
+//! and each test binary's output), with the kernel × case table first in
+//! both pages; prints that table, and exits 1 if a kernel did not boot or
+//! a test failed on one.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: tcplab-report merge --out DIR RUN_FOLDER_OR_OUTPUT_ROOT...";
+const USAGE: &str = "usage: tcplab-report merge|kernels --out DIR RUN_FOLDER_OR_OUTPUT_ROOT...";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,11 +30,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let (out, inputs) = match args.as_slice() {
+    let (cmd, out, inputs) = match args.as_slice() {
         [cmd, flag, out, inputs @ ..]
-            if cmd == "merge" && flag == "--out" && !inputs.is_empty() =>
+            if (cmd == "merge" || cmd == "kernels") && flag == "--out" && !inputs.is_empty() =>
         {
             (
+                cmd.as_str(),
                 PathBuf::from(out),
                 inputs.iter().map(PathBuf::from).collect::<Vec<_>>(),
             )
@@ -38,19 +45,35 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match tcplab::report::runs::merge(&out, &inputs) {
-        Ok((page, n)) => {
-            eprintln!(
-                "tcplab-report: {n} cases from {} input(s): {} and {}",
-                inputs.len(),
-                page.display(),
-                out.join("summary.md").display()
-            );
-            ExitCode::SUCCESS
-        }
+    let merged = match tcplab::report::runs::merge(&out, &inputs) {
+        Ok(m) => m,
         Err(e) => {
             eprintln!("tcplab-report: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let pages = format!(
+        "{} and {}",
+        merged.page.display(),
+        out.join("summary.md").display()
+    );
+    if cmd == "merge" {
+        eprintln!(
+            "tcplab-report: {} cases from {} input(s): {pages}",
+            merged.cases,
+            inputs.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let Some(m) = merged.matrix else {
+        eprintln!("tcplab-report: none of the runs is a kernel matrix run (no kernel.json in it)");
+        return ExitCode::FAILURE;
+    };
+    print!("{}", tcplab::report::kernels::render::text(&m));
+    println!("report: {pages}");
+    if m.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

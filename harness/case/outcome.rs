@@ -50,12 +50,18 @@ pub struct Outcome {
     pub observed: Vec<Observed>,
 }
 
-/// Why a case failed: the whole text a person reads, `file:line:` first,
-/// and what stopped the run.
+/// Why a case failed, as fields: the case file and the line the failure is
+/// attributed to, what stopped the run, what went wrong; and the whole text
+/// a person reads (`file:line: ` and that, then what the run showed).
 #[derive(Debug)]
 pub struct Failure {
-    pub text: String,
+    pub path: PathBuf,
+    pub line: usize,
     pub cause: Cause,
+    /// What went wrong, after `file:line: ` (its first line, a note under
+    /// it, the detail).
+    pub message: String,
+    pub text: String,
 }
 
 /// What stopped a failed run, as far as it decides what a person can do
@@ -93,8 +99,20 @@ impl Cause {
 }
 
 impl Failure {
-    pub(crate) fn new(cause: Cause, text: String) -> Failure {
-        Failure { text, cause }
+    /// A failure at `path:line` whose text is its message alone.
+    pub(crate) fn new(
+        path: &std::path::Path,
+        line: usize,
+        cause: Cause,
+        message: String,
+    ) -> Failure {
+        Failure {
+            text: format!("{}:{line}: {message}\n", path.display()),
+            path: path.to_path_buf(),
+            line,
+            cause,
+            message,
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 
 pub mod coverage;
 pub mod html;
+pub mod kernels;
 pub mod ladder;
+pub mod libtest;
 pub mod many;
 pub mod results;
 pub mod runs;

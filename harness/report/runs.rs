@@ -30,6 +30,7 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::html::{self, escape, CaseReport, RunInfo};
+use super::kernels::{self, render, Column, Matrix};
 use super::results::{self, CaseResult};
 use super::summary;
 
@@ -59,6 +60,13 @@ pub struct RunSummary {
     /// Left out by the run (`results::CaseResult::skipped`).
     #[serde(default)]
     pub skipped: usize,
+    /// The kernel its cases ran on (`uname -r`; several if they differ).
+    #[serde(default)]
+    pub kernel: String,
+    /// `KVM` or `TCG` when the kernel matrix booted it in a VM
+    /// (`kernel.json` beside it, written by ci/kernels after the run).
+    #[serde(default)]
+    pub vm: Option<String>,
 }
 
 impl RunSummary {
@@ -74,6 +82,27 @@ impl RunSummary {
             passed,
             failed: rs.len() - passed - skipped,
             skipped,
+            kernel: distinct(rs.iter().map(|r| r.kernel.as_str())).join(", "),
+            vm: None,
+        }
+    }
+
+    /// With what the kernel matrix says of the run, if it booted it.
+    fn with_vm(mut self, col: Option<&Column>) -> RunSummary {
+        if let Some(c) = col {
+            self.vm = c.kernel.accel.clone();
+            if self.kernel.is_empty() {
+                self.kernel = c.kernel.release.clone();
+            }
+        }
+        self
+    }
+
+    /// `6.1.0-57-cloud-amd64 (TCG)`.
+    fn kernel_shown(&self) -> String {
+        match &self.vm {
+            Some(vm) => format!("{} ({vm})", self.kernel),
+            None => self.kernel.clone(),
         }
     }
 }
@@ -219,7 +248,7 @@ fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> S
         many => format!("{} runs, merged", many.len()),
     };
     s += &format!("<h2>Runs</h2>\n<p class=\"meta\">This report holds {held}.</p>\n");
-    s += "<table class=\"cases\">\n<thead><tr><th>Run</th><th>Cases from</th><th>Started</th>\
+    s += "<table class=\"cases\">\n<thead><tr><th>Run</th><th>Cases from</th><th>Kernel</th><th>Started</th>\
           <th class=\"num\">Passed</th><th class=\"num\">Failed</th></tr></thead>\n<tbody>\n";
     for r in runs {
         let id = escape(&r.id);
@@ -234,10 +263,11 @@ fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> S
             ""
         };
         s += &format!(
-            "<tr class=\"{}\"><td class=\"mono\">{name}{mark}</td><td class=\"mono\">{}</td><td>{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+            "<tr class=\"{}\"><td class=\"mono\">{name}{mark}</td><td class=\"mono\">{}</td>\
+             <td class=\"mono\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
             if r.failed == 0 { "pass" } else { "fail" },
             escape(&r.cases_dirs.join(", ")),
+            escape(&r.kernel_shown()),
             escape(&utc(r.started)),
             r.passed,
             r.failed
@@ -419,7 +449,7 @@ pub fn sudo_owner() -> Option<(u32, u32)> {
 /// else every run under its `runs/` (an output root, e.g. a CI shard's
 /// target/tcplab).
 fn run_dirs(arg: &Path) -> Result<Vec<PathBuf>, String> {
-    if arg.join(results::RESULTS).is_dir() {
+    if arg.join(results::RESULTS).is_dir() || arg.join(kernels::KERNEL_FILE).is_file() {
         return Ok(vec![arg.to_path_buf()]);
     }
     let mut v: Vec<PathBuf> = std::fs::read_dir(arg.join("runs"))
@@ -431,47 +461,88 @@ fn run_dirs(arg: &Path) -> Result<Vec<PathBuf>, String> {
         })?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.join(results::RESULTS).is_dir())
+        .filter(|p| p.join(results::RESULTS).is_dir() || p.join(kernels::KERNEL_FILE).is_file())
         .collect();
     v.sort();
     Ok(v)
 }
 
+/// What [`merge`] wrote.
+#[derive(Debug)]
+pub struct Merged {
+    /// `out/index.html`.
+    pub page: PathBuf,
+    /// How many case results it holds.
+    pub cases: usize,
+    /// The kernel matrix, when runs of ci/kernels were among the inputs.
+    pub matrix: Option<Matrix>,
+}
+
+/// Copies what a person or a later merge may want of run folder `dir`
+/// into `dest`: the captures of `rs`, kernel.json and the test binaries'
+/// outputs.
+fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), String> {
+    let libtest = dir.join(kernels::LIBTEST_DIR);
+    let mut files: Vec<PathBuf> = rs
+        .iter()
+        .filter_map(|r| r.pcap.as_deref())
+        .map(PathBuf::from)
+        .collect();
+    files.push(PathBuf::from(kernels::KERNEL_FILE));
+    files.extend(
+        std::fs::read_dir(&libtest)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| Path::new(kernels::LIBTEST_DIR).join(e.file_name())),
+    );
+    for f in files {
+        let from = dir.join(&f);
+        if from.is_file() {
+            let to = dest.join(&f);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Merges the runs in `inputs` (run folders or output roots) into one
 /// report in `out`: `out/index.html`, `out/summary.md`, and each run's
-/// captures under `out/runs/<id>/`. Returns the page's path and how many
-/// cases it holds.
-pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<(PathBuf, usize), String> {
+/// captures under `out/runs/<id>/`. Runs that ci/kernels booted
+/// (kernel.json) also make the kernel × case table, put first in both.
+pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
     let mut all: Vec<CaseResult> = Vec::new();
     let mut runs: Vec<RunSummary> = Vec::new();
+    let mut columns: Vec<Column> = Vec::new();
     for arg in inputs {
         for dir in run_dirs(arg)? {
             let rs = results::read_all(&dir)?;
+            let col = Column::read(&dir)?;
             let id = dir
                 .file_name()
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            if rs.is_empty() {
+            if rs.is_empty() && col.is_none() {
                 continue;
             }
             let dest = out.join("runs").join(&id);
             std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-            for pcap in rs.iter().filter_map(|r| r.pcap.as_deref()) {
-                let from = dir.join(pcap);
-                if from.is_file() {
-                    std::fs::copy(&from, dest.join(pcap))
-                        .map_err(|e| format!("{}: {e}", from.display()))?;
-                }
-            }
-            runs.push(RunSummary::of(&id, &rs));
+            copy_run(&dir, &dest, &rs)?;
+            runs.push(RunSummary::of(&id, &rs).with_vm(col.as_ref()));
+            columns.extend(col);
             all.extend(rs.into_iter().map(|mut r| {
                 r.run = id.clone();
                 r
             }));
         }
     }
-    if all.is_empty() {
+    let matrix = (!columns.is_empty()).then(|| Matrix::of(columns));
+    if all.is_empty() && matrix.is_none() {
         return Err(format!(
             "no case results in {} (a run writes them to runs/<id>/results/)",
             inputs
@@ -489,16 +560,21 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<(PathBuf, usize), String>
         .map(|r| r.report(&format!("runs/{}/", r.run)))
         .collect();
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    let mut page_html = with_runs(html::html(&info, &cases), &runs, &ids, false);
+    let mut md = summary::markdown_of_runs(&info, &cases, &ids);
+    if let Some(m) = &matrix {
+        page_html =
+            page_html.replacen("</header>\n", &format!("</header>\n{}", render::html(m)), 1);
+        md = render::markdown(m) + &md;
+    }
     let page = out.join("index.html");
-    put(
-        &page,
-        &with_runs(html::html(&info, &cases), &runs, &ids, false),
-    )?;
-    put(
-        &out.join("summary.md"),
-        &summary::markdown_of_runs(&info, &cases, &ids),
-    )?;
-    Ok((page, cases.len()))
+    put(&page, &page_html)?;
+    put(&out.join("summary.md"), &md)?;
+    Ok(Merged {
+        page,
+        cases: cases.len(),
+        matrix,
+    })
 }
 
 #[cfg(test)]

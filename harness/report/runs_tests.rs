@@ -185,9 +185,10 @@ fn shards_merge_into_one_report() {
         1_700_000_003.0,
     ));
     let out = base.join("merged");
-    let (page, n) = merge(&out, &[s1.clone(), s2.join("runs/uuid-2")]).unwrap();
-    assert_eq!(n, 3);
-    let html = read(&page);
+    let merged = merge(&out, &[s1.clone(), s2.join("runs/uuid-2")]).unwrap();
+    assert_eq!(merged.cases, 3);
+    assert_eq!(merged.matrix, None, "no run of ci/kernels: no kernel table");
+    let html = read(&merged.page);
     assert!(html.contains("This report holds 2 runs, merged"), "{html}");
     assert!(html.contains("1 of 3 cases failed"));
     for (id, case) in [

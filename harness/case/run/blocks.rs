@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use super::super::calls::CallExpect;
 use super::super::rows::{match_counted, match_set, SocketExpect};
+use super::clock::now;
 use super::failure::set_failure;
 use super::session::{Session, StepError};
-use super::{now, Cause, Observation};
+use crate::case::outcome::{Cause, Observation};
 use crate::case::outcome::{Event, Timed};
 use crate::fds::{self, FdRow};
 use crate::lab::Side;
@@ -30,7 +31,7 @@ impl Session<'_> {
             true => diag.dump_info(),
             false => diag.dump(),
         }
-        .map_err(|e| (line, e.to_string()))
+        .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     pub(super) fn sockets(
@@ -119,7 +120,7 @@ impl Session<'_> {
         let p = self.latest(host, line)?;
         let (pid, label) = (p.pid(), p.label().to_string());
         let observed: Vec<FdRow> = fds::socket_fds(pid, &rows)
-            .map_err(|e| (line, format!("fds of `{label}` (pid {pid}): {e}")))?;
+            .map_err(|e| StepError::at(line, format!("fds of `{label}` (pid {pid}): {e}")))?;
         self.observe(line, Observation::Fds(observed.clone()));
         let (missing, extra) = match_set(expected, &observed, |e, o| e.matches(o));
         if missing.is_empty() && extra.is_empty() {
@@ -151,7 +152,7 @@ impl Session<'_> {
         let failure = result
             .as_ref()
             .err()
-            .map(|(l, msg)| format!("{}:{l}: {msg}", self.case.path.display()));
+            .map(|e| format!("{}:{}: {}", self.case.path.display(), e.line, e.shown()));
         self.observe(line, Observation::Syscalls(failure));
         match result {
             Ok(()) => Ok(()),
@@ -171,7 +172,7 @@ impl Session<'_> {
         let label = p.label().to_string();
         let records = p.syscalls();
         if !p.traced() {
-            return Err((
+            return Err(StepError::at(
                 line,
                 format!(
                     "`{label}` on {host} is not traced: write `trace {host}` before starting it"
@@ -179,7 +180,7 @@ impl Session<'_> {
             ));
         }
         let mut next = 0;
-        let since = self.last_action;
+        let since = self.clock.last_action;
         for (i, e) in expected.iter().enumerate() {
             let found = records[next..].iter().position(|r| {
                 e.matches(&r.name, &r.args, r.ret, crate::syscalls::errno_name(r.ret))
@@ -195,7 +196,7 @@ impl Session<'_> {
                             let _ =
                                 writeln!(t, "  {} {r}", if j + 1 == next { ">>" } else { "  " });
                         }
-                        return Err((e.line, t.trim_end().to_string()));
+                        return Err(StepError::at(e.line, t.trim_end().to_string()));
                     }
                 }
                 None => {
@@ -213,7 +214,7 @@ impl Session<'_> {
                     for (j, r) in records.iter().enumerate() {
                         let _ = writeln!(t, "  {} {r}", if j + 1 == next { "<<" } else { "  " });
                     }
-                    return Err((e.line, t.trim_end().to_string()));
+                    return Err(StepError::at(e.line, t.trim_end().to_string()));
                 }
             }
         }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use super::super::expect::{awaits_more, compare, PacketExpect, Seen};
 use super::session::{Session, StepError};
-use super::{Cause, Observation};
+use crate::case::outcome::{Cause, Observation};
 use crate::lab::Side;
 use crate::packet::{Endpoint, Packet};
 
@@ -68,7 +68,7 @@ impl Session<'_> {
         let deadline = self.deadline();
         let wanted = count.saturating_mul(alts.iter().map(Vec::len).min().unwrap_or(0));
         self.await_packets(line, deadline, wanted)?;
-        self.block_start = self.claimed;
+        self.position.block_start = self.position.claimed;
         // Connections that are the start of a longer alternative (and none
         // that is wrong): wait for the rest.
         let conns = loop {
@@ -77,7 +77,7 @@ impl Session<'_> {
                 break conns;
             }
         };
-        self.claimed = self.captured().len();
+        self.position.claimed = self.captured().len();
         self.judge_connections(line, count, alts, conns)
     }
 
@@ -87,11 +87,11 @@ impl Session<'_> {
         let all = self.captured();
         let mut marks = self.marks(all);
         self.mark_injected(&mut marks);
-        let from = self.block_start.min(all.len());
+        let from = self.position.block_start.min(all.len());
         let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
         for c in &mut conns {
             for s in &mut c.seen {
-                s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
+                s.ctx.since_action = s.ctx.ts.checked_sub(self.clock.last_action_at);
             }
         }
         conns
@@ -134,7 +134,7 @@ impl Session<'_> {
         let tally = tally(&forms, alts, line);
         self.log.push(format!(
             "{:>7.3}s  {line}: {} connections; {tally}",
-            self.start.elapsed().as_secs_f64(),
+            self.clock.start.elapsed().as_secs_f64(),
             conns.len()
         ));
         if held == count && conns.len() == count {
@@ -151,21 +151,22 @@ impl Session<'_> {
                 // placed at the block's line whichever packet differed (it
                 // depends on timing: a server may ACK a FIN before its own);
                 // the differing line is named beside the connection.
-                let (at, text) = self.block_failure(alts, &c.seen, line);
-                let place = if at == line {
+                let e = self.block_failure(alts, &c.seen, line);
+                let place = if e.line == line {
                     String::new()
                 } else {
-                    format!(", line {at}")
+                    format!(", line {}", e.line)
                 };
                 let text = format!(
-                    "{head}\n  connection {} of {} ({} > server{place}): {text}",
+                    "{head}\n  connection {} of {} ({} > server{place}): {}",
                     i + 1,
                     conns.len(),
-                    Endpoint(c.client)
+                    Endpoint(c.client),
+                    e.shown()
                 );
-                (line, text)
+                StepError::at(line, text)
             }
-            None => (line, head),
+            None => StepError::at(line, head),
         };
         self.judged(Cause::Block, failure)
     }

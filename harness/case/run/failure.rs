@@ -14,7 +14,7 @@ impl Session<'_> {
         for l in &self.log {
             let _ = writeln!(text, "    {l}");
         }
-        for (side, p) in &self.procs {
+        for (side, p) in &self.commands.procs {
             let err = p.stderr();
             if !err.is_empty() {
                 let _ = writeln!(text, "  stderr of `{}` on {side}: {err}", p.label());
@@ -92,5 +92,5 @@ pub(super) fn set_failure(
     if observed.is_empty() {
         let _ = writeln!(t, "     (none)");
     }
-    (line, t.trim_end().to_string())
+    StepError::at(line, t.trim_end())
 }

@@ -11,7 +11,7 @@ use super::super::expect::{Mark, Marked};
 use super::super::rows::show_duration;
 use super::super::rule_text;
 use super::session::{Session, StepError};
-use super::Cause;
+use crate::case::outcome::Cause;
 use crate::case::outcome::{Event, Timed};
 use crate::faults::{Acted, Action, Direction, Link, Rule, RuleId, RuleReport};
 use crate::lab::Side;
@@ -26,10 +26,11 @@ impl Session<'_> {
             ..rule.clone()
         };
         let id = self
+            .rules
             .faults
             .add(&self.lab, rule)
-            .map_err(|e| (line, e.to_string()))?;
-        self.rules.push((id, line));
+            .map_err(|e| StepError::at(line, e.to_string()))?;
+        self.rules.written.push((id, line));
         Ok(())
     }
 
@@ -41,6 +42,7 @@ impl Session<'_> {
         direction: Option<Direction>,
     ) -> Result<(), StepError> {
         let active: Vec<(RuleId, usize)> = self
+            .rules
             .faults
             .reports()
             .into_iter()
@@ -48,13 +50,17 @@ impl Session<'_> {
             .filter_map(|r| Some((r.id, self.rule_line(r.id)?)))
             .collect();
         for (id, at) in active {
-            let report = self.faults.remove(id).map_err(|e| (line, e.to_string()))?;
+            let report = self
+                .rules
+                .faults
+                .remove(id)
+                .map_err(|e| StepError::at(line, e.to_string()))?;
             if let Some(why) = never_acted(&report, &format!("the heal at line {line}")) {
-                self.cause = Some(Cause::RuleIdle);
-                return Err((at, why));
+                return Err(StepError::of(Cause::RuleIdle, at, why));
             }
         }
         let links: Vec<Direction> = self
+            .rules
             .faults
             .link_reports()
             .into_iter()
@@ -62,9 +68,10 @@ impl Session<'_> {
             .map(|l| l.direction)
             .collect();
         for d in links {
-            self.faults
+            self.rules
+                .faults
                 .clear_link(d)
-                .map_err(|e| (line, e.to_string()))?;
+                .map_err(|e| StepError::at(line, e.to_string()))?;
         }
         self.settle(line)
     }
@@ -80,9 +87,10 @@ impl Session<'_> {
             origin: format!("{}:{line}", self.case.path.display()),
             ..link.clone()
         };
-        self.faults
+        self.rules
+            .faults
             .set_link(&self.lab, direction, link)
-            .map_err(|e| (line, e.to_string()))
+            .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     /// `HOST sysctl NAME=VALUE`, in that host's namespace only.
@@ -93,12 +101,14 @@ impl Session<'_> {
         name: &str,
         value: &str,
     ) -> Result<(), StepError> {
-        crate::sysctl::write(self.lab.netns(host), name, value).map_err(|e| (line, e.to_string()))
+        crate::sysctl::write(self.lab.netns(host), name, value)
+            .map_err(|e| StepError::at(line, e.to_string()))
     }
 
     /// At the end of the case: the first rule (by line) that never acted.
     pub(super) fn rules_all_acted(&mut self) -> Result<(), StepError> {
-        let mut failures: Vec<StepError> = self
+        let mut failures: Vec<(usize, String)> = self
+            .rules
             .faults
             .reports()
             .iter()
@@ -109,16 +119,17 @@ impl Session<'_> {
             .collect();
         failures.sort();
         match failures.into_iter().next() {
-            Some(f) => {
-                self.cause = Some(Cause::RuleIdle);
-                Err(f)
-            }
+            Some((line, why)) => Err(StepError::of(Cause::RuleIdle, line, why)),
             None => Ok(()),
         }
     }
 
     fn rule_line(&self, id: RuleId) -> Option<usize> {
-        self.rules.iter().find(|(i, _)| *i == id).map(|(_, l)| *l)
+        self.rules
+            .written
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, l)| *l)
     }
 
     /// Whether `row`, not settled by itself, is held where it is by a rule:
@@ -131,7 +142,7 @@ impl Session<'_> {
             |src: SocketAddr, dst: SocketAddr| (src == a && dst == b) || (src == b && dst == a);
         let captured = self.captured();
         let mut latest = None;
-        for r in self.faults.reports().iter().filter(|r| r.active) {
+        for r in self.rules.faults.reports().iter().filter(|r| r.active) {
             for acted in r.acted.iter().filter(|x| on_conn(x.key.src, x.key.dst)) {
                 if acted.held() {
                     return true;
@@ -149,7 +160,7 @@ impl Session<'_> {
     /// For a settle that timed out: what each rule in force has done.
     pub(super) fn rules_text(&self) -> String {
         let mut t = String::new();
-        for r in self.faults.reports().iter().filter(|r| r.active) {
+        for r in self.rules.faults.reports().iter().filter(|r| r.active) {
             let line = self.rule_line(r.id).unwrap_or(0);
             let _ = write!(
                 t,
@@ -162,7 +173,7 @@ impl Session<'_> {
                 let _ = write!(t, "\n      {a}");
             }
         }
-        for l in self.faults.link_reports().iter().filter(|l| l.active) {
+        for l in self.rules.faults.link_reports().iter().filter(|l| l.active) {
             let _ = write!(
                 t,
                 "\n    netem at line {} (`{} {}`) is in force: judged {} packet(s), acted on {}",
@@ -180,11 +191,11 @@ impl Session<'_> {
     /// its step, and whether a `netem` step did it.
     fn all_acted(&self) -> Vec<(Acted, usize, bool)> {
         let mut all = Vec::new();
-        for r in self.faults.reports() {
+        for r in self.rules.faults.reports() {
             let line = self.rule_line(r.id).unwrap_or(0);
             all.extend(r.acted.into_iter().map(|a| (a, line, false)));
         }
-        for l in self.faults.link_reports() {
+        for l in self.rules.faults.link_reports() {
             let line = origin_line(&l.link.origin);
             all.extend(l.acted.into_iter().map(|a| (a, line, true)));
         }

@@ -6,20 +6,12 @@
 use std::time::Instant;
 
 use super::super::expect::{Mark, Marked};
+use super::position::Sent;
 use super::session::{Session, StepError};
 use crate::case::outcome::{Event, Timed};
 use crate::inject::{self, Injected, SegmentSpec};
 use crate::lab::Side;
 use crate::packet::Packet;
-
-/// A segment a `sends` step injected, and where the capture shows it.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Sent {
-    /// The line of the step.
-    pub(super) line: usize,
-    /// Its index among the captured packets.
-    pub(super) index: usize,
-}
 
 impl Session<'_> {
     /// Settles (so `rcv_nxt` is the peer's latest ACK on the wire), aims
@@ -37,15 +29,15 @@ impl Session<'_> {
         self.settle(line)?;
         let real = self.real_packets();
         let port = self.case.port;
-        inject::resolve(spec, host, &real, port, super::now()).map_err(|m| {
-            (
+        inject::resolve(spec, host, &real, port, super::clock::now()).map_err(|m| {
+            StepError::at(
                 line,
                 format!("cannot build the segment of `{host} sends {spec}`: {m}"),
             )
         })?;
         let from = self.captured().len();
         let injected = inject::inject(&self.lab, host, spec, &real, port)
-            .map_err(|e| (line, format!("{host} sends {spec}: {e}")))?;
+            .map_err(|e| StepError::at(line, format!("{host} sends {spec}: {e}")))?;
         self.sent_shown(line, &injected, from)
     }
 
@@ -63,14 +55,14 @@ impl Session<'_> {
         let real = self.real_packets();
         let port = self.case.port;
         inject::icmp::quoted(&real, host, port).map_err(|m| {
-            (
+            StepError::at(
                 line,
                 format!("cannot build the message of `{host} sends icmp {kind}`: {m}"),
             )
         })?;
         let from = self.captured().len();
         let injected = inject::inject_icmp(&self.lab, host, kind, &real, port)
-            .map_err(|e| (line, format!("{host} sends icmp {kind}: {e}")))?;
+            .map_err(|e| StepError::at(line, format!("{host} sends icmp {kind}: {e}")))?;
         self.sent_shown(line, &injected, from)
     }
 
@@ -91,9 +83,9 @@ impl Session<'_> {
             .unwrap_or_default();
         self.log.push(format!(
             "{:>7.3}s  {line}: sent {shown}",
-            self.start.elapsed().as_secs_f64()
+            self.clock.start.elapsed().as_secs_f64()
         ));
-        self.sent.push(Sent { line, index });
+        self.position.sent.push(Sent { line, index });
         self.events.push(Timed {
             at: self.captured()[index].ts,
             event: Event::Injected(index),
@@ -106,7 +98,7 @@ impl Session<'_> {
         self.captured()
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.sent.iter().any(|s| s.index == *i))
+            .filter(|(i, _)| !self.position.sent.iter().any(|s| s.index == *i))
             .map(|(_, p)| p.clone())
             .collect()
     }
@@ -116,7 +108,7 @@ impl Session<'_> {
     /// where one acted on an injected packet (the `sends` line is in the
     /// run log).
     pub(super) fn mark_injected(&self, marks: &mut [Option<Marked>]) {
-        for s in &self.sent {
+        for s in &self.position.sent {
             if let Some(m @ None) = marks.get_mut(s.index) {
                 *m = Some(Marked {
                     mark: Mark::Injected,
@@ -139,7 +131,9 @@ impl Session<'_> {
         let deadline = self.deadline();
         loop {
             let capture = self.capture.as_mut().expect("capture lives until the end");
-            capture.poll().map_err(|e| (line, e.to_string()))?;
+            capture
+                .poll()
+                .map_err(|e| StepError::at(line, e.to_string()))?;
             let found = capture.packets()[from..]
                 .iter()
                 .position(|p| injected.is(p));
@@ -148,7 +142,7 @@ impl Session<'_> {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err((
+                return Err(StepError::at(
                     line,
                     format!(
                         "the injected segment was sent ({}) but the capture did not show it within {:?}",

@@ -2,8 +2,9 @@
 //! deterministic (the lab settled, the capture read to the end), then the
 //! expectations held against what the kernel showed.
 //!
-//! Where things go: `session` holds the lab and what was seen; `steps` runs
-//! each step (one arm per step kind); `blocks` checks the sockets, fds and
+//! Where things go: `session` holds the case's state, by part (`commands`,
+//! `position` in the capture, `clock`, `rules`); `play` is the loop over
+//! the items; `steps` runs each step (one arm per step kind); `blocks` checks the sockets, fds and
 //! syscalls blocks, `packets` the packets blocks; `settle` is every wait
 //! for the lab to go quiet; `failure` writes a set block's failure;
 //! `inject` the `sends` step and which captured packets it injected;
@@ -11,89 +12,63 @@
 //! the ladder; `setup` the lab and its observers, built at once.
 
 mod blocks;
+mod clock;
+mod commands;
 pub mod each;
 mod failure;
 mod faults;
 mod inject;
 pub mod limits;
+mod options;
 mod pace;
 mod packets;
+mod play;
+mod position;
 mod repeat;
+mod rules;
 mod session;
 mod settle;
 mod setup;
 mod sidebyside;
+mod step_error;
 mod steps;
 
-use session::Session;
-
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use super::outcome::{Cause, Failure, Observation, Observed, Outcome};
-use super::{Case, Implementation};
-
-/// How cases are run: which nc, where files go, how long a wait may take.
-#[derive(Clone, Debug)]
-pub struct Options {
-    /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
-    pub nc: PathBuf,
-    /// Which implementation `nc` is, as the runner chose it: the items
-    /// marked for the other one (`ours:`, `ncat:`) are skipped.
-    pub implementation: Implementation,
-    /// The kernel the run plays on: the items marked for other kernels
-    /// (`kernel>=6.5:`, `sysctl NAME:`) are skipped.
-    pub kernel: crate::kernel::Kernel,
-    /// Where `<case>.pcap` is written.
-    pub out_dir: PathBuf,
-    /// The deadline of every wait.
-    pub deadline: Duration,
-    /// The most one case may take, all waits together
-    /// ([`limits::case_timeout_from_env`]).
-    pub case_timeout: Duration,
-    /// Record mode (TCPLAB_RECORD=1): a block that does not hold is not a
-    /// failure; what it observed is kept in `Outcome::observed` and the run
-    /// goes on, so `record` can rewrite the case from it.
-    pub record: bool,
-}
+use super::Case;
+use clock::Clock;
+use commands::Commands;
+pub use options::Options;
+use position::Position;
+use rules::Rules;
+use session::Session;
 
 pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
-    let at = |line: usize| format!("{}:{}", case.path.display(), line);
+    let path = case.path.as_path();
     let setup = |what: &str, e: &dyn std::fmt::Display| {
-        Failure::new(Cause::Setup, format!("{}: {what}: {e}", at(1)))
+        Failure::new(path, 1, Cause::Setup, format!("{what}: {e}"))
     };
     limits::check_windows(case, opts.case_timeout)
-        .map_err(|(line, msg)| Failure::new(Cause::TimeLimit, format!("{}: {msg}\n", at(line))))?;
+        .map_err(|(line, msg)| Failure::new(path, line, Cause::TimeLimit, msg))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let setup::Setup { lab, capture, diag } =
         setup::setup(case, opts.implementation, &opts.kernel, &pcap)
-            .map_err(|e| Failure::new(Cause::Setup, format!("{}: {e}", at(1))))?;
+            .map_err(|e| Failure::new(path, 1, Cause::Setup, e))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,
         opts,
-        procs: Vec::new(),
+        commands: Commands::new(watch),
         capture: Some(capture),
         diag,
-        claimed: 0,
-        block_start: 0,
-        strays_claimed: 0,
-        start: Instant::now(),
-        end: limits::capped(Instant::now(), opts.case_timeout, far_future()),
-        last_action: Instant::now(),
-        last_action_at: now(),
-        traced: Vec::new(),
+        position: Position::default(),
+        clock: Clock::new(opts.case_timeout),
         log: Vec::new(),
         events: Vec::new(),
         observed: Vec::new(),
-        sent: Vec::new(),
         pcap,
-        faults: crate::faults::Faults::new(),
-        rules: Vec::new(),
-        watch,
-        busy: Vec::new(),
-        cause: None,
+        rules: Rules::new(),
         lab,
     };
     let result = s.play();
@@ -102,43 +77,45 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     s.events.extend(fault_events);
     let finished = s.capture.take().map(|c| c.finish());
     hand_back(&s.pcap);
-    for (_, p) in &s.procs {
+    for (_, p) in &s.commands.procs {
         p.output_files().for_each(hand_back);
     }
-    let (mut text, mut cause) = match result {
-        Ok(()) => (String::new(), Cause::Step),
-        Err((line, msg)) if Instant::now() >= s.end => (
+    let mut failed = match result {
+        Ok(()) => None,
+        Err(e) if Instant::now() >= s.clock.end => Some(Failure::new(
+            path,
+            e.line,
+            Cause::TimeLimit,
             format!(
-                "{}: {msg}\n  the case used up its time limit of {}: {}\n",
-                at(line),
+                "{}\n  the case used up its time limit of {}: {}",
+                e.shown(),
                 super::rows::show_duration(opts.case_timeout),
                 limits::RAISE
             ),
-            Cause::TimeLimit,
-        ),
-        Err((line, msg)) => (
-            format!("{}: {msg}\n", at(line)),
-            s.cause.unwrap_or(Cause::Step),
-        ),
+        )),
+        Err(e) => Some(Failure::new(path, e.line, e.cause, e.shown())),
     };
-    match finished {
-        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => {
-            let _ = writeln!(
-                text,
-                "{}: the capture is incomplete: it dropped {} packets ({} by the interface); the trace cannot be trusted",
-                at(1),
-                sum.dropped,
-                sum.if_dropped
-            );
-            cause = Cause::Capture;
-        }
-        Some(Err(e)) => {
-            let _ = writeln!(text, "{}: capture: {e}", at(1));
-            cause = Cause::Capture;
-        }
-        _ => {}
+    let incomplete = match finished {
+        Some(Ok(sum)) if sum.dropped > 0 || sum.if_dropped > 0 => Some(format!(
+            "the capture is incomplete: it dropped {} packets ({} by the interface); the trace cannot be trusted",
+            sum.dropped, sum.if_dropped
+        )),
+        Some(Err(e)) => Some(format!("capture: {e}")),
+        _ => None,
+    };
+    if let Some(why) = incomplete {
+        // Nothing seen can be trusted: that is the cause, whatever failed.
+        let f = Failure::new(path, 1, Cause::Capture, why);
+        failed = Some(match failed {
+            None => f,
+            Some(step) => Failure {
+                cause: Cause::Capture,
+                text: step.text + &f.text,
+                ..step
+            },
+        });
     }
-    if text.is_empty() {
+    let Some(mut failure) = failed else {
         return Ok(Outcome {
             packets,
             pcap: s.pcap.clone(),
@@ -146,23 +123,9 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
             events: std::mem::take(&mut s.events),
             observed: std::mem::take(&mut s.observed),
         });
-    }
-    s.explain(&mut text, &packets);
-    Err(Failure::new(cause, text))
-}
-
-/// A time no case reaches: what a limit saturates to.
-fn far_future() -> Instant {
-    let now = Instant::now();
-    now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600))
-        .unwrap_or(now)
-}
-
-/// Wall-clock time, on the same clock as libpcap's time stamps.
-fn now() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
+    };
+    s.explain(&mut failure.text, &packets);
+    Err(failure)
 }
 
 /// Files written as root under sudo go back to the user who ran sudo, so

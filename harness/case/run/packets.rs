@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::super::expect::{awaits_more, compare, Mark, PacketExpect, Seen, Timing};
 use super::session::{Session, StepError};
 use super::sidebyside::{self, Arrow};
-use super::{Cause, Observation};
+use crate::case::outcome::{Cause, Observation};
 
 impl Session<'_> {
     /// Every captured packet, marked with what rules did to it.
@@ -23,7 +23,7 @@ impl Session<'_> {
     pub(super) fn block_of(&self, seen: &[Seen], start: usize) -> Vec<Seen> {
         let mut block = seen[start.min(seen.len())..].to_vec();
         for s in &mut block {
-            s.ctx.since_action = s.ctx.ts.checked_sub(self.last_action_at);
+            s.ctx.since_action = s.ctx.ts.checked_sub(self.clock.last_action_at);
         }
         block
     }
@@ -40,7 +40,7 @@ impl Session<'_> {
     ) -> Result<(), StepError> {
         loop {
             self.settle(line)?;
-            let have = self.captured().len().saturating_sub(self.claimed);
+            let have = self.captured().len().saturating_sub(self.position.claimed);
             let left = deadline.saturating_duration_since(Instant::now());
             if have >= wanted || left.is_zero() {
                 return Ok(());
@@ -56,7 +56,7 @@ impl Session<'_> {
     /// the deadline: true when one came.
     pub(super) fn more(&mut self, line: usize, deadline: Instant) -> Result<bool, StepError> {
         let have = self.captured().len();
-        let wanted = (have + 1).saturating_sub(self.claimed);
+        let wanted = (have + 1).saturating_sub(self.position.claimed);
         self.await_packets(line, deadline, wanted)?;
         Ok(self.captured().len() > have)
     }
@@ -71,18 +71,20 @@ impl Session<'_> {
         self.await_packets(line, deadline, wanted)?;
         let mut seen = self.seen();
         // The start of a longer alternative: wait for the rest.
-        while awaits_more(alts, &self.block_of(&seen, self.claimed)) && self.more(line, deadline)? {
+        while awaits_more(alts, &self.block_of(&seen, self.position.claimed))
+            && self.more(line, deadline)?
+        {
             seen = self.seen();
         }
-        let block = &self.block_of(&seen, self.claimed);
-        self.block_start = self.claimed;
-        self.claimed = seen.len();
+        let block = &self.block_of(&seen, self.position.claimed);
+        self.position.block_start = self.position.claimed;
+        self.position.claimed = seen.len();
         self.observe(line, Observation::Packets(block.to_vec()));
         let strays = self.stray_note();
         if let Some(note) = &strays {
             self.log.push(format!(
                 "{:>7.3}s  {line}: {}",
-                self.start.elapsed().as_secs_f64(),
+                self.clock.start.elapsed().as_secs_f64(),
                 note.trim()
             ));
         }
@@ -95,7 +97,7 @@ impl Session<'_> {
                 let first = alts[k].first().map_or(line, |p| p.line);
                 self.log.push(format!(
                     "{:>7.3}s  {line}: matched alternative {} of {} (from line {first})",
-                    self.start.elapsed().as_secs_f64(),
+                    self.clock.start.elapsed().as_secs_f64(),
                     k + 1,
                     alts.len()
                 ));
@@ -103,8 +105,8 @@ impl Session<'_> {
             }
             Some(_) => Ok(()),
             None => {
-                let (at, text) = self.block_failure(alts, block, line);
-                self.judged(cause(&strays), (at, with_note(text, strays)))
+                let failure = self.block_failure(alts, block, line);
+                self.judged(cause(&strays), failure.noted(strays))
             }
         }
     }
@@ -121,7 +123,7 @@ impl Session<'_> {
             if let (Some(t), Some(timing)) = (took, e.timing) {
                 self.log.push(format!(
                     "{:>7.3}s  {}: came {:.3}s {what} ({timing})",
-                    self.start.elapsed().as_secs_f64(),
+                    self.clock.start.elapsed().as_secs_f64(),
                     e.line,
                     t.as_secs_f64()
                 ));
@@ -136,9 +138,9 @@ impl Session<'_> {
         let capture = self.capture.as_ref().expect("capture lives until the end");
         let strays = capture
             .strays()
-            .get(self.strays_claimed..)
+            .get(self.position.strays_claimed..)
             .unwrap_or_default();
-        self.strays_claimed = capture.strays().len();
+        self.position.strays_claimed = capture.strays().len();
         let ports = crate::capture::stray_ports(strays);
         if ports.is_empty() {
             return None;
@@ -170,7 +172,7 @@ impl Session<'_> {
             .rev()
             .max_by_key(|(_, d)| d.index)
         else {
-            return (line, "packets agree".into());
+            return StepError::at(line, "packets agree");
         };
         let expected = expected.as_slice();
         let at_line = expected.get(d.index).map_or(line, |e| e.line);
@@ -224,12 +226,10 @@ impl Session<'_> {
         if seen.is_empty() {
             let _ = writeln!(t, "     (no packets)");
         }
-        (at_line, t.trim_end().to_string())
+        StepError::at(at_line, t.trim_end())
     }
 }
 
-/// `text` with `note` as its second line (right under the first, which
-/// says what differs).
 /// Why a packets block failed: traffic went to a port the case does not
 /// capture (recording the run would only write down what is missing), or
 /// the block itself.
@@ -237,13 +237,5 @@ pub(super) fn cause(strays: &Option<String>) -> Cause {
     match strays {
         Some(_) => Cause::StrayTraffic,
         None => Cause::Block,
-    }
-}
-
-pub(super) fn with_note(text: String, note: Option<String>) -> String {
-    match (note, text.split_once('\n')) {
-        (None, _) => text,
-        (Some(note), Some((first, rest))) => format!("{first}\n{note}\n{rest}"),
-        (Some(note), None) => format!("{text}\n{note}"),
     }
 }

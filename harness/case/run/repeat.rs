@@ -16,22 +16,19 @@ impl Session<'_> {
         steps: &[Item],
     ) -> Result<(), StepError> {
         for round in 1..=times {
-            let before = self.procs.len();
+            let before = self.commands.procs.len();
             let shown = round == 1 || round == times;
             if shown && times > 1 {
                 self.log.push(format!(
                     "{:>7.3}s  {line}: round {round} of {times}",
-                    self.start.elapsed().as_secs_f64()
+                    self.clock.start.elapsed().as_secs_f64()
                 ));
             }
             for item in steps {
-                self.play_item(item, shown).map_err(|(at, msg)| {
-                    (
-                        at,
-                        format!(
-                            "{msg}\n  (in round {round} of {times} of the repeat at line {line})"
-                        ),
-                    )
+                self.play_item(item, shown).map_err(|e| {
+                    e.then(&format!(
+                        "  (in round {round} of {times} of the repeat at line {line})"
+                    ))
                 })?;
             }
             if round < times {
@@ -40,7 +37,7 @@ impl Session<'_> {
         }
         self.log.push(format!(
             "{:>7.3}s  {line}: repeated {times} times",
-            self.start.elapsed().as_secs_f64()
+            self.clock.start.elapsed().as_secs_f64()
         ));
         Ok(())
     }
@@ -49,9 +46,9 @@ impl Session<'_> {
     /// their output files.
     fn let_go_of_ended(&mut self, from: usize) {
         let mut i = from;
-        while i < self.procs.len() {
-            if self.procs[i].1.try_exit().is_some() {
-                let (_, p) = self.procs.remove(i);
+        while i < self.commands.procs.len() {
+            if self.commands.procs[i].1.try_exit().is_some() {
+                let (_, p) = self.commands.procs.remove(i);
                 p.output_files().for_each(super::hand_back);
             } else {
                 i += 1;

@@ -19,11 +19,13 @@ impl Session<'_> {
         gone: bool,
         at: Option<Window>,
     ) -> Result<(), StepError> {
-        let since = self.last_action;
+        let since = self.clock.last_action;
         let deadline = match at {
-            Some(w) => {
-                super::limits::capped(since, w.hi.saturating_add(Duration::from_secs(1)), self.end)
-            }
+            Some(w) => super::limits::capped(
+                since,
+                w.hi.saturating_add(Duration::from_secs(1)),
+                self.clock.end,
+            ),
             None => self.deadline(),
         };
         let what = format!(
@@ -39,12 +41,12 @@ impl Session<'_> {
                 let after = since.elapsed();
                 if let Some(w) = at {
                     if !w.contains(after) {
-                        return Err((line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
+                        return Err(StepError::at(line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
                     }
                 }
                 self.log.push(format!(
                     "{:>7.3}s  {line}: seen after {:.3}s",
-                    self.start.elapsed().as_secs_f64(),
+                    self.clock.start.elapsed().as_secs_f64(),
                     after.as_secs_f64()
                 ));
                 return Ok(());
@@ -57,7 +59,7 @@ impl Session<'_> {
                 for r in &rows {
                     let _ = write!(t, "\n    {r}");
                 }
-                return Err((line, t));
+                return Err(StepError::at(line, t));
             }
             let pause = match at {
                 Some(w) => pace::near_edges(w, since.elapsed()),
@@ -100,7 +102,7 @@ impl Session<'_> {
     /// of each socket why it held the lab or why it did not.
     pub(super) fn settle(&mut self, line: usize) -> Result<(), StepError> {
         let deadline = self.deadline();
-        let faulty = !self.rules.is_empty();
+        let faulty = !self.rules.written.is_empty();
         let mut backoff = Backoff::new();
         let mut seen = self.capture_ref().activity();
         loop {
@@ -109,8 +111,11 @@ impl Session<'_> {
                     .as_mut()
                     .expect("capture lives until the end")
                     .poll()
-                    .map_err(|e| (line, e.to_string()))?;
-                self.faults.health().map_err(|e| (line, e.to_string()))?;
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
+                self.rules
+                    .faults
+                    .health()
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
             }
             // Listeners are always settled: the kernel need not walk them.
             let rows = self.dump(line, false)?;
@@ -121,7 +126,7 @@ impl Session<'_> {
                 })
             });
             // Processes are looked at (procs::Watch) once sockets are quiet.
-            let quiet_procs = quiet_sockets && self.processes_asleep();
+            let quiet_procs = quiet_sockets && self.commands.idle();
             if quiet_sockets && quiet_procs {
                 break;
             }
@@ -136,7 +141,7 @@ impl Session<'_> {
                         let _ = write!(why, "\n    {side}: {row}{}", self.verdict(row, faulty));
                     }
                 }
-                for (side, p) in &self.procs {
+                for (side, p) in &self.commands.procs {
                     let _ = write!(
                         why,
                         "\n    {side}: `{}` pid {} {}",
@@ -145,11 +150,11 @@ impl Session<'_> {
                         p.doing()
                     );
                 }
-                for b in self.busy.iter().filter(|_| quiet_sockets) {
+                for b in self.commands.busy.iter().filter(|_| quiet_sockets) {
                     let _ = write!(why, "\n    {b}");
                 }
                 why += &self.rules_text();
-                return Err((line, why));
+                return Err(StepError::at(line, why));
             }
             let pause = backoff.pause();
             self.pause(pause, deadline, &mut seen, &mut backoff);
@@ -158,7 +163,7 @@ impl Session<'_> {
             .as_mut()
             .expect("capture lives until the end")
             .poll()
-            .map_err(|e| (line, e.to_string()))?;
+            .map_err(|e| StepError::at(line, e.to_string()))?;
         Ok(())
     }
 
@@ -195,7 +200,7 @@ impl Session<'_> {
                     false => d.dump_connections(),
                 }
                 .map(|r| (*side, r))
-                .map_err(|e| (line, e.to_string()))
+                .map_err(|e| StepError::at(line, e.to_string()))
             })
             .collect()
     }

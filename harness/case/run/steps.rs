@@ -17,7 +17,7 @@ impl Session<'_> {
             ItemKind::Type { host, text } => {
                 self.latest(*host, line)?
                     .type_line(text)
-                    .map_err(|e| (line, e.to_string()))?;
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
                 self.settle(line)
             }
             ItemKind::Eof { host } => {
@@ -28,16 +28,17 @@ impl Session<'_> {
                 let deadline = self.deadline();
                 let p = self.latest(*host, line)?;
                 p.signal(signal.signal())
-                    .map_err(|e| (line, e.to_string()))?;
+                    .map_err(|e| StepError::at(line, e.to_string()))?;
                 match signal {
                     Interrupt::Int | Interrupt::Quit => {
-                        p.wait_exit(deadline)
-                            .map_err(|e| (line, format!("after {}: {e}", signal.key())))?;
+                        p.wait_exit(deadline).map_err(|e| {
+                            StepError::at(line, format!("after {}: {e}", signal.key()))
+                        })?;
                     }
                     Interrupt::Stop => wait_state(p, true, deadline)
-                        .map_err(|e| (line, format!("after ^Z: {e}")))?,
+                        .map_err(|e| StepError::at(line, format!("after ^Z: {e}")))?,
                     Interrupt::Continue => wait_state(p, false, deadline)
-                        .map_err(|e| (line, format!("after fg: {e}")))?,
+                        .map_err(|e| StepError::at(line, format!("after fg: {e}")))?,
                 }
                 self.settle(line)
             }
@@ -46,7 +47,7 @@ impl Session<'_> {
                 let deadline = self.deadline();
                 let p = self.latest(*host, line)?;
                 if !p.wait_stdout_line(text, deadline) {
-                    return Err((
+                    return Err(StepError::at(
                         line,
                         format!(
                             "`{}` did not print the line {text:?}; its stdout: {}",
@@ -65,7 +66,7 @@ impl Session<'_> {
                 p.catch_up_output();
                 let out = p.stdout();
                 if !out.is_empty() {
-                    return Err((
+                    return Err(StepError::at(
                         line,
                         format!(
                             "`{}` printed output where nothing was expected yet; its stdout: {out}",
@@ -79,7 +80,7 @@ impl Session<'_> {
             ItemKind::PacketsEach { count, alts } => self.packets_each(line, *count, alts),
             ItemKind::Repeat { times, steps } => self.repeat(line, *times, steps),
             ItemKind::Trace { host } => {
-                self.traced.push(*host);
+                self.commands.traced.push(*host);
                 Ok(())
             }
             ItemKind::Sockets { host, rows } => self.sockets(line, *host, rows),
@@ -97,9 +98,8 @@ impl Session<'_> {
             ItemKind::Heal { direction } => self.heal(line, *direction),
             ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
             ItemKind::Sysctl { host, name, value } => self.sysctl(line, *host, name, value),
-            ItemKind::Route { host, metric } => {
-                crate::route::set(&self.lab, *host, *metric).map_err(|e| (line, e.to_string()))
-            }
+            ItemKind::Route { host, metric } => crate::route::set(&self.lab, *host, *metric)
+                .map_err(|e| StepError::at(line, e.to_string())),
         }
     }
 }
@@ -115,14 +115,16 @@ impl Session<'_> {
         within: Option<std::time::Duration>,
     ) -> Result<(), StepError> {
         let deadline = match within {
-            Some(d) => super::limits::capped(Instant::now(), d, self.end),
+            Some(d) => super::limits::capped(Instant::now(), d, self.clock.end),
             None => self.deadline(),
         };
         let p = self.latest(host, line)?;
-        let status = p.wait_exit(deadline).map_err(|e| (line, e.to_string()))?;
+        let status = p
+            .wait_exit(deadline)
+            .map_err(|e| StepError::at(line, e.to_string()))?;
         if let Some(want) = code {
             if status.code() != Some(want) {
-                return Err((
+                return Err(StepError::at(
                     line,
                     format!(
                         "`{}` ended with {status}, expected exit status {want}",
@@ -151,12 +153,12 @@ impl Session<'_> {
                 .map(|a| a.replace("$NC", &nc).into())
                 .collect(),
             label: argv.join(" "),
-            trace: self.traced.contains(&host),
+            trace: self.commands.traced.contains(&host),
         };
         let stem = (self.opts.out_dir).join(format!("{}.line{line}.{host}", self.case.name));
         let p = Process::spawn_keeping_output(self.lab.netns(host), &spawn, Some(&stem))
-            .map_err(|e| (line, e.to_string()))?;
-        self.procs.push((host, p));
+            .map_err(|e| StepError::at(line, e.to_string()))?;
+        self.commands.procs.push((host, p));
         self.settle(line)
     }
 }

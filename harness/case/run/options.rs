@@ -1,0 +1,31 @@
+//! How cases are run, as the runner chose: which nc and kernel, where
+//! files go, how long a wait and a case may take, record mode.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::super::Implementation;
+
+/// How cases are run: which nc, where files go, how long a wait may take.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// What `nc` in a case runs: the project's nc, or another (NC=ncat).
+    pub nc: PathBuf,
+    /// Which implementation `nc` is, as the runner chose it: the items
+    /// marked for the other one (`ours:`, `ncat:`) are skipped.
+    pub implementation: Implementation,
+    /// The kernel the run plays on: the items marked for other kernels
+    /// (`kernel>=6.5:`, `sysctl NAME:`) are skipped.
+    pub kernel: crate::kernel::Kernel,
+    /// Where `<case>.pcap` is written.
+    pub out_dir: PathBuf,
+    /// The deadline of every wait.
+    pub deadline: Duration,
+    /// The most one case may take, all waits together
+    /// ([`limits::case_timeout_from_env`]).
+    pub case_timeout: Duration,
+    /// Record mode (TCPLAB_RECORD=1): a block that does not hold is not a
+    /// failure; what it observed is kept in `Outcome::observed` and the run
+    /// goes on, so `record` can rewrite the case from it.
+    pub record: bool,
+}
