@@ -2,8 +2,8 @@
 //! `icmp port-unreachable`, in `HOST sends` (what to inject) and in a
 //! `packets` line (`client > server  icmp frag-needed mtu 1400  injected`).
 
-use super::malformed::Malformed;
 use super::values::{number, split_word};
+use crate::error::Malformed;
 use crate::icmp::Unreachable;
 
 pub const ICMP_HINT: &str = "an ICMP message is `icmp frag-needed mtu 1400`, `icmp port-unreachable`, \
