@@ -1,6 +1,7 @@
 //! A captured TCP segment, in the terms tcpdump prints: flags as letters,
 //! options as `[mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
 
+use crate::error::Malformed;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -93,26 +94,27 @@ impl fmt::Display for TcpFlags {
 }
 
 impl FromStr for TcpFlags {
-    type Err = String;
+    type Err = Malformed;
     /// Accepts tcpdump's letters in any order, each at most once.
-    fn from_str(s: &str) -> Result<TcpFlags, String> {
+    fn from_str(s: &str) -> Result<TcpFlags, Malformed> {
         if s == "none" {
             return Ok(TcpFlags(0));
         }
         let mut flags = TcpFlags(0);
         for c in s.chars() {
             let Some((flag, _)) = TcpFlags::LETTERS.iter().find(|(_, l)| *l == c) else {
-                return Err(format!(
-                    "`{c}` is not a TCP flag letter (tcpdump's letters: S F R P . U E W)"
+                return Err(Malformed::new(
+                    format!("`{c}` is not a TCP flag letter (tcpdump's letters: S F R P . U E W)"),
+                    "",
                 ));
             };
             if flags.contains(*flag) {
-                return Err(format!("flag `{c}` given twice"));
+                return Err(Malformed::new(format!("flag `{c}` given twice"), ""));
             }
             flags = flags | *flag;
         }
         if flags.0 == 0 {
-            return Err("no flags (write [.] for a bare ACK)".into());
+            return Err(Malformed::new("no flags (write [.] for a bare ACK)", ""));
         }
         Ok(flags)
     }

@@ -8,13 +8,13 @@
 //! [`parse`] reads every form either reader knows and refuses, with a hint,
 //! the forms the reader it is given cannot use (see [`Where`]).
 
-use super::malformed::Malformed;
 use super::options::{self, Opt};
 use super::reader::Where;
 use super::timing::{tail, Mark, Timing};
 use super::values::{
     number, offset_from, port, quoted, small, split_fields, split_word, MAX_SEGMENT,
 };
+use crate::error::Malformed;
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 
@@ -83,7 +83,7 @@ pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
             "write flags as `[S.]` or `[R.]`",
         ));
     };
-    let flags: TcpFlags = letters.parse().map_err(|m: String| {
+    let flags: TcpFlags = letters.parse().map_err(|m: crate::error::Malformed| {
         Malformed::new(
             format!("bad flags `[{letters}]`: {m}"),
             "flags are tcpdump's letters: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R]`, `[R.]`, `[.]`",
@@ -152,18 +152,14 @@ fn direction(text: &str, w: Where) -> Result<(Option<Dir>, &str), Malformed> {
     let (from, rest) = split_word(text);
     let (arrow, rest) = split_word(rest);
     let (to, rest) = split_word(rest);
-    let from: Side = from
-        .parse()
-        .map_err(|m: String| Malformed::new(m, w.hint()))?;
+    let from: Side = from.parse().map_err(|m: Malformed| m.or_hint(w.hint()))?;
     if arrow != ">" {
         return Err(Malformed::new(
             format!("expected `>` after `{from}`, got `{arrow}`"),
             w.hint(),
         ));
     }
-    let to: Side = to
-        .parse()
-        .map_err(|m: String| Malformed::new(m, w.hint()))?;
+    let to: Side = to.parse().map_err(|m: Malformed| m.or_hint(w.hint()))?;
     if from == to {
         return Err(Malformed::new(
             format!("`{from} > {to}`: a packet goes from one host to the other"),

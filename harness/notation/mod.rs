@@ -17,15 +17,14 @@
 
 pub mod duration;
 pub mod line;
-mod malformed;
 pub mod options;
 mod reader;
 pub mod timing;
 mod values;
 
+pub use crate::error::Malformed;
 pub use duration::Window;
 pub use line::{AckNum, Line, SeqNum};
-pub use malformed::Malformed;
 pub use options::Opt;
 pub use reader::{Where, PACKET_HINT, SEGMENT_HINT};
 pub use timing::{Mark, Timing};

@@ -90,8 +90,9 @@ fn direction(s: &str) -> Result<Direction, Bad> {
     if s.is_empty() {
         return Err(bad("the rule names no direction", RULE_HINT));
     }
-    s.parse()
-        .map_err(|m: String| bad(m, "write `client > server` or `server > client`"))
+    s.parse().map_err(|m: crate::error::Malformed| {
+        m.or_hint("write `client > server` or `server > client`")
+    })
 }
 
 /// `*` (any), or tcpdump's letters matched exactly; with `data`, only
@@ -105,7 +106,7 @@ fn flag_match(letters: &str, data: bool) -> Result<FlagMatch, Bad> {
             FlagMatch::Any
         });
     }
-    let flags: TcpFlags = letters.parse().map_err(|m: String| {
+    let flags: TcpFlags = letters.parse().map_err(|m: crate::error::Malformed| {
         bad(
             format!("bad flags `[{letters}]`: {m}"),
             "write flags as tcpdump does (`[S]`, `[S.]`, `[P.]`, `[F.]`, `[.]`), or `[*]` for any packet",
@@ -172,7 +173,10 @@ pub(super) fn netem(rest: &str) -> Result<ItemKind, Bad> {
     }
     let direction = direction(&words[..3].join(" "))?;
     let faults = without_jitter_word(&words[3..])?;
-    let link: Link = faults.join(" ").parse().map_err(|m: String| bad(m, HINT))?;
+    let link: Link = faults
+        .join(" ")
+        .parse()
+        .map_err(|m: crate::error::Malformed| m.or_hint(HINT))?;
     if link.delay + link.jitter > MAX_DELAY {
         return Err(bad("a netem delay longer than a day", HINT));
     }
