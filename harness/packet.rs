@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
 
+pub use crate::icmp::Icmp;
+
 /// TCP flag bits, printed in tcpdump's letters and order (`S.`, `F.`, `P.`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TcpFlags(u8);
@@ -194,10 +196,15 @@ pub struct Packet {
     pub win: u16,
     pub options: Vec<TcpOption>,
     pub payload: Vec<u8>,
+    /// An ICMP destination-unreachable message about one of the case's
+    /// segments, not a segment: its addresses are the message's (ports 0),
+    /// its TCP fields empty, and this says what it reports.
+    pub icmp: Option<Icmp>,
 }
 
 impl Packet {
-    /// Parses an Ethernet frame; None for anything that is not TCP over IP.
+    /// Parses an Ethernet frame; None for anything that is not TCP over IP
+    /// (or an ICMP destination-unreachable message quoting TCP).
     pub fn from_ethernet(frame: &[u8], ts: Duration) -> Option<Packet> {
         Packet::from_sliced(SlicedPacket::from_ethernet(frame).ok()?, ts)
     }
@@ -220,8 +227,12 @@ impl Packet {
             ),
             NetSlice::Arp(_) => return None,
         };
-        let TransportSlice::Tcp(tcp) = sliced.transport? else {
-            return None;
+        let tcp = match sliced.transport? {
+            TransportSlice::Tcp(tcp) => tcp,
+            TransportSlice::Icmpv4(icmp) => {
+                return Some(Packet::icmp(ts, (src_ip, dst_ip), Icmp::parse(&icmp)?))
+            }
+            _ => return None,
         };
         let flag_bits = [
             (tcp.fin(), TcpFlags::FIN),
@@ -263,7 +274,35 @@ impl Packet {
             win: tcp.window_size(),
             options,
             payload: tcp.payload().to_vec(),
+            icmp: None,
         })
+    }
+
+    /// An ICMP message from `src` to `dst` about a segment.
+    pub fn icmp(ts: Duration, (src, dst): (IpAddr, IpAddr), icmp: Icmp) -> Packet {
+        Packet {
+            ts,
+            src: SocketAddr::new(src, 0),
+            dst: SocketAddr::new(dst, 0),
+            flags: TcpFlags::default(),
+            seq: 0,
+            ack: 0,
+            win: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+            icmp: Some(icmp),
+        }
+    }
+
+    /// The connection a packet belongs to, as (this way's source, its
+    /// destination): its own ends, or, for an ICMP message, those of the
+    /// segment it quotes, turned to the message's way (it goes back to the
+    /// segment's sender).
+    pub fn conn_ends(&self) -> (SocketAddr, SocketAddr) {
+        match &self.icmp {
+            Some(i) => (i.about_dst, i.about_src),
+            None => (self.src, self.dst),
+        }
     }
 
     pub fn len(&self) -> u32 {

@@ -81,6 +81,19 @@ impl Printer {
         let mut s = String::with_capacity(200);
         s.push_str(&clock(p.ts));
         s.push_str(if p.src.is_ipv4() { " IP " } else { " IP6 " });
+        if let Some(icmp) = &p.icmp {
+            // print-icmp.c: addresses without ports, the reason, the
+            // message's length; no TCP state is read or kept.
+            let _ = write!(
+                s,
+                "{} > {}: ICMP {}, length {}",
+                p.src.ip(),
+                p.dst.ip(),
+                icmp.tcpdump_text(),
+                icmp.len
+            );
+            return s;
+        }
         let _ = write!(
             s,
             "{} > {}: Flags [{}]",
@@ -337,7 +350,9 @@ pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
     let mut order: Vec<Vec<usize>> = Vec::new();
     let mut at: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     for (i, p) in packets.iter().enumerate() {
-        let key = (p.src.min(p.dst), p.src.max(p.dst));
+        // An ICMP message joins the connection of the segment it quotes.
+        let (src, dst) = p.conn_ends();
+        let key = (src.min(dst), src.max(dst));
         let k = *at.entry(key).or_insert_with(|| {
             order.push(Vec::new());
             order.len() - 1
@@ -351,7 +366,10 @@ pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
 /// `[S] [S.] [.] [F.] [F.] [.]`.
 fn form(packets: &[Packet], conn: &[usize]) -> String {
     conn.iter()
-        .map(|&i| format!("[{}]", packets[i].flags))
+        .map(|&i| match &packets[i].icmp {
+            Some(_) => "ICMP".to_string(),
+            None => format!("[{}]", packets[i].flags),
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -416,6 +434,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![],
+            icmp: None,
         }
     }
 

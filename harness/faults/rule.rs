@@ -500,6 +500,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![0; len],
+            icmp: None,
         }
     }
 

@@ -239,6 +239,7 @@ impl Conn {
             win: spec.win.or(self.host.win).unwrap_or(DEFAULT_WIN),
             options,
             payload: spec.data.bytes(),
+            icmp: None,
         })
     }
 
@@ -363,6 +364,7 @@ pub fn resolve_new(spec: &SegmentSpec, side: Side, now: Duration) -> Result<Pack
             now,
         )?,
         payload: spec.data.bytes(),
+        icmp: None,
     })
 }
 
@@ -405,6 +407,7 @@ pub(super) mod tests {
                 })
                 .unwrap_or_default(),
             payload: vec![b'a'; len],
+            icmp: None,
         }
     }
 

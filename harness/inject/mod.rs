@@ -61,6 +61,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod icmp;
 pub mod spec;
 pub mod wire;
 
@@ -148,6 +149,34 @@ pub fn inject(
         .map_err(|m| format!("{what}: {m}"))?;
         packet.ts = now;
         let frame = frame::build(&packet, macs, frame::plausible_ip_id())
+            .map_err(|m| format!("{what}: {m}"))?;
+        Ok((frame.clone(), (frame, packet)))
+    })?;
+    Ok(Injected {
+        frame,
+        packet,
+        sent,
+    })
+}
+
+/// Sends `kind`, an ICMP destination-unreachable message, from `side` to
+/// its peer about the peer's latest segment on `port` (see [`icmp`]).
+/// Nothing is sent when there is no such segment.
+pub fn inject_icmp(
+    lab: &Lab,
+    side: Side,
+    kind: crate::icmp::Unreachable,
+    packets: &[Packet],
+    port: u16,
+) -> Result<Injected> {
+    let what = format!("{side} sends icmp {kind}");
+    let quoted = icmp::quoted(packets, side, port)
+        .map_err(|m| Error::msg(format!("{what}: {m}")))?
+        .clone();
+    let macs = wire::macs(lab, side)?;
+    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+        let packet = icmp::message(kind, side, &quoted, now);
+        let frame = icmp::build(&packet, &quoted, macs, frame::plausible_ip_id())
             .map_err(|m| format!("{what}: {m}"))?;
         Ok((frame.clone(), (frame, packet)))
     })?;

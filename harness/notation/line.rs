@@ -15,6 +15,7 @@ use super::values::{
     number, offset_from, port, quoted, small, split_fields, split_word, MAX_SEGMENT,
 };
 use crate::error::Malformed;
+use crate::icmp::Unreachable;
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 
@@ -63,11 +64,40 @@ pub struct Line {
     pub timing: Option<Timing>,
     /// `dropped`, `injected`, ... (`packets` only).
     pub mark: Option<Mark>,
+    /// `icmp frag-needed mtu 1400`: an ICMP message about a segment, not a
+    /// segment (no flags, no fields).
+    pub icmp: Option<Unreachable>,
+}
+
+/// `icmp KIND` after the direction, then the packets line's timing and mark.
+fn icmp_line(dir: Option<Dir>, words: &str, w: Where) -> Result<Line, Malformed> {
+    let (words, timing, mark) = tail(words, 0)?;
+    let line = Line {
+        dir,
+        flags: TcpFlags::default(),
+        seq: None,
+        seq_end: None,
+        ack: None,
+        win: None,
+        length: None,
+        payload: None,
+        options: None,
+        to_port: None,
+        from_port: None,
+        timing,
+        mark,
+        icmp: Some(super::icmp::kind(words)?),
+    };
+    refuse(&line, w)?;
+    Ok(line)
 }
 
 /// Reads `text` as reader `w` takes it.
 pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
     let (dir, rest) = direction(text, w)?;
+    if let Some(words) = super::icmp::strip_icmp(rest) {
+        return icmp_line(dir, words, w);
+    }
     let Some(inner) = rest.strip_prefix('[') else {
         return Err(Malformed::new(
             format!(
@@ -103,6 +133,7 @@ pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
         from_port: None,
         timing: None,
         mark: None,
+        icmp: None,
     };
     let mut parts = split_fields(fields, w.options_hint_for_brackets())?;
     if let Some(last) = parts.last_mut() {
