@@ -134,6 +134,18 @@ pub enum TcpOption {
 }
 
 impl TcpOption {
+    /// Bytes the option takes on the wire.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            TcpOption::Nop => 1,
+            TcpOption::Mss(_) => 4,
+            TcpOption::Wscale(_) => 3,
+            TcpOption::SackOk => 2,
+            TcpOption::Sack(blocks) => 2 + 8 * blocks.len(),
+            TcpOption::Ts { .. } => 10,
+        }
+    }
+
     /// tcpdump's name for the option, without its value.
     pub fn name(&self) -> &'static str {
         match self {

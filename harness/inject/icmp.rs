@@ -74,7 +74,7 @@ fn quote(quoted: &Packet) -> Result<Vec<u8>, String> {
             quoted.src, quoted.dst
         ));
     };
-    let options: usize = quoted.options.iter().map(option_len).sum();
+    let options: usize = quoted.options.iter().map(TcpOption::wire_len).sum();
     let tcp_len = 20 + options.div_ceil(4) * 4 + quoted.payload.len();
     let mut ip = Ipv4Header::new(
         u16::try_from(tcp_len).map_err(|_| "the quoted segment is too long".to_string())?,
@@ -91,18 +91,6 @@ fn quote(quoted: &Packet) -> Result<Vec<u8>, String> {
     bytes.extend_from_slice(&quoted.dst.port().to_be_bytes());
     bytes.extend_from_slice(&quoted.seq.to_be_bytes());
     Ok(bytes)
-}
-
-/// Bytes an option takes on the wire (for the quoted datagram's length).
-fn option_len(o: &TcpOption) -> usize {
-    match o {
-        TcpOption::Nop => 1,
-        TcpOption::Mss(_) => 4,
-        TcpOption::Wscale(_) => 3,
-        TcpOption::SackOk => 2,
-        TcpOption::Sack(b) => 2 + 8 * b.len(),
-        TcpOption::Ts { .. } => 10,
-    }
 }
 
 /// The Ethernet frame of `message` (from [`message`]) quoting `quoted`.
