@@ -1,5 +1,8 @@
-//! One error type for the harness: every variant says what was being done,
-//! and system errors keep the kernel's errno name (EEXIST, EPERM, ...).
+//! The harness's errors: [`Error`] for what the system did (every variant
+//! says what was being done, and system errors keep the kernel's errno
+//! name, EEXIST, EPERM, ...), and [`Malformed`] for text that does not
+//! parse (what is wrong, how to write it), which a case file's reader
+//! places at its `file:line`.
 
 use std::io;
 
@@ -97,3 +100,55 @@ impl Error {
         }
     }
 }
+
+/// Text that does not parse: what is wrong, and how to write it instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl Malformed {
+    /// `msg` with `hint` (none when empty).
+    pub fn new(msg: impl Into<String>, hint: &str) -> Malformed {
+        Malformed {
+            msg: msg.into(),
+            hint: (!hint.is_empty()).then(|| hint.to_string()),
+        }
+    }
+
+    /// The same, with `hint` where it has none (a reader knows the whole
+    /// line's shape; a word's parser does not).
+    pub fn or_hint(self, hint: &str) -> Malformed {
+        match self.hint {
+            Some(_) => self,
+            None => Malformed::new(self.msg, hint),
+        }
+    }
+}
+
+/// The text a person reads, for callers that only pass messages on.
+impl From<Malformed> for String {
+    fn from(m: Malformed) -> String {
+        m.to_string()
+    }
+}
+
+/// A message alone, no hint.
+impl From<String> for Malformed {
+    fn from(msg: String) -> Malformed {
+        Malformed::new(msg, "")
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Malformed {}

@@ -129,6 +129,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![b'x'; len],
+            icmp: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! Looks only: /proc/sys for sysctls, /sys/module, /proc/modules and
 //! /lib/modules/RELEASE for modules, uname for the version.
 
+use crate::error::Malformed;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -29,12 +30,18 @@ impl Version {
 }
 
 impl FromStr for Version {
-    type Err = String;
+    type Err = Malformed;
 
     /// `6`, `6.5`, `6.5.3`.
-    fn from_str(s: &str) -> Result<Version, String> {
-        let bad =
-            || format!("`{s}` is not a kernel version (write it as uname -r starts: 6.5 or 6.1.0)");
+    fn from_str(s: &str) -> Result<Version, Malformed> {
+        let bad = || {
+            Malformed::new(
+                format!(
+                    "`{s}` is not a kernel version (write it as uname -r starts: 6.5 or 6.1.0)"
+                ),
+                "",
+            )
+        };
         let parts: Vec<u32> = s
             .split('.')
             .map(|p| {
@@ -80,11 +87,11 @@ pub const REQUIREMENT_HINT: &str = "a requirement is `kernel>=6.5`, `kernel<6.5`
      `sysctl net.ipv4.tcp_rto_min_us` (it exists) or `module sch_netem` (loaded, built in or installed)";
 
 impl FromStr for Requirement {
-    type Err = String;
+    type Err = Malformed;
 
     /// `kernel>=6.5`, `kernel<6.5`, `kernel 6.5` (at least), `sysctl
     /// NAME`, `module NAME`.
-    fn from_str(s: &str) -> Result<Requirement, String> {
+    fn from_str(s: &str) -> Result<Requirement, Malformed> {
         let s = s.trim();
         if let Some(v) = s.strip_prefix("kernel>=") {
             return Ok(Requirement::AtLeast(v.trim().parse()?));
@@ -101,10 +108,11 @@ impl FromStr for Requirement {
                 Ok(Requirement::Sysctl(rest.to_string()))
             }
             "module" if module_name(rest) => Ok(Requirement::Module(rest.to_string())),
-            "module" => Err(format!(
-                "`{rest}` is not a module name (letters, digits, _ and -)"
+            "module" => Err(Malformed::new(
+                format!("`{rest}` is not a module name (letters, digits, _ and -)"),
+                "",
             )),
-            _ => Err(format!("unknown requirement `{s}`")),
+            _ => Err(Malformed::new(format!("unknown requirement `{s}`"), "")),
         }
     }
 }

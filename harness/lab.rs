@@ -14,7 +14,7 @@ use netlink_packet_route::address::AddressHeaderFlags;
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkMessage};
 use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use crate::netns::{self, Netns};
 use crate::owner::{self, Probe};
 use crate::sockets::Family;
@@ -96,13 +96,14 @@ impl fmt::Display for Side {
 }
 
 impl FromStr for Side {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Side, String> {
+    type Err = Malformed;
+    fn from_str(s: &str) -> Result<Side, Malformed> {
         match s {
             "client" => Ok(Side::Client),
             "server" => Ok(Side::Server),
-            _ => Err(format!(
-                "unknown host `{s}` (the lab has `client` and `server`)"
+            _ => Err(Malformed::new(
+                format!("unknown host `{s}` (the lab has `client` and `server`)"),
+                "",
             )),
         }
     }

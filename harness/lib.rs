@@ -10,6 +10,7 @@ pub mod flow;
 pub mod gate;
 pub mod host;
 pub mod hostnet;
+pub mod icmp;
 pub mod inject;
 pub mod interrupt;
 pub mod kernel;

@@ -1,12 +1,15 @@
 //! A captured TCP segment, in the terms tcpdump prints: flags as letters,
 //! options as `[mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7]`.
 
+use crate::error::Malformed;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
 use etherparse::{NetSlice, SlicedPacket, TcpOptionElement, TransportSlice};
+
+pub use crate::icmp::Icmp;
 
 /// TCP flag bits, printed in tcpdump's letters and order (`S.`, `F.`, `P.`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -93,26 +96,27 @@ impl fmt::Display for TcpFlags {
 }
 
 impl FromStr for TcpFlags {
-    type Err = String;
+    type Err = Malformed;
     /// Accepts tcpdump's letters in any order, each at most once.
-    fn from_str(s: &str) -> Result<TcpFlags, String> {
+    fn from_str(s: &str) -> Result<TcpFlags, Malformed> {
         if s == "none" {
             return Ok(TcpFlags(0));
         }
         let mut flags = TcpFlags(0);
         for c in s.chars() {
             let Some((flag, _)) = TcpFlags::LETTERS.iter().find(|(_, l)| *l == c) else {
-                return Err(format!(
-                    "`{c}` is not a TCP flag letter (tcpdump's letters: S F R P . U E W)"
+                return Err(Malformed::new(
+                    format!("`{c}` is not a TCP flag letter (tcpdump's letters: S F R P . U E W)"),
+                    "",
                 ));
             };
             if flags.contains(*flag) {
-                return Err(format!("flag `{c}` given twice"));
+                return Err(Malformed::new(format!("flag `{c}` given twice"), ""));
             }
             flags = flags | *flag;
         }
         if flags.0 == 0 {
-            return Err("no flags (write [.] for a bare ACK)".into());
+            return Err(Malformed::new("no flags (write [.] for a bare ACK)", ""));
         }
         Ok(flags)
     }
@@ -130,6 +134,18 @@ pub enum TcpOption {
 }
 
 impl TcpOption {
+    /// Bytes the option takes on the wire.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            TcpOption::Nop => 1,
+            TcpOption::Mss(_) => 4,
+            TcpOption::Wscale(_) => 3,
+            TcpOption::SackOk => 2,
+            TcpOption::Sack(blocks) => 2 + 8 * blocks.len(),
+            TcpOption::Ts { .. } => 10,
+        }
+    }
+
     /// tcpdump's name for the option, without its value.
     pub fn name(&self) -> &'static str {
         match self {
@@ -192,10 +208,15 @@ pub struct Packet {
     pub win: u16,
     pub options: Vec<TcpOption>,
     pub payload: Vec<u8>,
+    /// An ICMP destination-unreachable message about one of the case's
+    /// segments, not a segment: its addresses are the message's (ports 0),
+    /// its TCP fields empty, and this says what it reports.
+    pub icmp: Option<Icmp>,
 }
 
 impl Packet {
-    /// Parses an Ethernet frame; None for anything that is not TCP over IP.
+    /// Parses an Ethernet frame; None for anything that is not TCP over IP
+    /// (or an ICMP destination-unreachable message quoting TCP).
     pub fn from_ethernet(frame: &[u8], ts: Duration) -> Option<Packet> {
         Packet::from_sliced(SlicedPacket::from_ethernet(frame).ok()?, ts)
     }
@@ -218,8 +239,12 @@ impl Packet {
             ),
             NetSlice::Arp(_) => return None,
         };
-        let TransportSlice::Tcp(tcp) = sliced.transport? else {
-            return None;
+        let tcp = match sliced.transport? {
+            TransportSlice::Tcp(tcp) => tcp,
+            TransportSlice::Icmpv4(icmp) => {
+                return Some(Packet::icmp(ts, (src_ip, dst_ip), Icmp::parse(&icmp)?))
+            }
+            _ => return None,
         };
         let flag_bits = [
             (tcp.fin(), TcpFlags::FIN),
@@ -261,7 +286,35 @@ impl Packet {
             win: tcp.window_size(),
             options,
             payload: tcp.payload().to_vec(),
+            icmp: None,
         })
+    }
+
+    /// An ICMP message from `src` to `dst` about a segment.
+    pub fn icmp(ts: Duration, (src, dst): (IpAddr, IpAddr), icmp: Icmp) -> Packet {
+        Packet {
+            ts,
+            src: SocketAddr::new(src, 0),
+            dst: SocketAddr::new(dst, 0),
+            flags: TcpFlags::default(),
+            seq: 0,
+            ack: 0,
+            win: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+            icmp: Some(icmp),
+        }
+    }
+
+    /// The connection a packet belongs to, as (this way's source, its
+    /// destination): its own ends, or, for an ICMP message, those of the
+    /// segment it quotes, turned to the message's way (it goes back to the
+    /// segment's sender).
+    pub fn conn_ends(&self) -> (SocketAddr, SocketAddr) {
+        match &self.icmp {
+            Some(i) => (i.about_dst, i.about_src),
+            None => (self.src, self.dst),
+        }
     }
 
     pub fn len(&self) -> u32 {

@@ -24,7 +24,7 @@ use futures::TryStreamExt;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMetric};
 use rtnetlink::{Handle, RouteMessageBuilder};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use crate::lab::{Lab, Side};
 use crate::sockets::Family;
 
@@ -42,14 +42,15 @@ pub enum Metric {
 impl Metric {
     /// `rto_min` with its value as a case writes it (`1s`, `50ms`): whole
     /// milliseconds from 1 ms to a day.
-    pub fn rto_min(d: Duration) -> std::result::Result<Metric, String> {
+    pub fn rto_min(d: Duration) -> std::result::Result<Metric, Malformed> {
         if d.subsec_nanos() % 1_000_000 != 0 || d < Duration::from_millis(1) {
-            return Err(format!(
-                "rto_min {d:?}: the kernel keeps it in whole milliseconds, at least 1 ms"
+            return Err(Malformed::new(
+                format!("rto_min {d:?}: the kernel keeps it in whole milliseconds, at least 1 ms"),
+                "",
             ));
         }
         if d > Duration::from_secs(86_400) {
-            return Err(format!("rto_min {d:?}: at most a day"));
+            return Err(Malformed::new(format!("rto_min {d:?}: at most a day"), ""));
         }
         Ok(Metric::RtoMin(d))
     }

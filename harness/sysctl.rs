@@ -12,13 +12,13 @@ use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use crate::netns::Netns;
 
 /// The file behind a dotted name: `net.ipv4.tcp_fin_timeout` ->
 /// `/proc/sys/net/ipv4/tcp_fin_timeout`. Only `net.*` names made of
 /// letters, digits, `_` and `-` (interface names) are accepted.
-pub fn path(name: &str) -> Result<PathBuf, String> {
+pub fn path(name: &str) -> Result<PathBuf, Malformed> {
     let parts: Vec<&str> = name.split('.').collect();
     let ok_part = |p: &&str| {
         !p.is_empty()
@@ -26,8 +26,9 @@ pub fn path(name: &str) -> Result<PathBuf, String> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
     if parts.first() != Some(&"net") || parts.len() < 3 || !parts.iter().all(ok_part) {
-        return Err(format!(
-            "`{name}` is not a network sysctl name (write it as sysctl does: net.ipv4.tcp_fin_timeout)"
+        return Err(Malformed::new(
+            format!("`{name}` is not a network sysctl name (write it as sysctl does: net.ipv4.tcp_fin_timeout)"),
+            "",
         ));
     }
     Ok(PathBuf::from("/proc/sys").join(parts.join("/")))

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
 /// `tcpdump -nn -r`'s line for each packet, in order (the relative
@@ -80,6 +81,19 @@ impl Printer {
         let mut s = String::with_capacity(200);
         s.push_str(&clock(p.ts));
         s.push_str(if p.src.is_ipv4() { " IP " } else { " IP6 " });
+        if let Some(icmp) = &p.icmp {
+            // print-icmp.c: addresses without ports, the reason, the
+            // message's length; no TCP state is read or kept.
+            let _ = write!(
+                s,
+                "{} > {}: ICMP {}, length {}",
+                p.src.ip(),
+                p.dst.ip(),
+                icmp.tcpdump_text(),
+                icmp.len
+            );
+            return s;
+        }
         let _ = write!(
             s,
             "{} > {}: Flags [{}]",
@@ -267,11 +281,12 @@ pub fn tcpdump_path() -> Option<PathBuf> {
 /// against [`lines`]`(packets)`. Ok: how many lines, all identical. Err:
 /// the first differing pair, or why tcpdump could not be run. tcpdump's
 /// stderr ("reading from file ...") is only shown when it fails.
-pub fn cross_check(pcap: &Path, packets: &[Packet]) -> Result<usize, String> {
+pub fn cross_check(pcap: &Path, packets: &[Packet]) -> crate::error::Result<usize> {
     let tcpdump = tcpdump_path().ok_or_else(|| {
-        "tcpdump is not installed (looked in /usr/bin, /usr/sbin and PATH): \
-         run `apt-get install tcpdump` (ci/install-deps does)"
-            .to_string()
+        Error::msg(
+            "tcpdump is not installed (looked in /usr/bin, /usr/sbin and PATH): \
+             run `apt-get install tcpdump` (ci/install-deps does)",
+        )
     })?;
     let out = Command::new(&tcpdump)
         .arg("-nn")
@@ -279,19 +294,24 @@ pub fn cross_check(pcap: &Path, packets: &[Packet]) -> Result<usize, String> {
         .arg(pcap)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("run {} -nn -r {}: {e}", tcpdump.display(), pcap.display()))?;
+        .map_err(|e| {
+            Error::io(
+                format!("run {} -nn -r {}", tcpdump.display(), pcap.display()),
+                e,
+            )
+        })?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "{} -nn -r {} failed ({}): {}",
             tcpdump.display(),
             pcap.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let theirs: Vec<&str> = stdout.lines().collect();
-    compare(pcap, &lines(packets), &theirs)
+    compare(pcap, &lines(packets), &theirs).map_err(Error::msg)
 }
 
 fn compare(pcap: &Path, ours: &[String], theirs: &[&str]) -> Result<usize, String> {
@@ -330,7 +350,9 @@ pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
     let mut order: Vec<Vec<usize>> = Vec::new();
     let mut at: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
     for (i, p) in packets.iter().enumerate() {
-        let key = (p.src.min(p.dst), p.src.max(p.dst));
+        // An ICMP message joins the connection of the segment it quotes.
+        let (src, dst) = p.conn_ends();
+        let key = (src.min(dst), src.max(dst));
         let k = *at.entry(key).or_insert_with(|| {
             order.push(Vec::new());
             order.len() - 1
@@ -344,7 +366,10 @@ pub fn connections(packets: &[Packet]) -> Vec<Vec<usize>> {
 /// `[S] [S.] [.] [F.] [F.] [.]`.
 fn form(packets: &[Packet], conn: &[usize]) -> String {
     conn.iter()
-        .map(|&i| format!("[{}]", packets[i].flags))
+        .map(|&i| match &packets[i].icmp {
+            Some(_) => "ICMP".to_string(),
+            None => format!("[{}]", packets[i].flags),
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -409,6 +434,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![],
+            icmp: None,
         }
     }
 
@@ -736,7 +762,7 @@ mod tests {
                     total += n;
                     checked += 1;
                 }
-                Err(e) => failures.push(e),
+                Err(e) => failures.push(e.to_string()),
             }
         }
         eprintln!("{total} lines identical over {checked} pcaps");

@@ -31,26 +31,11 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// An error before it knows its file.
-pub struct Bad {
-    pub(super) msg: String,
-    pub(super) hint: Option<String>,
-}
+/// An error before it knows its file: the harness's one error for text
+/// that does not parse, what a notation's reader returns too.
+pub type Bad = crate::error::Malformed;
 
 /// `msg` with `hint` (none when empty).
 pub fn bad(msg: impl Into<String>, hint: &str) -> Bad {
-    Bad {
-        msg: msg.into(),
-        hint: (!hint.is_empty()).then(|| hint.to_string()),
-    }
-}
-
-/// A notation's error (a packet line, an option, a duration) in a case file.
-impl From<crate::notation::Malformed> for Bad {
-    fn from(m: crate::notation::Malformed) -> Bad {
-        Bad {
-            msg: m.msg,
-            hint: m.hint,
-        }
-    }
+    Bad::new(msg, hint)
 }

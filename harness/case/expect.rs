@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::flow::{self, Isns};
+use crate::icmp::Unreachable;
 use crate::lab::Side;
 use crate::notation::duration::show as show_duration;
 pub use crate::notation::{Mark, Opt, Timing};
@@ -23,6 +24,8 @@ pub struct PacketExpect {
     pub win: Option<u16>,
     pub length: Option<u32>,
     pub options: Option<Vec<Opt>>,
+    /// `icmp frag-needed mtu 1400`: an ICMP message, not a segment.
+    pub icmp: Option<Unreachable>,
     /// `after 0.9s..1.3s` / `at 0.2s..0.4s`: when it must come.
     pub timing: Option<Timing>,
     /// `dropped`, `delayed`, `reordered`, `duplicated`, `injected`: what
@@ -86,6 +89,9 @@ pub struct Seen {
     pub win: u16,
     pub len: u32,
     pub options: Vec<TcpOption>,
+    /// An ICMP message about a segment: what it reports (its TCP fields
+    /// are empty).
+    pub icmp: Option<Unreachable>,
     pub ctx: Context,
 }
 
@@ -114,6 +120,7 @@ impl Seen {
                     o => o.clone(),
                 })
                 .collect(),
+            icmp: p.icmp.map(|i| i.unreachable),
             ctx: Context {
                 ts: p.ts,
                 ..Context::default()
@@ -198,8 +205,20 @@ fn head(f: &mut fmt::Formatter<'_>, from: Side, to: Side, flags: TcpFlags) -> fm
     write!(f, "{from} > {to}  {:<6}", format!("[{flags}]"))
 }
 
+/// `client > server  icmp frag-needed mtu 1400`.
+fn icmp_head(f: &mut fmt::Formatter<'_>, from: Side, to: Side, kind: Unreachable) -> fmt::Result {
+    write!(f, "{from} > {to}  icmp {kind}")
+}
+
 impl fmt::Display for Seen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(kind) = self.icmp {
+            icmp_head(f, self.from, self.to, kind)?;
+            if let Some(m) = &self.ctx.marked {
+                write!(f, "  {m}")?;
+            }
+            return Ok(());
+        }
         head(f, self.from, self.to, self.flags)?;
         let mut fields = self.seq_ack_fields();
         fields.push(format!("win {}", self.win));
@@ -220,8 +239,11 @@ impl fmt::Display for Seen {
 
 impl fmt::Display for PacketExpect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        head(f, self.from, self.to, self.flags)?;
         let mut fields = Vec::new();
+        match self.icmp {
+            Some(kind) => icmp_head(f, self.from, self.to, kind)?,
+            None => head(f, self.from, self.to, self.flags)?,
+        }
         match self.seq {
             Some((s, Some(e))) => fields.push(format!("seq {s}:{e}")),
             Some((s, None)) => fields.push(format!("seq {s}")),
@@ -259,6 +281,24 @@ impl PacketExpect {
                 "direction: expected {} > {}, saw {} > {}",
                 self.from, self.to, seen.from, seen.to
             ));
+        }
+        match (self.icmp, seen.icmp) {
+            (Some(want), Some(saw)) if want != saw => {
+                return Some(format!("icmp: expected {want}, saw {saw}"))
+            }
+            (Some(want), None) => {
+                return Some(format!(
+                    "expected icmp {want}, saw a segment [{}]",
+                    seen.flags
+                ))
+            }
+            (None, Some(saw)) => {
+                return Some(format!(
+                    "expected a segment [{}], saw icmp {saw}",
+                    self.flags
+                ))
+            }
+            _ => {}
         }
         if self.flags != seen.flags {
             return Some(format!(

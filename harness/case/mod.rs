@@ -16,6 +16,7 @@ pub mod run;
 use std::path::PathBuf;
 
 use crate::faults::{Action, Direction, FlagMatch, Link, Rule, Which};
+use crate::icmp::Unreachable;
 use crate::inject::SegmentSpec;
 use crate::kernel::{Kernel, Requirement};
 use crate::lab::Side;
@@ -254,6 +255,10 @@ pub enum ItemKind {
     /// `client sends [R] seq rcv_nxt+1`: a crafted segment sent from the
     /// host's veth end as if its kernel had sent it (see `inject`).
     Send { host: Side, spec: SegmentSpec },
+    /// `client sends icmp frag-needed mtu 1400`: an ICMP
+    /// destination-unreachable message from the host to its peer, quoting
+    /// the peer's latest segment (see `inject::icmp`).
+    SendIcmp { host: Side, kind: Unreachable },
     /// `drop client > server [F.] first`, `delay ... by 300ms`, `reorder
     /// ...`: a deterministic fault rule, in force from this step until a
     /// `heal` or the end of the case. Its `origin` (file:line) is filled in
@@ -302,6 +307,7 @@ impl ItemKind {
                 | ItemKind::Signal { .. }
                 | ItemKind::Eof { .. }
                 | ItemKind::Send { .. }
+                | ItemKind::SendIcmp { .. }
                 | ItemKind::Fault(_)
                 | ItemKind::Heal { .. }
                 | ItemKind::Netem { .. }
@@ -398,6 +404,7 @@ impl std::fmt::Display for ItemKind {
                 Ok(())
             }
             ItemKind::Send { host, spec } => write!(f, "{host} sends {spec}"),
+            ItemKind::SendIcmp { host, kind } => write!(f, "{host} sends icmp {kind}"),
             ItemKind::Fault(rule) => f.write_str(&rule_text(rule)),
             ItemKind::Heal { direction: None } => f.write_str("heal"),
             ItemKind::Heal { direction: Some(d) } => write!(f, "heal {d}"),

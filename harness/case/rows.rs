@@ -76,7 +76,7 @@ pub use crate::notation::duration::{show as show_duration, Window};
 
 /// `300us`, `200ms`, `1.5s`, `1min`; at most a day.
 pub fn duration(s: &str) -> Result<Duration, Bad> {
-    Ok(crate::notation::duration::parse(s)?)
+    crate::notation::duration::parse(s)
 }
 
 /// One row of a `sockets HOST` block, ss's columns:
@@ -125,7 +125,9 @@ impl SocketExpect {
         let Some((state, rest)) = words.split_first() else {
             return Err(bad("empty socket row", SOCKET_HINT));
         };
-        let state: TcpState = state.parse().map_err(|m: String| bad(m, SOCKET_HINT))?;
+        let state: TcpState = state
+            .parse()
+            .map_err(|m: crate::error::Malformed| m.or_hint(SOCKET_HINT))?;
         let (queues, rest) = match rest {
             [r, s, tail @ ..] if r.parse::<u32>().is_ok() && s.parse::<u32>().is_ok() => {
                 (Some((r.parse().unwrap(), s.parse().unwrap())), tail)
@@ -285,7 +287,7 @@ impl FdExpect {
                 )
             })?
             .parse()
-            .map_err(|m: String| bad(m, FD_HINT))?;
+            .map_err(|m: crate::error::Malformed| m.or_hint(FD_HINT))?;
         Ok(FdExpect {
             line,
             fd,

@@ -214,6 +214,7 @@ fn seen(from: Side, flags: TcpFlags, seq: u32, ack: u32, len: u32) -> Seen {
             TcpOption::Nop,
             TcpOption::Ts { val: 1, ecr: 2 },
         ],
+        icmp: None,
         ctx: Default::default(),
     }
 }
@@ -309,6 +310,7 @@ fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) 
             TcpOption::Nop,
             TcpOption::Wscale(10),
         ],
+        icmp: None,
         ctx: Default::default(),
     };
     assert_eq!(p.mismatch(&syn).is_none(), ok, "{:?}", p.mismatch(&syn));
@@ -424,6 +426,7 @@ fn a_packets_line_pins_sack_blocks_relative_to_the_acknowledged_isn() {
         win: 64,
         options,
         payload: vec![],
+        icmp: None,
     };
     let (c, s) = ("192.168.2.105:40000", "192.168.2.100:11111");
     let packets = [
@@ -460,6 +463,44 @@ fn a_packets_line_pins_sack_blocks_relative_to_the_acknowledged_isn() {
             p.mismatch(&seen)
         );
     }
+}
+
+#[test]
+fn an_icmp_line_matches_only_that_icmp_message() {
+    use crate::icmp::Unreachable;
+    let p = &packets_of("packets\n  client > server  icmp frag-needed mtu 1400  injected\n")[0];
+    assert_eq!(
+        p.to_string(),
+        "client > server  icmp frag-needed mtu 1400  injected"
+    );
+    let mut icmp = seen(Side::Client, TcpFlags::default(), 0, 0, 0);
+    icmp.icmp = Some(Unreachable::FragNeeded { mtu: 1400 });
+    icmp.ctx.marked = Some(super::expect::Marked {
+        mark: super::expect::Mark::Injected,
+        delay: None,
+        rule_line: 9,
+        netem: false,
+    });
+    assert_eq!(p.mismatch(&icmp), None);
+    assert_eq!(
+        icmp.to_string(),
+        "client > server  icmp frag-needed mtu 1400  injected (line 9)"
+    );
+    icmp.icmp = Some(Unreachable::FragNeeded { mtu: 1500 });
+    assert_eq!(
+        p.mismatch(&icmp).as_deref(),
+        Some("icmp: expected frag-needed mtu 1400, saw frag-needed mtu 1500")
+    );
+    let syn = seen(Side::Client, TcpFlags::SYN, 0, 0, 0);
+    assert_eq!(
+        p.mismatch(&syn).as_deref(),
+        Some("expected icmp frag-needed mtu 1400, saw a segment [S]")
+    );
+    let s = &packets_of("packets\n  client > server  [S]\n")[0];
+    assert_eq!(
+        s.mismatch(&icmp).as_deref(),
+        Some("expected a segment [S], saw icmp frag-needed mtu 1500")
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! The words are tc-netem's: `loss 10% delay 20ms 5ms duplicate 1%
 //! reorder 5% seed 42`.
 
+use crate::error::Malformed;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -72,8 +73,8 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 impl FromStr for Link {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Link, String> {
+    type Err = Malformed;
+    fn from_str(s: &str) -> Result<Link, Malformed> {
         let mut link = Link::default();
         let words: Vec<&str> = s.split_whitespace().collect();
         let mut i = 0;
@@ -81,7 +82,7 @@ impl FromStr for Link {
             words
                 .get(i + 1)
                 .copied()
-                .ok_or_else(|| format!("`{}` needs a value", words[i]))
+                .ok_or_else(|| Malformed::new(format!("`{}` needs a value", words[i]), ""))
         };
         while i < words.len() {
             match words[i] {
@@ -101,15 +102,21 @@ impl FromStr for Link {
                     }
                 }
                 w => {
-                    return Err(format!(
-                        "`{w}` is not a link fault (loss, delay, duplicate, reorder, seed)"
+                    return Err(Malformed::new(
+                        format!(
+                            "`{w}` is not a link fault (loss, delay, duplicate, reorder, seed)"
+                        ),
+                        "",
                     ))
                 }
             }
             i += 2;
         }
         if words.is_empty() {
-            return Err("no link fault given (e.g. `loss 10% delay 20ms 5ms seed 1`)".into());
+            return Err(Malformed::new(
+                "no link fault given (e.g. `loss 10% delay 20ms 5ms seed 1`)",
+                "",
+            ));
         }
         Ok(link)
     }
@@ -219,9 +226,13 @@ mod tests {
             "delay 20ms loss 1%".parse::<Link>().unwrap().jitter,
             Duration::ZERO
         );
-        assert!("loss 10".parse::<Link>().unwrap_err().contains("percent"));
+        assert!("loss 10"
+            .parse::<Link>()
+            .unwrap_err()
+            .msg
+            .contains("percent"));
         assert!("loss 101%".parse::<Link>().is_err());
-        assert!("delay 20".parse::<Link>().unwrap_err().contains("unit"));
+        assert!("delay 20".parse::<Link>().unwrap_err().msg.contains("unit"));
         assert!("jitter 5ms".parse::<Link>().is_err());
         assert!("".parse::<Link>().is_err());
     }

@@ -6,6 +6,7 @@
 //! packets block (`client > server`), flags as the seed's ladder names them
 //! (`FIN`, `SYN+ACK`) or exactly in tcpdump's letters (`[F.]`).
 
+use crate::error::Malformed;
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -45,16 +46,19 @@ impl fmt::Display for Direction {
 }
 
 impl FromStr for Direction {
-    type Err = String;
+    type Err = Malformed;
     /// `client > server` or `server > client` (spaces optional).
-    fn from_str(s: &str) -> Result<Direction, String> {
+    fn from_str(s: &str) -> Result<Direction, Malformed> {
         let (a, b) = s.split_once('>').ok_or_else(|| {
             format!("`{s}` is not a direction (write `client > server` or `server > client`)")
         })?;
         let from: Side = a.trim().parse()?;
         let to: Side = b.trim().parse()?;
         if to != from.peer() {
-            return Err(format!("`{s}`: a packet goes from one host to the other"));
+            return Err(Malformed::new(
+                format!("`{s}`: a packet goes from one host to the other"),
+                "",
+            ));
         }
         Ok(Direction { from })
     }
@@ -125,8 +129,8 @@ impl fmt::Display for FlagMatch {
 }
 
 impl FromStr for FlagMatch {
-    type Err = String;
-    fn from_str(s: &str) -> Result<FlagMatch, String> {
+    type Err = Malformed;
+    fn from_str(s: &str) -> Result<FlagMatch, Malformed> {
         Ok(match s {
             "FIN" => FlagMatch::Fin,
             "SYN" => FlagMatch::Syn,
@@ -138,9 +142,9 @@ impl FromStr for FlagMatch {
             _ => match s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
                 Some(letters) => FlagMatch::Exact(letters.parse()?),
                 None => {
-                    return Err(format!(
+                    return Err(Malformed::new(format!(
                         "`{s}` is not a packet kind (FIN, SYN, SYN+ACK, RST, ACK, data, any, or tcpdump flags like [F.])"
-                    ))
+                    ), ""))
                 }
             },
         })
@@ -197,11 +201,16 @@ impl fmt::Display for Which {
 }
 
 impl FromStr for Which {
-    type Err = String;
+    type Err = Malformed;
     /// `first`, `1st`, `2nd`, `3`, `every`, `2..4`.
-    fn from_str(s: &str) -> Result<Which, String> {
-        let bad = || format!("`{s}` is not a count (first, 1st, 2nd, 3, every, 2..4)");
-        let num = |t: &str| -> Result<u64, String> {
+    fn from_str(s: &str) -> Result<Which, Malformed> {
+        let bad = || {
+            Malformed::new(
+                format!("`{s}` is not a count (first, 1st, 2nd, 3, every, 2..4)"),
+                "",
+            )
+        };
+        let num = |t: &str| -> Result<u64, Malformed> {
             let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
             match digits.parse::<u64>() {
                 Ok(n) if n > 0 && (digits == t || ordinal(n) == t) => Ok(n),
@@ -215,7 +224,7 @@ impl FromStr for Which {
                 Some((a, b)) => {
                     let (a, b) = (num(a)?, num(b)?);
                     if a > b {
-                        return Err(format!("`{s}`: the range is empty"));
+                        return Err(Malformed::new(format!("`{s}`: the range is empty"), ""));
                     }
                     Ok(Which::Range(a, b))
                 }
@@ -447,7 +456,11 @@ mod tests {
         ] {
             assert_eq!(w.parse::<FlagMatch>().unwrap().to_string(), w);
         }
-        assert!("fin".parse::<FlagMatch>().unwrap_err().contains("SYN+ACK"));
+        assert!("fin"
+            .parse::<FlagMatch>()
+            .unwrap_err()
+            .msg
+            .contains("SYN+ACK"));
     }
 
     #[test]
@@ -487,6 +500,7 @@ mod tests {
             win: 502,
             options: vec![],
             payload: vec![0; len],
+            icmp: None,
         }
     }
 

@@ -242,6 +242,7 @@ impl Conn {
             win: spec.win.or(self.host.win).unwrap_or(DEFAULT_WIN),
             options,
             payload: spec.data.bytes(),
+            icmp: None,
         })
     }
 
@@ -368,6 +369,7 @@ pub fn resolve_new(
             now,
         )?,
         payload: spec.data.bytes(),
+        icmp: None,
     })
 }
 
@@ -410,6 +412,7 @@ pub(super) mod tests {
                 })
                 .unwrap_or_default(),
             payload: vec![b'a'; len],
+            icmp: None,
         }
     }
 

@@ -61,6 +61,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod icmp;
 pub mod spec;
 pub mod wire;
 
@@ -114,11 +115,11 @@ pub fn resolve(
     port: u16,
     family: Family,
     now: Duration,
-) -> std::result::Result<Packet, String> {
+) -> std::result::Result<Packet, Malformed> {
     if spec.to_port.is_some() {
-        return conn::resolve_new(spec, side, family, now);
+        return Ok(conn::resolve_new(spec, side, family, now)?);
     }
-    Conn::latest(packets, side, port)?.resolve(spec, now)
+    Ok(Conn::latest(packets, side, port)?.resolve(spec, now)?)
 }
 
 /// Resolves `spec` against the capture (see [`resolve`]), builds the frame
@@ -153,6 +154,34 @@ pub fn inject(
         .map_err(|m| format!("{what}: {m}"))?;
         packet.ts = now;
         let frame = frame::build(&packet, macs, frame::plausible_ip_id())
+            .map_err(|m| format!("{what}: {m}"))?;
+        Ok((frame.clone(), (frame, packet)))
+    })?;
+    Ok(Injected {
+        frame,
+        packet,
+        sent,
+    })
+}
+
+/// Sends `kind`, an ICMP destination-unreachable message, from `side` to
+/// its peer about the peer's latest segment on `port` (see [`icmp`]).
+/// Nothing is sent when there is no such segment.
+pub fn inject_icmp(
+    lab: &Lab,
+    side: Side,
+    kind: crate::icmp::Unreachable,
+    packets: &[Packet],
+    port: u16,
+) -> Result<Injected> {
+    let what = format!("{side} sends icmp {kind}");
+    let quoted = icmp::quoted(packets, side, port)
+        .map_err(|m| Error::msg(format!("{what}: {m}")))?
+        .clone();
+    let macs = wire::macs(lab, side)?;
+    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+        let packet = icmp::message(kind, side, &quoted, now);
+        let frame = icmp::build(&packet, &quoted, macs, frame::plausible_ip_id())
             .map_err(|m| format!("{what}: {m}"))?;
         Ok((frame.clone(), (frame, packet)))
     })?;

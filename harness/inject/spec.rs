@@ -95,6 +95,12 @@ impl FromStr for SegmentSpec {
 
     fn from_str(text: &str) -> Result<SegmentSpec, Malformed> {
         let l = line::parse(text, Where::Sends)?;
+        if let Some(kind) = l.icmp {
+            return Err(err(
+                format!("`icmp {kind}` is an ICMP message, not a TCP segment"),
+                "send it as `HOST sends icmp ...` (inject::icmp)",
+            ));
+        }
         let mut spec = SegmentSpec {
             flags: l.flags,
             seq: l.seq,

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::malformed::Malformed;
+use crate::error::Malformed;
 
 /// The longest duration anything may write: a day covers every TCP timer
 /// (keepalive idle is at most 32767 s); anything longer is a typo, and one

@@ -8,13 +8,14 @@
 //! [`parse`] reads every form either reader knows and refuses, with a hint,
 //! the forms the reader it is given cannot use (see [`Where`]).
 
-use super::malformed::Malformed;
 use super::options::{self, Opt};
 use super::reader::Where;
 use super::timing::{tail, Mark, Timing};
 use super::values::{
     number, offset_from, port, quoted, small, split_fields, split_word, MAX_SEGMENT,
 };
+use crate::error::Malformed;
+use crate::icmp::Unreachable;
 use crate::lab::Side;
 use crate::packet::TcpFlags;
 
@@ -63,11 +64,40 @@ pub struct Line {
     pub timing: Option<Timing>,
     /// `dropped`, `injected`, ... (`packets` only).
     pub mark: Option<Mark>,
+    /// `icmp frag-needed mtu 1400`: an ICMP message about a segment, not a
+    /// segment (no flags, no fields).
+    pub icmp: Option<Unreachable>,
+}
+
+/// `icmp KIND` after the direction, then the packets line's timing and mark.
+fn icmp_line(dir: Option<Dir>, words: &str, w: Where) -> Result<Line, Malformed> {
+    let (words, timing, mark) = tail(words, 0)?;
+    let line = Line {
+        dir,
+        flags: TcpFlags::default(),
+        seq: None,
+        seq_end: None,
+        ack: None,
+        win: None,
+        length: None,
+        payload: None,
+        options: None,
+        to_port: None,
+        from_port: None,
+        timing,
+        mark,
+        icmp: Some(super::icmp::kind(words)?),
+    };
+    refuse(&line, w)?;
+    Ok(line)
 }
 
 /// Reads `text` as reader `w` takes it.
 pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
     let (dir, rest) = direction(text, w)?;
+    if let Some(words) = super::icmp::strip_icmp(rest) {
+        return icmp_line(dir, words, w);
+    }
     let Some(inner) = rest.strip_prefix('[') else {
         return Err(Malformed::new(
             format!(
@@ -83,7 +113,7 @@ pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
             "write flags as `[S.]` or `[R.]`",
         ));
     };
-    let flags: TcpFlags = letters.parse().map_err(|m: String| {
+    let flags: TcpFlags = letters.parse().map_err(|m: crate::error::Malformed| {
         Malformed::new(
             format!("bad flags `[{letters}]`: {m}"),
             "flags are tcpdump's letters: `[S]`, `[S.]`, `[P.]`, `[F.]`, `[R]`, `[R.]`, `[.]`",
@@ -103,6 +133,7 @@ pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
         from_port: None,
         timing: None,
         mark: None,
+        icmp: None,
     };
     let mut parts = split_fields(fields, w.options_hint_for_brackets())?;
     if let Some(last) = parts.last_mut() {
@@ -152,18 +183,14 @@ fn direction(text: &str, w: Where) -> Result<(Option<Dir>, &str), Malformed> {
     let (from, rest) = split_word(text);
     let (arrow, rest) = split_word(rest);
     let (to, rest) = split_word(rest);
-    let from: Side = from
-        .parse()
-        .map_err(|m: String| Malformed::new(m, w.hint()))?;
+    let from: Side = from.parse().map_err(|m: Malformed| m.or_hint(w.hint()))?;
     if arrow != ">" {
         return Err(Malformed::new(
             format!("expected `>` after `{from}`, got `{arrow}`"),
             w.hint(),
         ));
     }
-    let to: Side = to
-        .parse()
-        .map_err(|m: String| Malformed::new(m, w.hint()))?;
+    let to: Side = to.parse().map_err(|m: Malformed| m.or_hint(w.hint()))?;
     if from == to {
         return Err(Malformed::new(
             format!("`{from} > {to}`: a packet goes from one host to the other"),

@@ -1,7 +1,8 @@
 //! The text forms tcplab shares between what a case expects and what it
 //! makes happen: tcpdump's notation of one TCP segment (`[P.] seq 1:7, ack
 //! 1, win 502, options [nop,nop,TS val 5 ecr 6], length 6`), TCP options as
-//! written, and durations.
+//! written, ICMP messages about a segment (`icmp frag-needed mtu 1400`),
+//! and durations.
 //!
 //! One grammar, read in two places: a `packets` line (what a captured
 //! packet must show) and a `HOST sends` segment (what to inject). Each
@@ -16,16 +17,16 @@
 //! at its `file:line`.
 
 pub mod duration;
+pub mod icmp;
 pub mod line;
-mod malformed;
 pub mod options;
 mod reader;
 pub mod timing;
 mod values;
 
+pub use crate::error::Malformed;
 pub use duration::Window;
 pub use line::{AckNum, Line, SeqNum};
-pub use malformed::Malformed;
 pub use options::Opt;
 pub use reader::{Where, PACKET_HINT, SEGMENT_HINT};
 pub use timing::{Mark, Timing};

@@ -20,9 +20,9 @@
 
 use std::fmt;
 
-use super::malformed::Malformed;
 use super::reader::Where;
 use super::values::{number, offset_from, small};
+use crate::error::Malformed;
 use crate::packet::TcpOption;
 
 /// One item of `options [...]`.

@@ -219,3 +219,41 @@ fn a_tsval_may_count_from_hosts_clock_or_the_peers_ts_recent_in_sends() {
     let (m, _) = hint_of("[.] options [TS val clock*2]", Where::Sends);
     assert!(m.contains("bad offset"), "{m}");
 }
+
+#[test]
+fn an_icmp_message_reads_the_same_in_both_readers() {
+    use crate::icmp::Unreachable;
+    let l = parse(
+        "client > server  icmp frag-needed mtu 1400  injected",
+        Where::Packets,
+    )
+    .unwrap();
+    assert_eq!(l.icmp, Some(Unreachable::FragNeeded { mtu: 1400 }));
+    assert_eq!(
+        (l.dir, l.mark),
+        (Some((Side::Client, Side::Server)), Some(Mark::Injected))
+    );
+    let l = parse("ICMP port-unreachable", Where::Sends).unwrap();
+    assert_eq!(l.icmp, Some(Unreachable::Port));
+    for (_, kind) in Unreachable::WORDS {
+        let kind = match kind {
+            Unreachable::FragNeeded { .. } => Unreachable::FragNeeded { mtu: 576 },
+            k => k,
+        };
+        let back = super::icmp::kind(&kind.to_string()).unwrap();
+        assert_eq!(back, kind, "{kind}");
+    }
+}
+
+#[rstest]
+#[case::no_kind("icmp", "`icmp` without its kind")]
+#[case::unknown("icmp redirect", "unknown ICMP message `redirect`")]
+#[case::no_mtu("icmp frag-needed", "needs the next hop's MTU")]
+#[case::tiny_mtu("icmp frag-needed mtu 20", "`mtu 20` is not an MTU")]
+#[case::trailing("icmp port-unreachable please", "unexpected `please`")]
+#[case::timing_in_sends("icmp port-unreachable  at 0s..1s", "has no timing window")]
+fn bad_icmp_messages_say_what_and_how(#[case] text: &str, #[case] msg: &str) {
+    let (m, h) = hint_of(text, Where::Sends);
+    assert!(m.contains(msg), "`{text}`: {m}");
+    assert!(!h.is_empty(), "`{text}` has no hint");
+}

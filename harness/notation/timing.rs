@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::duration::Window;
-use super::malformed::Malformed;
+use crate::error::Malformed;
 
 /// When a packets line says its packet must come, as a window.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,7 +1,7 @@
 //! The values of a segment line's fields: numbers, named offsets
 //! (`rcv_nxt+1`), ports, quoted payloads, and the commas between fields.
 
-use super::malformed::Malformed;
+use crate::error::Malformed;
 
 /// The most bytes one TCP segment can carry (an IP datagram's length field).
 pub const MAX_SEGMENT: u32 = 65535;

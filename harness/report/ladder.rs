@@ -95,6 +95,10 @@ pub fn labels(packets: &[Packet]) -> Vec<String> {
 /// One arrow's name: the flags' names, without ACK unless `ack_is_news`
 /// (or ACK is the only flag), then for data `len N` and the first bytes.
 pub fn label(p: &Packet, ack_is_news: bool) -> String {
+    if let Some(icmp) = &p.icmp {
+        // `ICMP frag-needed mtu 1400`: the case notation's words.
+        return format!("ICMP {}", icmp.unreachable);
+    }
     let flags = if ack_is_news || p.flags == TcpFlags::ACK {
         p.flags
     } else {
@@ -376,7 +380,7 @@ fn rows(packets: &[Packet], events: &[Timed], opts: &LadderOptions) -> Vec<Row> 
                 continue;
             };
             let mut text = labels[i].clone();
-            if opts.numbers {
+            if opts.numbers && p.icmp.is_none() {
                 text = format!("{text} {}", numbers(p, &isns));
             }
             if rexmit[i] {

@@ -25,6 +25,7 @@ fn pkt(ms: u64, src: &str, dst: &str, flags: &str, seq: u32, ack: u32) -> Packet
         win: 502,
         options: vec![],
         payload: vec![],
+        icmp: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn pkt(ms: u64, src: &str, dst: &str, flags: &str, seq: u32, ack: u32, len: usiz
         win: 502,
         options: vec![],
         payload: vec![b'x'; len],
+        icmp: None,
     }
 }
 

@@ -90,6 +90,7 @@ mod tests {
             win: 64,
             options: vec![],
             payload: vec![],
+            icmp: None,
         })
         .collect()
     }

@@ -1,6 +1,7 @@
 //! TCP states as the kernel numbers them and as ss, lsof and RFC 793 name
 //! them.
 
+use crate::error::Malformed;
 use std::fmt;
 use std::str::FromStr;
 
@@ -113,13 +114,13 @@ impl fmt::Display for TcpState {
 }
 
 impl FromStr for TcpState {
-    type Err = String;
+    type Err = Malformed;
 
     /// Accepts, in any case and with `-` or `_`: ss's names (`ESTAB`,
     /// `FIN-WAIT-1`, `UNCONN`), lsof's (`ESTABLISHED`, `FIN_WAIT1`,
     /// `CLOSE`), RFC 793's (`SYN-RECEIVED`, `CLOSED`) and ss's filter names
     /// (`listening`, `closed`).
-    fn from_str(s: &str) -> Result<TcpState, String> {
+    fn from_str(s: &str) -> Result<TcpState, Malformed> {
         let norm = s.trim().to_ascii_uppercase().replace('_', "-");
         let state = match norm.as_str() {
             "ESTAB" | "ESTABLISHED" => TcpState::Established,
@@ -135,10 +136,13 @@ impl FromStr for TcpState {
             "CLOSING" => TcpState::Closing,
             _ => {
                 let names: Vec<&str> = TcpState::ALL.iter().map(|s| s.ss_name()).collect();
-                return Err(format!(
-                    "unknown TCP state `{s}` (expected one of {}, or lsof's names such as \
+                return Err(Malformed::new(
+                    format!(
+                        "unknown TCP state `{s}` (expected one of {}, or lsof's names such as \
                      ESTABLISHED, CLOSE_WAIT)",
-                    names.join(", ")
+                        names.join(", ")
+                    ),
+                    "",
                 ));
             }
         };
@@ -190,7 +194,7 @@ mod tests {
     #[case("SYN")]
     #[case("bound-inactive")]
     fn state_rejects(#[case] name: &str) {
-        let err = name.parse::<TcpState>().unwrap_err();
+        let err = name.parse::<TcpState>().unwrap_err().msg;
         assert!(err.contains("ESTAB") && err.contains(name.trim()), "{err}");
     }
 

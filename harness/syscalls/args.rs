@@ -3,7 +3,7 @@
 //! [`Memory`] (a fake one in the tests).
 
 use super::constants::{
-    msg_flags, NOT_INT, SOL_SOCKET, SO_LINGER, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD,
+    msg_flags, NOT_INT, SOL_SOCKET, SO_ERROR, SO_LINGER, SO_RCVTIMEO_OLD, SO_SNDTIMEO_OLD,
 };
 use super::memory::{u32_of, u64_of, Memory};
 use super::render::{ptr, quote, quote_shown, STRLEN};
@@ -56,6 +56,10 @@ pub(super) fn optval(mem: &dyn Memory, level: u64, name: u64, addr: u64, len: u3
     let i32_at = |i: usize| u32_of(&b, i) as i32;
     let i64_at = |i: usize| u64_of(&b, i) as i64;
     match (level, name) {
+        // strace names a pending error: `[ECONNREFUSED]` (0 stays `[0]`).
+        (SOL_SOCKET, SO_ERROR) if b.len() >= 4 && i32_at(0) > 0 => {
+            format!("[{}]", super::record::errno_name(-i64::from(i32_at(0))))
+        }
         (SOL_SOCKET, SO_LINGER) if b.len() >= 8 => {
             format!("{{l_onoff={}, l_linger={}}}", i32_at(0), i32_at(4))
         }

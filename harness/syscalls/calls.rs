@@ -352,6 +352,7 @@ mod tests {
     #[case(libc::SYS_accept4, [3, ADDR, LEN, 0o2000000, 0, 0], 5, vec![(ADDR, v4(49492, [127, 0, 0, 1])), (LEN, 16u32.to_ne_bytes().to_vec())], r#"accept4(3, {sa_family=AF_INET, sin_port=htons(49492), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = 5"#)]
     #[case(libc::SYS_getpeername, [3, ADDR, LEN, 0, 0, 0], -107, vec![(LEN, 16u32.to_ne_bytes().to_vec())], "getpeername(3, 0x8000, [16]) = -1 ENOTCONN (Transport endpoint is not connected)")]
     #[case(libc::SYS_getsockopt, [4, 1, 4, BUF, LEN, 0], 0, vec![(BUF, 0i32.to_ne_bytes().to_vec()), (LEN, 4u32.to_ne_bytes().to_vec())], "getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0")]
+    #[case(libc::SYS_getsockopt, [3, 1, 4, BUF, LEN, 0], 0, vec![(BUF, 111i32.to_ne_bytes().to_vec()), (LEN, 4u32.to_ne_bytes().to_vec())], "getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0")]
     #[case(libc::SYS_recvfrom, [5, BUF, 8192, 0, 0, 0], 6, vec![(BUF, b"11111\n".to_vec())], r#"recvfrom(5, "11111\n", 8192, 0, NULL, NULL) = 6"#)]
     #[case(libc::SYS_recvfrom, [5, BUF, 8192, 0, 0, 0], 0, vec![(BUF, b"11111\n".to_vec())], r#"recvfrom(5, "", 8192, 0, NULL, NULL) = 0"#)]
     #[case(libc::SYS_recvfrom, [5, BUF, 10, 0, 0, 0], -11, vec![], "recvfrom(5, 0x7000, 10, 0, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable)")]

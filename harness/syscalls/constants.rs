@@ -71,6 +71,7 @@ pub(super) const LEVELS: &[(u64, &str)] = &[
 ];
 
 pub(super) const SO_LINGER: u64 = 13;
+pub(super) const SO_ERROR: u64 = 4;
 pub(super) const SO_RCVTIMEO_OLD: u64 = 20;
 pub(super) const SO_SNDTIMEO_OLD: u64 = 21;
 

@@ -90,8 +90,9 @@ fn direction(s: &str) -> Result<Direction, Bad> {
     if s.is_empty() {
         return Err(bad("the rule names no direction", RULE_HINT));
     }
-    s.parse()
-        .map_err(|m: String| bad(m, "write `client > server` or `server > client`"))
+    s.parse().map_err(|m: crate::error::Malformed| {
+        m.or_hint("write `client > server` or `server > client`")
+    })
 }
 
 /// `*` (any), or tcpdump's letters matched exactly; with `data`, only
@@ -105,7 +106,7 @@ fn flag_match(letters: &str, data: bool) -> Result<FlagMatch, Bad> {
             FlagMatch::Any
         });
     }
-    let flags: TcpFlags = letters.parse().map_err(|m: String| {
+    let flags: TcpFlags = letters.parse().map_err(|m: crate::error::Malformed| {
         bad(
             format!("bad flags `[{letters}]`: {m}"),
             "write flags as tcpdump does (`[S]`, `[S.]`, `[P.]`, `[F.]`, `[.]`), or `[*]` for any packet",
@@ -172,7 +173,10 @@ pub(super) fn netem(rest: &str) -> Result<ItemKind, Bad> {
     }
     let direction = direction(&words[..3].join(" "))?;
     let faults = without_jitter_word(&words[3..])?;
-    let link: Link = faults.join(" ").parse().map_err(|m: String| bad(m, HINT))?;
+    let link: Link = faults
+        .join(" ")
+        .parse()
+        .map_err(|m: crate::error::Malformed| m.or_hint(HINT))?;
     if link.delay + link.jitter > MAX_DELAY {
         return Err(bad("a netem delay longer than a day", HINT));
     }
@@ -218,7 +222,7 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
             "a case may set only sysctls under net.ipv4., net.ipv6. or net.core. (they live and die with the host's namespace)",
         ));
     }
-    crate::sysctl::path(name).map_err(|m| bad(m, HINT))?;
+    crate::sysctl::path(name).map_err(|m| m.or_hint(HINT))?;
     if value.is_empty() {
         return Err(bad(format!("`{name}=` has no value"), HINT));
     }
@@ -240,7 +244,7 @@ pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
         return Err(bad(format!("unknown route metric `{metric}`"), HINT));
     }
     let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
-    let metric = crate::route::Metric::rto_min(d).map_err(|m| bad(m, HINT))?;
+    let metric = crate::route::Metric::rto_min(d).map_err(|m| m.or_hint(HINT))?;
     Ok(ItemKind::Route { host, metric })
 }
 

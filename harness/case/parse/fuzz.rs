@@ -25,7 +25,8 @@ const WORDS: &[&str] = &[
     "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "ipv4:", "ipv6:", "ipv4-only", "ipv6-only", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
     "sends", "rcv_nxt", "snd_nxt+1", "rcv_nxt-1", "payload", "\"x\\n\"", "to", "from", "after",
-    "dropped", "injected", "delayed", "within",
+    "dropped", "injected", "delayed", "within", "icmp", "frag-needed", "mtu", "port-unreachable",
+    "host-unreachable", "clock+10", "ts_recent-1", "sack", "{1:2}",
     "keepalive", "on", "fd", "IPv4", "IPv6", "TCP", "UDP", "->", "accept(4, ...) = 5",
     "connect(3, ...) = -1 ECONNREFUSED", "listen(", ")", "(", "= ?", "=", "...", "*", ",", ":",
     "..", "'", "\"", "'a b'", "\"unterminated", "\"nothing\"", "\"a\\\"b\"", "jitter", "#", "  #", "\t", "  ", "\r", "\0", "\u{feff}",
@@ -90,7 +91,8 @@ const TEMPLATES: &[&str] = &[
     "ipv6: {} {}", "ours: ipv4: {} {}", "ipv6: ncat: packets", "ipv4-only {}",
     "{} trace {}", "{} wait {} {} {}", "{} sockets {}", "client fds  # {}", "{} prints \"{}\"",
     "netem client > server delay {} jitter {} {}", "sockets client  # {}", "  {} > {}  [S]  seq 0  # {}",
-    "client sends {} {}", "server sends [{}] seq {}, ack {}, {} {}", "client sends [R] seq rcv_nxt{}  {} {}",
+    "client sends {} {}", "server sends [{}] seq {}, ack {}, {} {}", "client sends icmp {} {} {}",
+    "  client > server  icmp {} {}  {}", "client sends [.] options [nop,nop,TS val {} ecr {},sack {}]", "client sends [R] seq rcv_nxt{}  {} {}",
     "  client > server  [S]  seq {}  {} {}  {}", "  server > client  [P.]  {} \"{}\", length {}",
 ];
 

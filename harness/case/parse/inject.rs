@@ -10,12 +10,17 @@ use crate::inject::SegmentSpec;
 use crate::lab::Side;
 
 const SENDS_HINT: &str = "write e.g. `client sends [R] seq rcv_nxt` (an exact reset), \
-     `client sends [R] seq rcv_nxt+1` or `client sends [.] seq rcv_nxt+100000, length 10`";
+     `client sends [R] seq rcv_nxt+1`, `client sends [.] seq rcv_nxt+100000, length 10` \
+     or `client sends icmp frag-needed mtu 1400`";
 
 /// `HOST sends SEGMENT`.
 pub(super) fn sends(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     if arg.is_empty() {
         return Err(bad("`sends` without a segment", SENDS_HINT));
+    }
+    if let Some(words) = crate::notation::icmp::strip_icmp(arg) {
+        let kind = crate::notation::icmp::kind(words)?;
+        return Ok(ItemKind::SendIcmp { host, kind });
     }
     let spec: SegmentSpec = arg.parse().map_err(|e: crate::inject::Malformed| Bad {
         msg: format!("bad segment `{arg}`: {}", e.msg),
@@ -86,6 +91,28 @@ mod tests {
     }
 
     #[test]
+    fn an_icmp_message_parses_and_prints_back() {
+        for text in [
+            "client sends icmp frag-needed mtu 1400",
+            "server sends icmp port-unreachable",
+            "server sends icmp host-unreachable",
+        ] {
+            let case = parse(Path::new("x.case"), &format!("{text}\n")).unwrap();
+            assert!(
+                matches!(case.items[0].kind, ItemKind::SendIcmp { .. }),
+                "{text}"
+            );
+            assert_eq!(case.items[0].kind.to_string(), text);
+            assert!(case.items[0].kind.is_action());
+        }
+        let e = parse_err("client sends icmp frag-needed\n");
+        assert!(
+            e.starts_with("cases/x.case:1: `frag-needed` needs the next hop's MTU"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn an_unknown_flag_is_an_error_at_its_line() {
         let e = parse_err("server $ nc -kl 11111\nclient sends [RX] seq rcv_nxt\n");
         assert!(
@@ -144,6 +171,7 @@ mod tests {
             win: 63,
             len: 0,
             options: vec![],
+            icmp: None,
             ctx: Default::default(),
         };
         assert_eq!(

@@ -142,7 +142,9 @@ fn one_mark(head: &str) -> Result<(Option<Mark>, &str), Bad> {
     }) {
         (word.0, word.1, rest)
     } else if let Some((text, rest)) = condition(head) {
-        let req: Requirement = text.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))?;
+        let req: Requirement = text
+            .parse()
+            .map_err(|m: crate::error::Malformed| m.or_hint(REQUIREMENT_HINT))?;
         (Mark::When(req), text.to_string(), rest)
     } else {
         return match mark_word(head) {

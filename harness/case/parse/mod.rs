@@ -215,7 +215,8 @@ fn requires(rest: &str, after_a_step: bool) -> Result<crate::kernel::Requirement
             "put `requires ...` at the top of the file for the whole case, or mark the step for the kernels it needs: `kernel>=6.5: STEP`",
         ));
     }
-    rest.parse().map_err(|m: String| bad(m, REQUIREMENT_HINT))
+    rest.parse()
+        .map_err(|m: crate::error::Malformed| m.or_hint(REQUIREMENT_HINT))
 }
 
 /// The file's lines grouped into steps, blocks and repeats (each with the
@@ -294,10 +295,10 @@ fn step(head: &str) -> Result<ItemKind, Bad> {
 
 /// The host a step starts with; an unknown first word is an unknown step.
 fn host_word(first: &str, rest: &str) -> Result<Side, Bad> {
-    first.parse().map_err(|m: String| {
+    first.parse().map_err(|m: crate::error::Malformed| {
         let looks_like_host = rest.starts_with('$') || rest.starts_with('^');
         if looks_like_host {
-            bad(m, "")
+            m
         } else {
             bad(format!("unknown step `{first}`"), STEP_HINT)
         }

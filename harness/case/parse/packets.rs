@@ -32,6 +32,7 @@ pub(super) fn packet_line(line: usize, text: &str) -> Result<PacketExpect, Bad> 
         win: l.win,
         length: l.length,
         options: l.options,
+        icmp: l.icmp,
         timing: l.timing,
         mark: l.mark,
     })

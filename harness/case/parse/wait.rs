@@ -13,7 +13,9 @@ const WAIT_HINT: &str =
 /// `wait client TIME-WAIT 192.168.2.105:* 192.168.2.100:11111 gone at 59s..61s`
 pub(super) fn wait(rest: &str) -> Result<ItemKind, Bad> {
     let (h, row) = split_word(rest);
-    let host: Side = h.parse().map_err(|m: String| bad(m, WAIT_HINT))?;
+    let host: Side = h
+        .parse()
+        .map_err(|m: crate::error::Malformed| m.or_hint(WAIT_HINT))?;
     wait_on(host, row)
 }
 

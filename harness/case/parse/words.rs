@@ -26,7 +26,8 @@ pub(super) fn host(s: &str) -> Result<Side, Bad> {
             "write just `client` or `server`",
         ));
     }
-    word.parse().map_err(|m: String| bad(m, ""))
+    word.parse()
+        .map_err(|m: crate::error::Malformed| m.or_hint(""))
 }
 
 pub(super) use crate::notation::split_word;

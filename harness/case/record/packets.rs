@@ -59,6 +59,9 @@ pub(super) fn recorded(s: &Seen, m: Option<&PacketExpect>, lines: &[String]) -> 
 /// line said `length 0`: on a bare ACK it is what says "no data"). Never
 /// the window.
 pub fn packet_line(s: &Seen, model: Option<&PacketExpect>) -> String {
+    if let Some(kind) = s.icmp {
+        return format!("{} > {}  icmp {kind}", s.from, s.to);
+    }
     let flags = format!("[{}]", s.flags);
     let mut t = format!("{} > {}  {flags:<6}", s.from, s.to);
     if !t.ends_with(' ') {

@@ -26,6 +26,7 @@ fn seen(from: Side, flags: &str, seq: u32, ack: u32, len: u32) -> Seen {
         win: 502,
         len,
         options: Vec::new(),
+        icmp: None,
         ctx: Default::default(),
     }
 }

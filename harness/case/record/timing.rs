@@ -91,6 +91,7 @@ mod tests {
             win: 0,
             len: 0,
             options: vec![],
+            icmp: None,
             ctx: Context {
                 gap: Some(Duration::from_millis(gap_ms)),
                 since_action: Some(Duration::from_millis(gap_ms + 5)),

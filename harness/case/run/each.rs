@@ -33,9 +33,11 @@ pub fn connections(
         let (Some(from), Some(_)) = (Side::of(p.src.ip()), Side::of(p.dst.ip())) else {
             continue;
         };
+        // An ICMP message joins the connection of the segment it quotes.
+        let (src, dst) = p.conn_ends();
         let (client, server) = match from {
-            Side::Client => (p.src, p.dst),
-            Side::Server => (p.dst, p.src),
+            Side::Client => (src, dst),
+            Side::Server => (dst, src),
         };
         let g = groups.entry((client, server)).or_insert_with(|| {
             order.push((client, server));

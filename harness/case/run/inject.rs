@@ -39,7 +39,43 @@ impl Session<'_> {
         let from = self.captured().len();
         let injected = inject::inject(&self.lab, host, spec, &real, port, family)
             .map_err(|e| StepError::at(line, format!("{host} sends {spec}: {e}")))?;
-        let index = self.wait_captured(line, &injected, from)?;
+        self.sent_shown(line, &injected, from)
+    }
+
+    /// Settles, then sends an ICMP destination-unreachable message from
+    /// HOST to its peer about the peer's latest real segment (none: the
+    /// step fails before anything is sent), waits until the capture shows
+    /// it and settles again.
+    pub(super) fn send_icmp(
+        &mut self,
+        line: usize,
+        host: Side,
+        kind: crate::icmp::Unreachable,
+    ) -> Result<(), StepError> {
+        self.settle(line)?;
+        let real = self.real_packets();
+        let port = self.case.port;
+        inject::icmp::quoted(&real, host, port).map_err(|m| {
+            StepError::at(
+                line,
+                format!("cannot build the message of `{host} sends icmp {kind}`: {m}"),
+            )
+        })?;
+        let from = self.captured().len();
+        let injected = inject::inject_icmp(&self.lab, host, kind, &real, port)
+            .map_err(|e| StepError::at(line, format!("{host} sends icmp {kind}: {e}")))?;
+        self.sent_shown(line, &injected, from)
+    }
+
+    /// Waits until the capture shows what a `sends` step injected, logs it,
+    /// marks it for every view, and settles.
+    fn sent_shown(
+        &mut self,
+        line: usize,
+        injected: &Injected,
+        from: usize,
+    ) -> Result<(), StepError> {
+        let index = self.wait_captured(line, injected, from)?;
         // As the whole capture prints it: numbered relative to the
         // connection (alone, tcpdump would print its ack absolute and its
         // SACK blocks against a base it made up).

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::rows::show_duration;
 use super::super::{Case, ItemKind};
+use crate::error::Malformed;
 use crate::notation::duration;
 
 /// The whole of one case, unless TCPLAB_CASE_TIMEOUT says otherwise: the
@@ -18,12 +19,12 @@ pub const RAISE: &str = "raise it with TCPLAB_CASE_TIMEOUT=SECONDS (or e.g. 10mi
 
 /// TCPLAB_CASE_TIMEOUT: seconds, or a duration (`90s`, `10min`), at most
 /// a day; unset or empty is [`DEFAULT_CASE_TIMEOUT`].
-pub fn case_timeout_from_env() -> Result<Duration, String> {
+pub fn case_timeout_from_env() -> Result<Duration, Malformed> {
     let v = match std::env::var("TCPLAB_CASE_TIMEOUT") {
         Ok(v) if !v.trim().is_empty() => v,
         Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_CASE_TIMEOUT),
         Err(std::env::VarError::NotUnicode(v)) => {
-            return Err(format!("TCPLAB_CASE_TIMEOUT={v:?} is not a duration"))
+            return Err(format!("TCPLAB_CASE_TIMEOUT={v:?} is not a duration").into())
         }
     };
     case_timeout(&v)
@@ -36,39 +37,47 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// TCPLAB_DEADLINE_MS: milliseconds (its old spelling, `60000`), or a
 /// duration in the notation's units (`60s`, `1min`); unset or empty is
 /// [`DEFAULT_DEADLINE`].
-pub fn deadline_from_env() -> Result<Duration, String> {
+pub fn deadline_from_env() -> Result<Duration, Malformed> {
     const NAME: &str = "TCPLAB_DEADLINE_MS";
     let v = match std::env::var(NAME) {
         Ok(v) if !v.trim().is_empty() => v,
         Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_DEADLINE),
         Err(std::env::VarError::NotUnicode(v)) => {
-            return Err(format!("{NAME}={v:?} is not a duration"))
+            return Err(format!("{NAME}={v:?} is not a duration").into())
         }
     };
     deadline(&v)
 }
 
 /// A TCPLAB_DEADLINE_MS value: milliseconds, or a duration, at most a day.
-pub fn deadline(v: &str) -> Result<Duration, String> {
+pub fn deadline(v: &str) -> Result<Duration, Malformed> {
     match duration::parse_or_bare(v, Duration::from_millis(1)) {
         Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("TCPLAB_DEADLINE_MS=0: every wait needs some time".into()),
+        Ok(_) => Err(Malformed::new(
+            "TCPLAB_DEADLINE_MS=0: every wait needs some time",
+            "",
+        )),
         Err(b) => Err(format!(
             "TCPLAB_DEADLINE_MS={v}: {} (milliseconds, or e.g. `5s`, `500ms`; at most a day)",
             b.msg
-        )),
+        )
+        .into()),
     }
 }
 
 /// A TCPLAB_CASE_TIMEOUT value: seconds, or a duration, at most a day.
-pub fn case_timeout(v: &str) -> Result<Duration, String> {
+pub fn case_timeout(v: &str) -> Result<Duration, Malformed> {
     match duration::parse_or_bare(v, Duration::from_secs(1)) {
         Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("TCPLAB_CASE_TIMEOUT=0: a case needs some time".into()),
+        Ok(_) => Err(Malformed::new(
+            "TCPLAB_CASE_TIMEOUT=0: a case needs some time",
+            "",
+        )),
         Err(b) => Err(format!(
             "TCPLAB_CASE_TIMEOUT={v}: {} (seconds, or e.g. `600s`, `10min`; at most a day)",
             b.msg
-        )),
+        )
+        .into()),
     }
 }
 
@@ -109,7 +118,10 @@ mod tests {
         assert_eq!(case_timeout("86400"), Ok(Duration::from_secs(86400)));
         for bad in ["0", "86401", "1e30s", "abc", "-5", "5 s"] {
             let e = case_timeout(bad).unwrap_err();
-            assert!(e.starts_with(&format!("TCPLAB_CASE_TIMEOUT={bad}")), "{e}");
+            assert!(
+                e.msg.starts_with(&format!("TCPLAB_CASE_TIMEOUT={bad}")),
+                "{e}"
+            );
         }
     }
 
@@ -120,7 +132,10 @@ mod tests {
         assert_eq!(deadline("300us"), Ok(Duration::from_micros(300)));
         for bad in ["0", "86400001", "abc", "-5", "5 s"] {
             let e = deadline(bad).unwrap_err();
-            assert!(e.starts_with(&format!("TCPLAB_DEADLINE_MS={bad}")), "{e}");
+            assert!(
+                e.msg.starts_with(&format!("TCPLAB_DEADLINE_MS={bad}")),
+                "{e}"
+            );
         }
     }
 

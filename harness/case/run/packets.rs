@@ -193,6 +193,7 @@ impl Session<'_> {
             .map(|e| Arrow {
                 from: e.from,
                 flags: e.flags,
+                icmp: e.icmp,
                 len: e.length,
                 injected: e.mark == Some(Mark::Injected),
                 dropped: e.mark == Some(Mark::Dropped),
@@ -203,6 +204,7 @@ impl Session<'_> {
             .map(|s| Arrow {
                 from: s.from,
                 flags: s.flags,
+                icmp: s.icmp,
                 len: Some(s.len),
                 injected: s.ctx.marked.is_some_and(|m| m.mark == Mark::Injected),
                 dropped: s.ctx.marked.is_some_and(|m| m.mark == Mark::Dropped),

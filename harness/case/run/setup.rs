@@ -34,7 +34,7 @@ pub(super) fn setup(
     let capture = Capture::start(
         lab.netns(Side::Server),
         Side::Server.iface(),
-        &format!("tcp port {}", case.port),
+        &capture_filter(case.port),
         pcap,
     )
     .map_err(|e| format!("capture: {e}"))?;
@@ -71,4 +71,15 @@ fn configure(
         crate::faults::wire_sized(lab)?;
     }
     Ok(())
+}
+
+/// The case's capture: TCP on its port, and ICMP destination-unreachable
+/// messages that quote a TCP segment of that port (the quoted IPv4
+/// header, 20 bytes for a Linux segment, then its ports): the ones a
+/// `sends icmp` step injects, and any a kernel sends about the connection.
+pub(crate) fn capture_filter(port: u16) -> String {
+    format!(
+        "tcp port {port} or (icmp[icmptype] == icmp-unreach and icmp[17] == 6 \
+         and (icmp[28:2] == {port} or icmp[30:2] == {port}))"
+    )
 }

@@ -8,6 +8,8 @@ use crate::packet::TcpFlags;
 pub struct Arrow {
     pub from: Side,
     pub flags: TcpFlags,
+    /// An ICMP message, labelled `ICMP frag-needed mtu 1400`.
+    pub icmp: Option<crate::icmp::Unreachable>,
     pub len: Option<u32>,
     /// Injected by a `sends` step: drawn with `~`, as in the big ladder.
     pub injected: bool,
@@ -20,7 +22,10 @@ pub struct Arrow {
 const WIDTH: usize = 30;
 
 fn arrow(a: &Arrow) -> String {
-    let mut label = a.flags.names();
+    let mut label = match a.icmp {
+        Some(kind) => format!("ICMP {kind}"),
+        None => a.flags.names(),
+    };
     if let Some(n) = a.len.filter(|n| *n > 0) {
         label += &format!(" len {n}");
     }
@@ -80,6 +85,7 @@ mod tests {
         Arrow {
             from,
             flags,
+            icmp: None,
             len: None,
             injected: false,
             dropped: false,

@@ -93,6 +93,7 @@ impl Session<'_> {
                 at,
             } => self.wait(line, *host, row, *gone, *at),
             ItemKind::Send { host, spec } => self.send(line, *host, spec),
+            ItemKind::SendIcmp { host, kind } => self.send_icmp(line, *host, *kind),
             ItemKind::Fault(rule) => self.fault(line, rule),
             ItemKind::Heal { direction } => self.heal(line, *direction),
             ItemKind::Netem { direction, link } => self.netem(line, *direction, link),
