@@ -52,6 +52,15 @@ impl Session<'_> {
         host: Side,
         kind: crate::icmp::Unreachable,
     ) -> Result<(), StepError> {
+        if self.opts.family != crate::sockets::Family::Ipv4 {
+            return Err(StepError::at(
+                line,
+                format!(
+                    "`{host} sends icmp {kind}` builds ICMPv4 only, and this run plays the case \
+                     over IPv6 (TCPLAB_FAMILY=6): a case about ICMPv4 says `ipv4-only REASON` at its top"
+                ),
+            ));
+        }
         self.settle(line)?;
         let real = self.real_packets();
         let port = self.case.port;
