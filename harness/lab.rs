@@ -338,18 +338,14 @@ async fn solicited(iface: &str, addr: Ipv6Addr) -> Result<()> {
             w.get(1) == Some(&iface) && w.get(2) == Some(&group.as_str())
         }))
     };
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_micros(100);
-    while !joined()? {
-        if started.elapsed() > std::time::Duration::from_secs(5) {
-            return Err(Error::msg(format!(
-                "{iface} has not joined {addr}'s solicited-node group {group} after 5 s"
-            )));
-        }
-        tokio::time::sleep(pause).await; // poll interval of this wait
-        pause = (pause * 2).min(std::time::Duration::from_millis(5));
-    }
-    Ok(())
+    poll_kernel(
+        &format!("{iface} has not joined {addr}'s solicited-node group {group}"),
+        || {
+            let seen = joined();
+            async move { Ok((!seen?).then(String::new)) }
+        },
+    )
+    .await
 }
 
 /// Waits until the kernel has taken `name` (a veth end) into service. The
@@ -363,24 +359,40 @@ async fn solicited(iface: &str, addr: Ipv6Addr) -> Result<()> {
 /// activates the qdisc.
 async fn operational(handle: &Handle, name: &str) -> Result<()> {
     use netlink_packet_route::link::{LinkAttribute, State};
+    poll_kernel(
+        &format!("link {name} up but not operational"),
+        || async move {
+            let state = link(handle, name)
+                .await?
+                .attributes
+                .into_iter()
+                .find_map(|a| match a {
+                    LinkAttribute::OperState(s) => Some(s),
+                    _ => None,
+                });
+            Ok((state != Some(State::Up)).then(|| format!(" (operstate {state:?})")))
+        },
+    )
+    .await
+}
+
+/// Asks `seen` from 100 µs apart, doubling up to 5 ms, until it answers
+/// `None` (ready) or 5 s have passed: the kernel announces neither the
+/// link-watch work nor a group join, so the wait asks often at first.
+/// What `seen` answers when not ready ends the timeout's message.
+async fn poll_kernel<F, Fut>(what: &str, mut seen: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<String>>>,
+{
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_micros(100);
     loop {
-        let state = link(handle, name)
-            .await?
-            .attributes
-            .into_iter()
-            .find_map(|a| match a {
-                LinkAttribute::OperState(s) => Some(s),
-                _ => None,
-            });
-        if state == Some(State::Up) {
+        let Some(state) = seen().await? else {
             return Ok(());
-        }
+        };
         if started.elapsed() > std::time::Duration::from_secs(5) {
-            return Err(Error::msg(format!(
-                "link {name} up but not operational after 5 s (operstate {state:?})"
-            )));
+            return Err(Error::msg(format!("{what} after 5 s{state}")));
         }
         tokio::time::sleep(pause).await; // poll interval of this wait
         pause = (pause * 2).min(std::time::Duration::from_millis(5));
