@@ -43,7 +43,7 @@ pub enum AckNum {
 pub type Dir = (Side, Side);
 
 /// A segment line's fields; what a line leaves out is None.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Line {
     /// `client > server` (`packets` only, where it is required).
     pub dir: Option<Dir>,
@@ -74,19 +74,10 @@ fn icmp_line(dir: Option<Dir>, words: &str, w: Where) -> Result<Line, Malformed>
     let (words, timing, mark) = tail(words, 0)?;
     let line = Line {
         dir,
-        flags: TcpFlags::default(),
-        seq: None,
-        seq_end: None,
-        ack: None,
-        win: None,
-        length: None,
-        payload: None,
-        options: None,
-        to_port: None,
-        from_port: None,
         timing,
         mark,
         icmp: Some(super::icmp::kind(words)?),
+        ..Line::default()
     };
     refuse(&line, w)?;
     Ok(line)
@@ -122,18 +113,7 @@ pub fn parse(text: &str, w: Where) -> Result<Line, Malformed> {
     let mut line = Line {
         dir,
         flags,
-        seq: None,
-        seq_end: None,
-        ack: None,
-        win: None,
-        length: None,
-        payload: None,
-        options: None,
-        to_port: None,
-        from_port: None,
-        timing: None,
-        mark: None,
-        icmp: None,
+        ..Line::default()
     };
     let mut parts = split_fields(fields, w.options_hint_for_brackets())?;
     if let Some(last) = parts.last_mut() {
