@@ -58,12 +58,42 @@ impl Owner {
     }
 }
 
-/// This run's owner, taken on first use and held until the process ends.
+/// This run's owner: taken on first use, held until the process ends.
+static RUN: OnceLock<std::result::Result<Owner, String>> = OnceLock::new();
+
+/// This run's owner, taken on first use and held until the process ends;
+/// its lock file goes at the process's exit ([`release_at_exit`]).
 pub fn this_run() -> Result<&'static Owner> {
-    static RUN: OnceLock<std::result::Result<Owner, String>> = OnceLock::new();
-    RUN.get_or_init(|| Owner::take().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| Error::msg(format!("take this run's owner lock: {e}")))
+    RUN.get_or_init(|| {
+        let owner = Owner::take().map_err(|e| e.to_string());
+        if owner.is_ok() {
+            // SAFETY: registers a plain function; atexit has no other effect.
+            unsafe { libc::atexit(release_at_exit) };
+        }
+        owner
+    })
+    .as_ref()
+    .map_err(|e| Error::msg(format!("take this run's owner lock: {e}")))
+}
+
+/// At a process's exit (a finished run, a failed one, a panic that ends
+/// main): removes this run's lock file, which only the lock's holder may,
+/// unless a name with its token is still in /run/netns (then the file must
+/// stay so that a later sweep judges those names by the lock). A run killed
+/// outright leaves the file to the next run's sweep, as before; a static is
+/// never dropped, so without this every run left its file until then.
+extern "C" fn release_at_exit() {
+    let Some(Ok(owner)) = RUN.get() else {
+        return;
+    };
+    let mark = format!("-{}-", owner.token);
+    let named = fs::read_dir(crate::netns::NETNS_DIR).is_ok_and(|dir| {
+        dir.flatten()
+            .any(|e| e.file_name().to_str().is_some_and(|n| n.contains(&mark)))
+    });
+    if !named {
+        let _ = fs::remove_file(lock_path(&owner.token));
+    }
 }
 
 /// What a sweep learns about a token.
