@@ -84,12 +84,12 @@ fn env() -> Result<Env, String> {
     if !cases_bin.is_file() {
         return Err(format!("no test binary at {}", cases_bin.display()));
     }
-    // target/debug/deps/cases-HASH -> target/debug/nc and target/tcplab.
+    // target/debug/deps/cases-HASH -> target/debug/tcplab-nc and target/tcplab.
     let profile_dir = cases_bin
         .parent()
         .and_then(Path::parent)
         .ok_or("the test binary is not under target/PROFILE/deps")?;
-    let nc_bin = profile_dir.join("nc");
+    let nc_bin = profile_dir.join("tcplab-nc");
     if !nc_bin.is_file() {
         return Err(format!(
             "no nc at {} (cargo build --bins)",

@@ -95,21 +95,42 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
         "selftest::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason",
         super::selftest_requires::a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason,
     ));
+    trials.push(Trial::test(
+        "selftest::inner_runs_never_write_into_the_run_that_started_them",
+        inner_runs_stay_out_of_the_outer_run,
+    ));
+    trials.extend(super::selftest_command::trials());
     trials
+}
+
+/// This runner again, for a self-test's inner run: it must never write
+/// into the run that started it (its report would hold the inner run's
+/// throwaway cases), so it gets an output root of its own and none of the
+/// variables that name the outer run (nextest's run id, CI's shard run
+/// id) or write beside it (timings, JUnit); nor record or show mode.
+pub fn inner_runner(out: &Path) -> Result<Command, Failed> {
+    let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+    c.env("TCPLAB_OUT", out);
+    for var in [
+        "TCPLAB_RUN_ID",
+        "NEXTEST_RUN_ID",
+        "TCPLAB_TIMINGS",
+        "TCPLAB_JUNIT",
+        "TCPLAB_RECORD",
+        "TCPLAB_SHOW",
+    ] {
+        c.env_remove(var);
+    }
+    Ok(c)
 }
 
 /// A child runner on cases/selftest/signals running one case there
 /// (`hold`: a connected pair that waits for a minute; `quick`).
 fn child_runner(case: &str) -> Result<std::process::Child, Failed> {
-    Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+    inner_runner(&scratch_out())?
         .args(["--exact", case, "--test-threads", "1"])
         .env("TCPLAB_CASES", cases_dir().join("selftest/signals"))
         .env("TCPLAB_DEADLINE_MS", "60000")
-        // Its own output root: its report is not this run's.
-        .env("TCPLAB_OUT", scratch_out())
-        .env_remove("TCPLAB_RUN_ID")
-        .env_remove("NEXTEST_RUN_ID")
-        .env_remove("TCPLAB_TIMINGS")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -453,6 +474,9 @@ fn not_root_fails_with_one_line() -> Result<(), Failed> {
         ])
         .arg(&exe)
         .args(["--exact", "handshake"])
+        // Without sudo too: a runner that is not root would otherwise run
+        // itself through it.
+        .env("TCPLAB_NO_SUDO", "1")
         .output()
         .map_err(|e| format!("setpriv (util-linux) is needed for this self-test: {e}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -515,11 +539,10 @@ fn make_bad_case_files(dir: &Path) -> std::io::Result<()> {
 
 fn run_bad_case_files(dir: &Path) -> Result<(), Failed> {
     let runner = |args: &[&str]| -> Result<String, Failed> {
-        let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        let mut child = inner_runner(&scratch_out())?
             .args(args)
             .env("TCPLAB_CASES", dir)
             .env("NC", "/bin/true")
-            .env_remove("TCPLAB_TIMINGS")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -551,6 +574,60 @@ fn run_bad_case_files(dir: &Path) -> Result<(), Failed> {
             .any(|l| l.starts_with(&format!("test {name} ")) && l.ends_with(" FAILED"));
         if !failed || !ran.contains(why) {
             return Err(format!("`{name}` did not fail with `{why}`:\n{ran}").into());
+        }
+    }
+    Ok(())
+}
+
+/// The self-tests that run this runner again on throwaway folders (with
+/// NC=/bin/true: `good`, `big`, `fifo`, ...) run inside an outer run as
+/// nextest runs them (NEXTEST_RUN_ID set, the same in every process) and
+/// as a CI shard does (TCPLAB_RUN_ID): the outer run's folder must hold
+/// no result of theirs. (Under nextest the inner runs once reported
+/// "4 of 37 cases failed" on a green run.)
+fn inner_runs_stay_out_of_the_outer_run() -> Result<(), Failed> {
+    let root = scratch_out().join("outer");
+    let both = [
+        "selftest::bad_case_files_fail_only_their_own_trials",
+        "selftest::command_line_selects_as_libtest_does",
+    ];
+    let runs: [(&str, &[&str]); 2] = [("NEXTEST_RUN_ID", &both), ("TCPLAB_RUN_ID", &both[..1])];
+    for (var, selftests) in runs {
+        let id = format!("outer-{var}-{}", std::process::id());
+        let out = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .arg("--exact")
+            .args(selftests)
+            .env_remove("NEXTEST_RUN_ID")
+            .env_remove("TCPLAB_RUN_ID")
+            .env_remove("TCPLAB_TIMINGS")
+            .env_remove("TCPLAB_JUNIT")
+            .env(var, &id)
+            .env("TCPLAB_OUT", &root)
+            .output()
+            .map_err(|e| format!("start the outer run: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let passed = format!("{} passed; 0 failed", selftests.len());
+        if !out.status.success() || !stdout.contains(&passed) {
+            return Err(format!(
+                "the outer run ({var}={id}) did not pass its {} self-test(s): {}\n{stdout}",
+                selftests.len(),
+                out.status
+            )
+            .into());
+        }
+        let results = root.join("runs").join(&id).join("results");
+        let written: Vec<String> = std::fs::read_dir(&results)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if !written.is_empty() {
+            return Err(format!(
+                "inner runs wrote {written:?} into the outer run's folder {} ({var})",
+                results.display()
+            )
+            .into());
         }
     }
     Ok(())

@@ -80,18 +80,12 @@ pub fn command_line_selects_as_libtest_does() -> Result<(), Failed> {
     let twin = libtest_twin(&names)?;
     let out = scratch("cli");
     let ours = |args: &[String]| -> Result<std::process::Output, Failed> {
-        Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        super::selftest::inner_runner(&out)?
             .args(args)
             .env("TCPLAB_CASES", &fixtures)
-            .env("TCPLAB_OUT", &out)
             // A stand-in nc: the fixtures never start nc, and another nc
             // than ours makes the ours-only fixture an ignored trial.
             .env("NC", "/bin/true")
-            .env_remove("TCPLAB_TIMINGS")
-            .env_remove("TCPLAB_RECORD")
-            .env_remove("TCPLAB_SHOW")
-            .env_remove("NEXTEST_RUN_ID")
-            .env_remove("TCPLAB_RUN_ID")
             .output()
             .map_err(|e| format!("run the runner: {e}").into())
     };

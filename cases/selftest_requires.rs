@@ -5,8 +5,6 @@
 //! in the future, and a case whose requirements hold with two forms of a
 //! step, one for this kernel).
 
-use std::process::Command;
-
 use libtest_mimic::Failed;
 use tcplab::kernel::Kernel;
 use tcplab::report::results;
@@ -16,14 +14,8 @@ use super::cases_dir;
 pub fn a_case_needing_what_the_kernel_lacks_is_skipped_with_the_reason() -> Result<(), Failed> {
     let out = super::selftest::scratch_out().join("requires");
     let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+    let run = super::selftest::inner_runner(&out)?
         .env("TCPLAB_CASES", cases_dir().join("selftest/requires"))
-        .env("TCPLAB_OUT", &out)
-        .env_remove("TCPLAB_RUN_ID")
-        .env_remove("NEXTEST_RUN_ID")
-        .env_remove("TCPLAB_TIMINGS")
-        .env_remove("TCPLAB_RECORD")
-        .env_remove("TCPLAB_SHOW")
         .output()
         .map_err(|e| format!("run the runner: {e}"))?;
     let (stdout, stderr) = (

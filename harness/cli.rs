@@ -2,7 +2,7 @@
 //! filters (a test runs when any matches), `--skip` repeated, `--exact`
 //! over filters and skips alike, `--ignored` / `--include-ignored`,
 //! `--list` (with nextest's `--format terse`), `--test-threads`, `-q`,
-//! `--nocapture`.
+//! `--nocapture`; and `--format junit` (`take_junit`), which is ours.
 //!
 //! libtest-mimic 0.8 takes one positional filter (`a b` stops with
 //! "unexpected argument 'b'"). So the positional arguments are taken out
@@ -28,6 +28,11 @@ const VALUED: &[&str] = &[
     "--shuffle-seed",
     "-Z",
 ];
+
+/// Whether libtest's option `opt` takes the next argument as its value.
+pub fn takes_value(opt: &str) -> bool {
+    VALUED.contains(&opt)
+}
 
 /// What selects trials, as libtest reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,6 +78,36 @@ where
     };
     args.filter = None;
     (args, sel)
+}
+
+/// `--format junit` (or `--format=junit`) taken out of `argv`, which
+/// libtest-mimic would refuse (it knows `pretty` and `terse`, and nextest
+/// lists with `--format terse`, which stays): true when it was there.
+/// After `--` everything is a filter, as in [`parse`].
+pub fn take_junit(argv: Vec<OsString>) -> (Vec<OsString>, bool) {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut junit = false;
+    let mut it = argv.into_iter().peekable();
+    out.extend(it.next());
+    while let Some(a) = it.next() {
+        match a.to_str() {
+            Some("--") => {
+                out.push(a);
+                out.extend(it.by_ref());
+            }
+            Some("--format=junit") => junit = true,
+            Some("--format") if it.peek().is_some_and(|v| v == "junit") => {
+                it.next();
+                junit = true;
+            }
+            Some(s) if VALUED.contains(&s) => {
+                out.push(a);
+                out.extend(it.next());
+            }
+            _ => out.push(a),
+        }
+    }
+    (out, junit)
 }
 
 /// The positional arguments taken out of `argv`; everything after `--`
@@ -195,6 +230,25 @@ mod tests {
         let (args, _) = parse(argv(&["--ignored", "--test-threads=4"]));
         assert!(args.ignored);
         assert_eq!(args.test_threads, Some(4));
+    }
+
+    #[test]
+    fn format_junit_is_taken_out_and_terse_stays_for_nextest() {
+        let (rest, junit) = take_junit(argv(&["--format", "junit", "teardown"]));
+        assert!(junit);
+        assert_eq!(rest, argv(&["teardown"]));
+        let (rest, junit) = take_junit(argv(&["--format=junit", "--list"]));
+        assert!(junit);
+        assert_eq!(rest, argv(&["--list"]));
+        for kept in [
+            &["--list", "--format", "terse"][..],
+            &["--skip", "--format", "junit"],
+            &["--", "--format", "junit"],
+        ] {
+            let (rest, junit) = take_junit(argv(kept));
+            assert!(!junit, "{kept:?}");
+            assert_eq!(rest, argv(kept));
+        }
     }
 
     #[test]

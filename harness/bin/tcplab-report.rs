@@ -2,8 +2,9 @@
 //! results, as CI's last job makes it from its shards. Each RUN is a run
 //! folder (`target/tcplab/runs/<id>`, holding `results/*.json`) or an
 //! output root (`target/tcplab`, every run under its `runs/`). Writes
-//! DIR/index.html, DIR/summary.md and the runs' captures under
-//! DIR/runs/<id>/. Needs no root and no lab: it only reads files.
+//! DIR/index.html, DIR/summary.md, DIR/junit.xml and the runs' captures
+//! under `DIR/runs/<id>/`. Needs no root and no lab: it only reads files.
+//! `tcplab merge --out DIR RUN...` is the same.
 //!
 //! `tcplab-report kernels --out DIR RUN...`: the same for the runs of the
 //! kernel matrix (ci/kernels: a run folder per kernel, with kernel.json
@@ -53,9 +54,10 @@ fn main() -> ExitCode {
         }
     };
     let pages = format!(
-        "{} and {}",
+        "{}, {} and {}",
         merged.page.display(),
-        out.join("summary.md").display()
+        out.join("summary.md").display(),
+        out.join(tcplab::report::runs::JUNIT).display()
     );
     if cmd == "merge" {
         eprintln!(

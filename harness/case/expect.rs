@@ -139,6 +139,12 @@ impl Seen {
     /// Injected packets are numbered like the rest but neither set an ISN
     /// nor count toward retransmissions (see [`flow::of_kernels`]).
     pub fn all_marked(packets: &[Packet], marks: &[Option<Marked>]) -> Vec<Seen> {
+        Seen::all_marked_from(packets, marks, 0)
+    }
+
+    /// [`Seen::all_marked`] numbered over all of `packets`, returning those
+    /// from `packets[from]` on.
+    pub fn all_marked_from(packets: &[Packet], marks: &[Option<Marked>], from: usize) -> Vec<Seen> {
         let injected: Vec<bool> = marks
             .iter()
             .map(|m| m.is_some_and(|m| m.mark == Mark::Injected))
@@ -147,6 +153,7 @@ impl Seen {
         packets
             .iter()
             .enumerate()
+            .skip(from)
             .filter_map(|(i, p)| {
                 let mut s = Seen::new(p, &isns)?;
                 s.ctx.gap = i.checked_sub(1).map(|k| p.ts.saturating_sub(packets[k].ts));

@@ -201,7 +201,8 @@ pub enum ItemKind {
     /// `client types 11111`: a line typed into the host's latest command.
     Type { host: Side, text: String },
     /// `client ^C` (SIGINT), `client ^\` (SIGQUIT), `server ^Z` (SIGTSTP),
-    /// `server fg` (SIGCONT).
+    /// `server fg` (SIGCONT), `server kill -TERM` (and -KILL, -HUP, -USR1,
+    /// -USR2: what `kill` from another terminal sends).
     Signal { host: Side, signal: Interrupt },
     /// `client ^D`: end of input.
     Eof { host: Side },
@@ -283,7 +284,8 @@ pub enum ItemKind {
     Route { host: Side, metric: Metric },
 }
 
-/// The keys a terminal turns into signals.
+/// The keys a terminal turns into signals, and the signals `kill` sends
+/// from another terminal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Interrupt {
     /// ^C
@@ -294,6 +296,15 @@ pub enum Interrupt {
     Stop,
     /// `fg`: SIGCONT to a stopped command.
     Continue,
+    /// `kill -TERM`: a service's request to shut down.
+    Term,
+    /// `kill -KILL`: no shutdown at all; the kernel closes what it held.
+    Kill,
+    /// `kill -HUP`, `kill -USR1`, `kill -USR2`: whatever the program
+    /// makes of them (reload, reopen logs, ...).
+    Hup,
+    Usr1,
+    Usr2,
 }
 
 impl ItemKind {
@@ -324,7 +335,22 @@ impl Interrupt {
             Interrupt::Quit => nix::sys::signal::Signal::SIGQUIT,
             Interrupt::Stop => nix::sys::signal::Signal::SIGTSTP,
             Interrupt::Continue => nix::sys::signal::Signal::SIGCONT,
+            Interrupt::Term => nix::sys::signal::Signal::SIGTERM,
+            Interrupt::Kill => nix::sys::signal::Signal::SIGKILL,
+            Interrupt::Hup => nix::sys::signal::Signal::SIGHUP,
+            Interrupt::Usr1 => nix::sys::signal::Signal::SIGUSR1,
+            Interrupt::Usr2 => nix::sys::signal::Signal::SIGUSR2,
         }
+    }
+
+    /// Whether the step waits for the command to end: the signals whose
+    /// default action ends it and that a program does not take as a
+    /// request to do something else (^C, ^\\, TERM, KILL).
+    pub fn ends_it(self) -> bool {
+        matches!(
+            self,
+            Interrupt::Int | Interrupt::Quit | Interrupt::Term | Interrupt::Kill
+        )
     }
 
     pub fn key(self) -> &'static str {
@@ -333,6 +359,11 @@ impl Interrupt {
             Interrupt::Quit => "^\\",
             Interrupt::Stop => "^Z",
             Interrupt::Continue => "fg",
+            Interrupt::Term => "kill -TERM",
+            Interrupt::Kill => "kill -KILL",
+            Interrupt::Hup => "kill -HUP",
+            Interrupt::Usr1 => "kill -USR1",
+            Interrupt::Usr2 => "kill -USR2",
         }
     }
 }

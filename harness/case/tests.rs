@@ -142,6 +142,36 @@ fn every_parse_error_carries_a_hint(#[case] text: &str) {
 }
 
 #[test]
+fn kill_sends_a_named_signal_and_prints_as_written() {
+    let text = "server $ my-server\nserver kill -TERM\nserver kill -SIGKILL\nserver kill -9\nserver kill -HUP\n";
+    let case = parse(Path::new("k.case"), text).unwrap();
+    let sent: Vec<Interrupt> = case
+        .items
+        .iter()
+        .filter_map(|i| match i.kind {
+            ItemKind::Signal { signal, .. } => Some(signal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            Interrupt::Term,
+            Interrupt::Kill,
+            Interrupt::Kill,
+            Interrupt::Hup
+        ]
+    );
+    assert_eq!(case.items[1].kind.to_string(), "server kill -TERM");
+    assert!(Interrupt::Term.ends_it() && !Interrupt::Hup.ends_it());
+    let e = parse_err("server $ x\nserver kill -STOP\n");
+    assert!(
+        e.contains("x.case:2: `kill -STOP`: not a signal a case sends"),
+        "{e}"
+    );
+}
+
+#[test]
 fn seed_teardown_parses_into_its_steps() {
     let text = "server $ nc -kl 11111\nclient $ nc 192.168.2.100 11111\nclient ^C\npackets\n  client > server  [F.]  seq 1, ack 1\n  server > client  [F.]  seq 1, ack 2\n  client > server  [.]   ack 2\n";
     let case = parse(Path::new("cases/teardown.case"), text).unwrap();

@@ -19,8 +19,17 @@ use args::{Mode, Parsed};
 use relay::{report, Relay};
 use sockets::SysError;
 
+// The library carries the same code (`tcplab::nc`, this file as a
+// module), so a test binary or the `tcplab` command can be the nc when
+// no nc binary is beside it; it enters through `main_with`.
+#[allow(dead_code)]
 fn main() -> ExitCode {
-    match args::parse(std::env::args_os()) {
+    main_with(std::env::args_os())
+}
+
+/// nc with this command line (program name first).
+pub fn main_with(argv: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    match args::parse(argv) {
         Ok(Parsed::Print(text)) => {
             let _ = std::io::stdout().write_all(text.as_bytes());
             ExitCode::SUCCESS

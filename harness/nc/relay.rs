@@ -24,7 +24,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, MsgFlags, Shutdown};
 use nix::unistd;
 
-use crate::sockets::{self, SysError};
+use super::sockets::{self, SysError};
 
 /// Size of one read from stdin or one recv, as in ncat.
 const CHUNK: usize = 8192;

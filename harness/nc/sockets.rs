@@ -15,7 +15,7 @@ use nix::sys::socket::{
     SockaddrIn6,
 };
 
-use crate::args::Only;
+use super::args::Only;
 
 /// Backlog ncat passes to listen(2).
 const BACKLOG: i32 = 10;

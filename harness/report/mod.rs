@@ -2,10 +2,11 @@
 //! prints them (`crate::tcpdump`), and the seed's ladder diagram of the
 //! conversation with the steps that caused it (`ladder`); for a capture of
 //! many connections, the first and the last in full and the rest counted
-//! (`many`).
+//! (`many`); a run's pages (`html`, `summary`) and JUnit XML (`junit`).
 
 pub mod coverage;
 pub mod html;
+pub mod junit;
 pub mod kernels;
 pub mod ladder;
 pub mod libtest;

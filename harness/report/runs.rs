@@ -7,7 +7,7 @@
 //! target/tcplab/
 //!   index.html, summary.md    the latest run's report, and a table of the runs held here
 //!   latest -> runs/<id>       the latest run's folder (`tcpdump -nn -r target/tcplab/latest/teardown.pcap`)
-//!   runs/<id>/                one run: <case>.pcap, results/<case>.json, index.html, summary.md, run.json
+//!   runs/<id>/                one run: <case>.pcap, results/<case>.json, index.html, summary.md, junit.xml, run.json
 //! ```
 //!
 //! A run's id is TCPLAB_RUN_ID, else NEXTEST_RUN_ID (the same in every
@@ -30,10 +30,13 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::html::{self, escape, CaseReport, RunInfo};
+use super::junit;
 use super::kernels::{self, render, Column, Matrix};
 use super::results::{self, CaseResult};
 use super::summary;
 
+/// The run's JUnit XML, beside its index.html and summary.md.
+pub const JUNIT: &str = "junit.xml";
 /// How many runs the root keeps by default.
 pub const KEEP: usize = 20;
 /// A run folder younger than this is never pruned (a nextest run between
@@ -334,6 +337,10 @@ pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, String>
     )?;
     let md = summary::markdown_of_runs(&info, &here, &[id]);
     put(&dir.join("summary.md"), &md)?;
+    put(
+        &dir.join(JUNIT),
+        &junit::xml(&summary.cases_dirs.join(", "), &rs),
+    )?;
 
     let prefix = format!("runs/{id}/");
     let latest: Vec<CaseReport> = rs.iter().map(|r| r.report(&prefix)).collect();
@@ -517,9 +524,10 @@ fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), String> {
 }
 
 /// Merges the runs in `inputs` (run folders or output roots) into one
-/// report in `out`: `out/index.html`, `out/summary.md`, and each run's
-/// captures under `out/runs/<id>/`. Runs that ci/kernels booted
-/// (kernel.json) also make the kernel × case table, put first in both.
+/// report in `out`: `out/index.html`, `out/summary.md`, `out/junit.xml`,
+/// and each run's captures under `out/runs/<id>/`. Runs that ci/kernels
+/// booted (kernel.json) also make the kernel × case table, put first in
+/// both pages.
 pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
     let mut all: Vec<CaseResult> = Vec::new();
     let mut runs: Vec<RunSummary> = Vec::new();
@@ -576,6 +584,8 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
     let page = out.join("index.html");
     put(&page, &page_html)?;
     put(&out.join("summary.md"), &md)?;
+    let dirs = distinct(all.iter().map(|r| r.cases_dir.as_str()));
+    put(&out.join(JUNIT), &junit::xml(&dirs.join(", "), &all))?;
     Ok(Merged {
         page,
         cases: cases.len(),

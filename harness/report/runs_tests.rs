@@ -79,6 +79,8 @@ fn every_process_of_a_run_adds_to_one_report() {
     assert!(root.join("latest/handshake.pcap").is_file());
     let md = read(&root.join("summary.md"));
     assert!(md.contains("Run `run-a`"), "{md}");
+    let xml = read(&root.join("runs/run-a").join(JUNIT));
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
     // From the first start to the last end.
     assert!(md.contains("wall time 10.5 s"), "{md}");
     let _ = std::fs::remove_dir_all(&root);
@@ -207,6 +209,8 @@ fn shards_merge_into_one_report() {
     let md = read(&out.join("summary.md"));
     assert!(md.contains("2 runs merged: `uuid-1`, `uuid-2`"), "{md}");
     assert!(md.starts_with("## \u{274c} tcplab: 1 of 3 cases failed"));
+    let xml = read(&out.join(JUNIT));
+    assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
     let e = merge(&out, &[base.join("nothing")]).unwrap_err();
     assert!(e.contains("neither a run folder"), "{e}");
     let _ = std::fs::remove_dir_all(&base);

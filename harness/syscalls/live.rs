@@ -17,21 +17,21 @@ fn root() {
     );
 }
 
-/// target/debug/nc next to this test binary (target/debug/deps/...), else
+/// target/debug/tcplab-nc next to this test binary (target/debug/deps/...), else
 /// /usr/bin/ncat, which makes the same calls.
 fn nc() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let ours = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("nc"));
+        .map(|dir| dir.join("tcplab-nc"));
     if let Some(p) = ours.filter(|p| p.is_file()) {
         return p;
     }
     let ncat = PathBuf::from("/usr/bin/ncat");
     assert!(
         ncat.is_file(),
-        "no nc: neither target/debug/nc (cargo build --bin nc; the runner builds it) nor /usr/bin/ncat"
+        "no nc: neither target/debug/tcplab-nc (cargo build --bin tcplab-nc; the runner builds it) nor /usr/bin/ncat"
     );
     ncat
 }

@@ -21,7 +21,7 @@ const PATH: &str = "cases/fuzz.case";
 #[rustfmt::skip]
 const WORDS: &[&str] = &[
     "server", "client", "router", "$", "nc", "-kl", "types", "prints", "exits", "^C", "^\\",
-    "^D", "^Z", "fg", "trace", "wait", "gone", "at", "packets", "sockets", "fds", "syscalls",
+    "^D", "^Z", "fg", "kill", "-TERM", "-KILL", "-9", "trace", "wait", "gone", "at", "packets", "sockets", "fds", "syscalls",
     "none", "or", "port", "ours-only", "ours:", "ncat:", "ours:ncat:", "ipv4:", "ipv6:", "ipv4-only", "ipv6-only", "nc:", ":", ">", "[", "]", "seq", "ack", "win", "length", "options",
     "mss", "wscale", "TS", "val", "ecr", "sackOK", "nop", "sack", "timer", "timewait",
     "sends", "rcv_nxt", "snd_nxt+1", "rcv_nxt-1", "payload", "\"x\\n\"", "to", "from", "after",

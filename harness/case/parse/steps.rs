@@ -98,6 +98,27 @@ pub(super) fn signal(host: Side, verb: &str) -> ItemKind {
     ItemKind::Signal { host, signal }
 }
 
+/// `HOST kill -SIG`: TERM, KILL, HUP, USR1 or USR2, by name (with or
+/// without `SIG`) or by number.
+pub(super) fn kill(host: Side, arg: &str) -> Result<ItemKind, Bad> {
+    let name = arg.strip_prefix('-').unwrap_or("");
+    let name = name.strip_prefix("SIG").unwrap_or(name);
+    let signal = match name {
+        "TERM" | "15" => Interrupt::Term,
+        "KILL" | "9" => Interrupt::Kill,
+        "HUP" | "1" => Interrupt::Hup,
+        "USR1" | "10" => Interrupt::Usr1,
+        "USR2" | "12" => Interrupt::Usr2,
+        _ => {
+            return Err(bad(
+                format!("`kill {arg}`: not a signal a case sends"),
+                "write `HOST kill -TERM`, `-KILL`, `-HUP`, `-USR1` or `-USR2` (^C, ^\\, ^Z and fg are keys: `HOST ^C`)",
+            ))
+        }
+    };
+    Ok(ItemKind::Signal { host, signal })
+}
+
 /// `HOST exits [CODE] [within DUR]`.
 pub(super) fn exits(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     let (code, within) = match arg.split_once("within") {

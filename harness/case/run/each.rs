@@ -20,15 +20,20 @@ pub struct Connection {
     pub seen: Vec<Seen>,
 }
 
-/// The packets of `packets` (with `marks[i]` for `packets[i]`) between the
-/// lab's hosts, split by connection (address and port pairs), in the order
-/// their first packets came.
+/// The packets of `packets[start..]` (with `marks[i]` for `packets[i]`)
+/// between the lab's hosts, split by connection (address and port pairs),
+/// in the order their first packets came. Each is numbered from its own
+/// ISNs and judged for retransmissions over the whole capture, so a
+/// connection whose handshake an earlier block held (a `packets × N`
+/// after the clients connected) still reads `seq 5, ack 5`.
 pub fn connections(
     packets: &[Packet],
     marks: &[Option<super::super::expect::Marked>],
+    start: usize,
 ) -> Vec<Connection> {
     let mut order: Vec<(SocketAddr, SocketAddr)> = Vec::new();
-    let mut groups: HashMap<(SocketAddr, SocketAddr), (Vec<Packet>, Vec<_>)> = HashMap::new();
+    let mut groups: HashMap<(SocketAddr, SocketAddr), (Vec<Packet>, Vec<_>, usize)> =
+        HashMap::new();
     for (i, p) in packets.iter().enumerate() {
         let (Some(from), Some(_)) = (Side::of(p.src.ip()), Side::of(p.dst.ip())) else {
             continue;
@@ -39,20 +44,24 @@ pub fn connections(
             Side::Client => (src, dst),
             Side::Server => (dst, src),
         };
-        let g = groups.entry((client, server)).or_insert_with(|| {
+        let g = groups.entry((client, server)).or_default();
+        if i >= start && g.0.len() == g.2 {
+            // The connection's first packet of the block.
             order.push((client, server));
-            (Vec::new(), Vec::new())
-        });
+        }
+        if i < start {
+            g.2 += 1;
+        }
         g.0.push(p.clone());
         g.1.push(marks.get(i).copied().flatten());
     }
     order
         .into_iter()
         .map(|key| {
-            let (ps, ms) = &groups[&key];
+            let (ps, ms, before) = &groups[&key];
             Connection {
                 client: key.0,
-                seen: Seen::all_marked(ps, ms),
+                seen: Seen::all_marked_from(ps, ms, *before),
             }
         })
         .collect()
@@ -88,7 +97,7 @@ impl Session<'_> {
         let mut marks = self.marks(all);
         self.mark_injected(&mut marks);
         let from = self.position.block_start.min(all.len());
-        let mut conns = connections(&all[from..], marks.get(from..).unwrap_or_default());
+        let mut conns = connections(all, &marks, from);
         for c in &mut conns {
             for s in &mut c.seen {
                 s.ctx.since_action = s.ctx.ts.checked_sub(self.clock.last_action_at);
@@ -198,4 +207,50 @@ fn tally(forms: &[usize], alts: &[Vec<PacketExpect>], line: usize) -> String {
         );
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn pkt(port: u16, from_client: bool, flags: &str, seq: u32, ack: u32) -> Packet {
+        let c = format!("192.168.2.105:{port}");
+        let s = "192.168.2.100:11111".to_string();
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Packet {
+            ts: Duration::from_millis(u64::from(seq % 1000)),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            flags: flags.parse().unwrap(),
+            seq,
+            ack,
+            win: 502,
+            options: vec![],
+            payload: vec![],
+            icmp: None,
+        }
+    }
+
+    /// Two connections whose handshakes an earlier block held: the block
+    /// after them numbers each from its own ISNs, and lists only them.
+    #[test]
+    fn a_block_after_the_handshakes_numbers_each_connection_from_its_isns() {
+        let packets = [
+            pkt(40000, true, "S", 1000, 0),
+            pkt(40000, false, "S.", 5000, 1001),
+            pkt(40001, true, "S", 7000, 0),
+            pkt(40001, false, "S.", 9000, 7001),
+            // The block: the server's FINs.
+            pkt(40001, false, "F.", 9001, 7001),
+            pkt(40000, false, "F.", 5001, 1001),
+        ];
+        let conns = connections(&packets, &[], 4);
+        let seen: Vec<(u16, u32, u32)> = conns
+            .iter()
+            .flat_map(|c| c.seen.iter().map(|s| (c.client.port(), s.seq, s.ack)))
+            .collect();
+        assert_eq!(seen, [(40001, 1, 1), (40000, 1, 1)]);
+    }
 }

@@ -30,7 +30,7 @@ impl Session<'_> {
                 p.signal(signal.signal())
                     .map_err(|e| StepError::at(line, e.to_string()))?;
                 match signal {
-                    Interrupt::Int | Interrupt::Quit => {
+                    s if s.ends_it() => {
                         p.wait_exit(deadline).map_err(|e| {
                             StepError::at(line, format!("after {}: {e}", signal.key()))
                         })?;
@@ -39,6 +39,7 @@ impl Session<'_> {
                         .map_err(|e| StepError::at(line, format!("after ^Z: {e}")))?,
                     Interrupt::Continue => wait_state(p, false, deadline)
                         .map_err(|e| StepError::at(line, format!("after fg: {e}")))?,
+                    _ => {}
                 }
                 self.settle(line)
             }

@@ -1,30 +1,18 @@
 //! Where this process's run writes: its own folder under the output root
-//! (`target/tcplab/runs/<id>/`, see `tcplab::report::runs`), one result
-//! file per case, and at the end the run's report rebuilt from every
-//! result in the folder, whichever process wrote them.
+//! (`target/tcplab/runs/<id>/`, see `report::runs`), one result file per
+//! case, and at the end the run's report rebuilt from every result in the
+//! folder, whichever process wrote them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use tcplab::case::run::Options;
-use tcplab::report::results::{self, CaseResult};
-use tcplab::report::runs;
+use crate::case::run::Options;
+use crate::report::results::{self, CaseResult};
+use crate::report::runs;
 
-use super::{cases_dir, shown};
-
-/// The output root: TCPLAB_OUT (relative: from where the command was
-/// typed), else `tcplab/` in the target folder the runner was built in.
-pub fn out_root() -> PathBuf {
-    match std::env::var_os("TCPLAB_OUT").filter(|v| !v.is_empty()) {
-        Some(dir) => super::from_where_typed(PathBuf::from(dir)),
-        None => Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target dir")
-            .join("tcplab"),
-    }
-}
+use super::files::Place;
 
 /// This process's part of a run; cloned into every trial.
 #[derive(Clone)]
@@ -34,6 +22,7 @@ struct Inner {
     /// Held open for the process's life (see runs::Run); None when listing.
     run: Option<runs::Run>,
     dir: PathBuf,
+    place: Place,
     cases_dir: String,
     nc: String,
     kernel: String,
@@ -43,24 +32,40 @@ struct Inner {
 }
 
 impl Sink {
-    /// Opens the run's folder (created, and handed back under sudo).
-    pub fn open(opts: &Options, differential: bool) -> Result<Sink, String> {
-        let root = out_root();
+    /// Opens the run's folder under `root` (created, and handed back under
+    /// sudo); `cases_dir` is what the table of runs says the cases came
+    /// from.
+    pub fn open(
+        opts: &Options,
+        differential: bool,
+        root: &Path,
+        cases_dir: String,
+        place: &Place,
+    ) -> Result<Sink, String> {
         let id = runs::run_id()?;
-        let run = runs::Run::open(&root, &id).map_err(|e| {
+        // The folders above the root that this run makes (`~/.cache` for
+        // the command) are handed back too.
+        let made: Vec<PathBuf> = root
+            .ancestors()
+            .skip(1)
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        let run = runs::Run::open(root, &id).map_err(|e| {
             format!(
                 "cannot create the run's folder {}: {e}",
                 root.join("runs").join(&id).display()
             )
         })?;
         runs::hand_back_tree(&run.dir);
-        for p in [root.join("runs"), root.clone()] {
-            runs::hand_back(&p);
+        for p in [root.join("runs"), root.to_path_buf()].iter().chain(&made) {
+            runs::hand_back(p);
         }
         Ok(Sink(Arc::new(Inner {
             dir: run.dir.clone(),
             run: Some(run),
-            cases_dir: shown(&cases_dir()).display().to_string(),
+            place: place.clone(),
+            cases_dir,
             nc: if differential {
                 opts.nc.display().to_string()
             } else {
@@ -75,10 +80,11 @@ impl Sink {
     }
 
     /// A sink for `--list`: nothing runs, nothing is written.
-    pub fn listing() -> Sink {
+    pub fn listing(root: &Path, place: &Place) -> Sink {
         Sink(Arc::new(Inner {
             run: None,
-            dir: out_root(),
+            dir: root.to_path_buf(),
+            place: place.clone(),
             cases_dir: String::new(),
             nc: String::new(),
             kernel: String::new(),
@@ -143,27 +149,39 @@ impl Sink {
         }
     }
 
+    /// How many results this process wrote.
+    pub fn written(&self) -> usize {
+        self.0.written.load(Ordering::SeqCst)
+    }
+
     /// After the trials: when this process ran cases, rebuilds the run's
-    /// report from all its results and says where it is.
-    pub fn assemble(&self) {
-        let Some(run) = &self.0.run else { return };
-        if self.0.written.load(Ordering::SeqCst) == 0 {
-            return;
+    /// report from all its results and says where it is (with `quiet`,
+    /// only what went wrong). Returns the run's folder when it did.
+    pub fn assemble(&self, quiet: bool) -> Option<PathBuf> {
+        let run = self.0.run.as_ref()?;
+        if self.written() == 0 {
+            return None;
         }
         let keep = std::env::var("TCPLAB_KEEP_RUNS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(runs::KEEP);
+        let shown = |p: &Path| self.0.place.shown(p).display().to_string();
         match runs::assemble(&run.root, &run.id, keep) {
-            Ok(a) => eprintln!(
+            Ok(a) if !quiet => eprintln!(
                 "tcplab: {}\ntcplab: report {} ({} cases of run {}); the latest run: {}",
                 a.coverage,
-                shown(&a.run_page).display(),
+                shown(&a.run_page),
                 a.cases,
                 run.id,
-                shown(&a.latest_page).display()
+                shown(&a.latest_page)
             ),
-            Err(e) => eprintln!("tcplab: cannot write the run's report: {e}"),
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("tcplab: cannot write the run's report: {e}");
+                return None;
+            }
         }
+        Some(run.dir.clone())
     }
 }
