@@ -178,12 +178,12 @@ fn dropping_the_clients_first_fin_drops_one_and_its_retransmission_passes(
         &mut cap,
         "as many client FINs as the rule matched",
         Duration::from_secs(5),
-        |ps| ps.iter().filter(from(Side::Client, TcpFlags::FIN)).count() >= report.matched,
+        |ps| ps.iter().filter(from(Side::Client, TcpFlags::FIN)).count() as u64 >= report.matched,
     );
     let fins: Vec<usize> = (0..cap.packets().len())
         .filter(|&i| from(Side::Client, TcpFlags::FIN)(&&cap.packets()[i]))
         .collect();
-    assert_eq!(fins.len(), report.matched, "{report:?}");
+    assert_eq!(fins.len() as u64, report.matched, "{report:?}");
     assert_eq!(report.acted[0].find_in(cap.packets()), Some(fins[0]));
     assert_eq!(report.acted[0].action, Action::Drop);
     assert!(faults.waiting_on().iter().any(|r| r.id == id));
