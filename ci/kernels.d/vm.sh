@@ -88,6 +88,7 @@ vm_boot() {
     B_BOOTED=0 B_DONE=0 B_BOOT_S='' B_WHY=''
     : >"$kdir/status/progress"
     env=("PATH=$PATH" "RUSTC=$rustc")
+    [ ${#only[@]} -gt 0 ] && env+=("TCPLAB_ONLY=${only[*]}")
     if [ "$accel" = TCG ]; then
         env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips")
         how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms)"
