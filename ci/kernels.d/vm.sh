@@ -88,7 +88,9 @@ vm_boot() {
     B_BOOTED=0 B_DONE=0 B_BOOT_S='' B_WHY=''
     : >"$kdir/status/progress"
     env=("PATH=$PATH" "RUSTC=$rustc")
-    [ ${#only[@]} -gt 0 ] && env+=("TCPLAB_ONLY=${only[*]}")
+    # A file, not the environment: vng puts --exec on the kernel's command
+    # line, which holds 2048 bytes (6.1 panics in start_kernel beyond).
+    printf '%s\n' "${only[@]}" >"$kdir/status/only"
     if [ "$accel" = TCG ]; then
         env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips")
         how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms)"
