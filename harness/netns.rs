@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -146,6 +146,60 @@ fn enter_new() -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::sys("unshare(CLONE_NEWNET)", e))?;
     for (path, value) in parent.map_or(&[][..], |p| &p.derived[..]) {
         fs::write(path, value).map_err(|e| Error::io(format!("write {value} to {path}"), e))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on a thread of its own in a new anonymous network namespace
+/// (no name, no link but its loopback, which is brought up) and returns
+/// what `f` made. A socket made there stays in it and keeps it alive while
+/// open; the namespace goes when its last socket closes, or with the
+/// process. For traffic that must touch neither the host's namespace nor
+/// a lab's (the capture's timestamp probe, `capture/stamps.rs`).
+pub fn private<T, F>(what: &str, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T> + Send,
+{
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("netns-private".into())
+            .spawn_scoped(s, || {
+                unshare(CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| Error::sys(format!("unshare(CLONE_NEWNET) for {what}"), e))?;
+                loopback_up().map_err(|e| Error::io(format!("set lo up for {what}"), e))?;
+                f()
+            })
+            .map_err(|e| Error::io(format!("spawn the thread for {what}"), e))?
+            .join()
+            .map_err(|_| Error::msg(format!("{what}: its thread panicked")))?
+    })
+}
+
+/// Sets `lo` of the calling thread's namespace up (SIOCSIFFLAGS, as
+/// `ip link set lo up` does through netlink).
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket(2); the fd is ours alone.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is plain data; zero is a valid start.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, c) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *c as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we own.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
