@@ -161,6 +161,13 @@ where
     T: Send,
     F: FnOnce() -> Result<T> + Send,
 {
+    if closed() {
+        return Err(Error::msg(format!(
+            "not making a namespace for {what}: the run is being interrupted"
+        )));
+    }
+    GATE.pass()
+        .map_err(|e| Error::msg(format!("not making a namespace for {what}: {e}")))?;
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("netns-private".into())
@@ -514,6 +521,24 @@ mod tests {
             .lines()
             .map(|l| l.split(' ').collect::<Vec<_>>())
             .any(|f| f.get(4) == Some(&dir) && f[6..].iter().any(|o| o.starts_with("shared:")))
+    }
+
+    #[test]
+    fn a_private_namespace_is_a_new_one_whose_loopback_carries_a_datagram() {
+        let ns = || fs::read_link("/proc/thread-self/ns/net").map_err(|e| Error::io("ns", e));
+        let here = ns().unwrap();
+        let (there, got) = private("a test", || {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::io("bind", e))?;
+            let me = udp.local_addr().map_err(|e| Error::io("getsockname", e))?;
+            udp.connect(me).map_err(|e| Error::io("connect on lo", e))?;
+            udp.send(b"lo").map_err(|e| Error::io("send on lo", e))?;
+            let mut buf = [0u8; 4];
+            let n = udp.recv(&mut buf).map_err(|e| Error::io("recv", e))?;
+            Ok((ns()?, buf[..n].to_vec()))
+        })
+        .unwrap();
+        assert_ne!(here, there);
+        assert_eq!(got, b"lo");
     }
 
     #[test]

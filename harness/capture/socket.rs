@@ -10,7 +10,10 @@
 //! the same `PACKET_STATISTICS` libpcap reports. The BPF filters are still
 //! libpcap's (`pcap_compile`), the kernel's attached with
 //! `SO_ATTACH_FILTER` as libpcap attaches it, and the file is libpcap's
-//! format, read back by tcpdump.
+//! format, read back by tcpdump. The ring stamps a frame at delivery
+//! whatever the kernel's state; this socket's `SO_TIMESTAMPNS` does only
+//! while the kernel's timestamp key is on, which `open` waits for (see
+//! `stamps`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -9,12 +9,12 @@
 //! the frame at `recvmsg`. The first timestamping socket of the machine
 //! turns the key on through `net_enable_timestamp`, which leaves the
 //! switch to a kworker (`netstamp_work`), and the last one's close turns it
-//! off the same way. Measured under load 8 on 2 cores: 22 and 42 ms from
-//! `setsockopt` to the key on, every frame in between stamped when read;
-//! a capture-vs-tcpdump run at load 6 had every frame 0.84 to 1.25 ms
-//! late, its first three 3 µs apart (three reads) where tcpdump's were 16
-//! to 22 µs apart. tcpdump's ring is not affected: `tpacket_rcv` takes the
-//! time itself when the frame has none.
+//! off the same way. Measured with load 6 to 8 on 2 cores: 8, 22 and 42 ms
+//! from `setsockopt` to the key on, every frame in between stamped when
+//! read; a capture-vs-tcpdump run at load 6 had every frame 0.84 to
+//! 1.25 ms late, its first three 3 µs apart (three reads) where tcpdump's
+//! were 16 to 22 µs apart. tcpdump's ring is not affected: `tpacket_rcv`
+//! takes the time itself when the frame has none.
 //!
 //! So the process keeps one timestamping socket of its own open for its
 //! whole life (the key stays on between captures, as with any program
@@ -24,6 +24,13 @@
 //! read back. `sendto` on `lo` runs `netif_rx` before it returns, so a
 //! frame stamped at receive carries a time before the clock read taken
 //! just before `recvmsg`; one stamped at the read, a time after it.
+//! Cost: the first capture of a process 0.85 to 2 ms more (the private
+//! namespace and one probe) when the key is already on, plus the
+//! kworker's delay when it is not; every later capture nothing.
+//!
+//! This changes nothing of the host's configuration: the key is what any
+//! socket asking for timestamps turns on, and it goes off (deferred) when
+//! the process exits, its socket and private namespace with it.
 
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
@@ -126,9 +133,7 @@ fn open_keeper() -> crate::error::Result<UdpSocket> {
     crate::netns::private("the capture's timestamp probe", || {
         let sock = UdpSocket::bind("127.0.0.1:0")
             .map_err(|e| Error::io("bind a UDP socket to 127.0.0.1", e))?;
-        let addr = sock
-            .local_addr()
-            .map_err(|e| Error::io("getsockname", e))?;
+        let addr = sock.local_addr().map_err(|e| Error::io("getsockname", e))?;
         sock.connect(addr)
             .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
         sock.set_nonblocking(true)
