@@ -12,6 +12,7 @@
 use std::fmt::Write;
 
 use super::results::CaseResult;
+use super::when::iso8601;
 
 /// The XML of `results`, one test suite named `suite`.
 pub fn xml(suite: &str, results: &[CaseResult]) -> String {
@@ -47,13 +48,6 @@ pub fn xml(suite: &str, results: &[CaseResult]) -> String {
     }
     x += "  </testsuite>\n</testsuites>\n";
     x
-}
-
-/// `2023-11-14T22:13:20`: ISO 8601 without a zone, as JUnit's schema
-/// has it (UTC here): the run report's `2023-11-14 22:13:20 UTC`, reshaped.
-fn iso8601(secs: f64) -> String {
-    let utc = super::runs::utc(secs);
-    utc.trim_end_matches(" UTC").replacen(' ', "T", 1)
 }
 
 /// The kernels and nc the suite ran on, when all its cases agree.
