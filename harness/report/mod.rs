@@ -14,3 +14,4 @@ pub mod many;
 pub mod results;
 pub mod runs;
 pub mod summary;
+pub mod when;
