@@ -70,7 +70,9 @@ impl Metric {
     pub fn window(bytes: u64) -> std::result::Result<Metric, Malformed> {
         if bytes == 0 || bytes > 1 << 30 {
             return Err(Malformed::new(
-                format!("window {bytes}: from 1 to 1073741824 bytes (2^30, the largest scaled window)"),
+                format!(
+                    "window {bytes}: from 1 to 1073741824 bytes (2^30, the largest scaled window)"
+                ),
                 "",
             ));
         }
@@ -322,9 +324,21 @@ mod tests {
         set(&lab, Side::Server, Metric::RtoMin(Duration::from_secs(1))).unwrap();
         set(&lab, Side::Server, Metric::Window(65535)).unwrap();
         for family in [Family::Ipv4, Family::Ipv6] {
-            assert_eq!(window(&lab, Side::Server, family).unwrap(), Some(65535), "{family}");
-            assert_eq!(rto_min(&lab, Side::Server, family).unwrap(), Some((1000, true)), "{family}");
-            assert_eq!(window(&lab, Side::Client, family).unwrap(), None, "{family}");
+            assert_eq!(
+                window(&lab, Side::Server, family).unwrap(),
+                Some(65535),
+                "{family}"
+            );
+            assert_eq!(
+                rto_min(&lab, Side::Server, family).unwrap(),
+                Some((1000, true)),
+                "{family}"
+            );
+            assert_eq!(
+                window(&lab, Side::Client, family).unwrap(),
+                None,
+                "{family}"
+            );
         }
     }
 }

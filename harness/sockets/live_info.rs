@@ -95,7 +95,9 @@ fn check_against_ss_ti(diag: &SockDiag) -> String {
                 table(&ours)
             ))
         } else {
-            ours.iter().zip(&ss).try_for_each(|(r, l)| compare(r, l, apart_ms))
+            ours.iter()
+                .zip(&ss)
+                .try_for_each(|(r, l)| compare(r, l, apart_ms))
         };
         match verdict {
             Ok(()) => return ss.join("\n"),

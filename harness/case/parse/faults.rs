@@ -236,8 +236,7 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
 /// `HOST route rto_min DUR` or `HOST route window BYTES`: a metric on
 /// the host's route to the lab's subnet (`crate::route`).
 pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
-    const HINT: &str =
-        "write `server route rto_min 1s` (the floor of the retransmission timeout, \
+    const HINT: &str = "write `server route rto_min 1s` (the floor of the retransmission timeout, \
          RTAX_RTO_MIN, in whole milliseconds) or `server route window 65535` (the clamp \
          on the receive window and its scale, RTAX_WINDOW, in bytes): every kernel has both";
     let (metric, value) = split_word(arg);
