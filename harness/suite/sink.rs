@@ -42,7 +42,7 @@ impl Sink {
         cases_dir: String,
         place: &Place,
     ) -> Result<Sink, String> {
-        let id = runs::run_id()?;
+        let id = runs::run_id().map_err(|e| e.to_string())?;
         // The folders above the root that this run makes (`~/.cache` for
         // the command) are handed back too.
         let made: Vec<PathBuf> = root
