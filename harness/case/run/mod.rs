@@ -56,7 +56,7 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let setup::Setup { lab, capture, diag } =
         setup::setup(case, opts.implementation, opts.family, &opts.kernel, &pcap)
-            .map_err(|e| Failure::new(path, 1, Cause::Setup, e))?;
+            .map_err(|e| Failure::new(path, 1, Cause::Setup, e.to_string()))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,
