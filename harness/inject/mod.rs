@@ -151,10 +151,10 @@ pub fn inject(
             Some(c) => c.resolve(&spec, now),
             None => conn::resolve_new(&spec, side, family, now),
         }
-        .map_err(|m| format!("{what}: {m}"))?;
+        .map_err(|m| Error::msg(format!("{what}: {m}")))?;
         packet.ts = now;
         let frame = frame::build(&packet, macs, frame::plausible_ip_id())
-            .map_err(|m| format!("{what}: {m}"))?;
+            .map_err(|m| Error::msg(format!("{what}: {m}")))?;
         Ok((frame.clone(), (frame, packet)))
     })?;
     Ok(Injected {
@@ -182,7 +182,7 @@ pub fn inject_icmp(
     let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
         let packet = icmp::message(kind, side, &quoted, now);
         let frame = icmp::build(&packet, &quoted, macs, frame::plausible_ip_id())
-            .map_err(|m| format!("{what}: {m}"))?;
+            .map_err(|m| Error::msg(format!("{what}: {m}")))?;
         Ok((frame.clone(), (frame, packet)))
     })?;
     Ok(Injected {
