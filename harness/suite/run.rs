@@ -88,8 +88,7 @@ pub(super) fn main(mut r: Config) -> ExitCode {
         }
     }
     let ignore_note = !listing && !args.ignored && !args.include_ignored;
-    let mut trials =
-        trials::case_trials(files, &player, |name| ignore_note && selection.keeps(name));
+    let mut trials = trials::case_trials(files, &player, |name| selection.keeps(name), ignore_note);
     if let Some(extra) = r.extra.take() {
         trials.extend(extra(&player.opts));
     }
