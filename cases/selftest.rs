@@ -111,18 +111,22 @@ pub fn trials(opts: &run::Options) -> Vec<Trial> {
 pub fn inner_runner(out: &Path) -> Result<Command, Failed> {
     let mut c = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
     c.env("TCPLAB_OUT", out);
-    for var in [
-        "TCPLAB_RUN_ID",
-        "NEXTEST_RUN_ID",
-        "TCPLAB_TIMINGS",
-        "TCPLAB_JUNIT",
-        "TCPLAB_RECORD",
-        "TCPLAB_SHOW",
-    ] {
+    for var in OUTER_RUN {
         c.env_remove(var);
     }
     Ok(c)
 }
+
+/// The variables that name the outer run or write beside it, and the
+/// modes it was started in: an inner run must not inherit them.
+pub const OUTER_RUN: [&str; 6] = [
+    "TCPLAB_RUN_ID",
+    "NEXTEST_RUN_ID",
+    "TCPLAB_TIMINGS",
+    "TCPLAB_JUNIT",
+    "TCPLAB_RECORD",
+    "TCPLAB_SHOW",
+];
 
 /// A child runner on cases/selftest/signals running one case there
 /// (`hold`: a connected pair that waits for a minute; `quick`).

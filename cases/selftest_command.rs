@@ -26,18 +26,8 @@ pub fn trials() -> Vec<Trial> {
 fn tcplab(bin: &Path, cwd: &Path, out: &Path, args: &[&str]) -> Result<Output, Failed> {
     let mut c = Command::new(bin);
     c.args(args).current_dir(cwd).env("TCPLAB_OUT", out);
-    for var in [
-        "NC",
-        "TCPLAB_RUN_ID",
-        "NEXTEST_RUN_ID",
-        "TCPLAB_TIMINGS",
-        "TCPLAB_JUNIT",
-        "TCPLAB_RECORD",
-        "TCPLAB_SHOW",
-        "TCPLAB_CASES",
-        "TCPLAB_FAMILY",
-        "CARGO_MANIFEST_DIR",
-    ] {
+    let more = ["NC", "TCPLAB_CASES", "TCPLAB_FAMILY", "CARGO_MANIFEST_DIR"];
+    for var in crate::selftest::OUTER_RUN.into_iter().chain(more) {
         c.env_remove(var);
     }
     c.output()

@@ -119,18 +119,7 @@ mod tests {
     fn pkt(ms: u64, from_client: bool, flags: &str, seq: u32, ack: u32, len: usize) -> Packet {
         let (c, s) = ("192.168.2.105:40000", "192.168.2.100:11111");
         let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Packet {
-            ts: Duration::from_millis(ms),
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            flags: flags.parse().unwrap(),
-            seq,
-            ack,
-            win: 502,
-            options: vec![],
-            payload: vec![b'x'; len],
-            icmp: None,
-        }
+        Packet::sample(Duration::from_millis(ms), src, dst, flags, seq, ack, len)
     }
 
     #[test]

@@ -349,3 +349,32 @@ impl fmt::Display for Endpoint {
         write!(f, "{}.{}", self.0.ip(), self.0.port())
     }
 }
+
+#[cfg(test)]
+impl Packet {
+    /// A segment for tests: `src > dst` (`ADDR:PORT`) with these flags
+    /// (tcpdump's letters), seq and ack, win 502, no options and `len`
+    /// bytes of `x`.
+    pub fn sample(
+        ts: Duration,
+        src: &str,
+        dst: &str,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        len: usize,
+    ) -> Packet {
+        Packet {
+            ts,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            flags: flags.parse().unwrap(),
+            seq,
+            ack,
+            win: 502,
+            options: vec![],
+            payload: vec![b'x'; len],
+            icmp: None,
+        }
+    }
+}

@@ -424,18 +424,8 @@ mod tests {
 
     /// A packet at `us` microseconds past a fixed second.
     fn pkt(us: u32, src: &str, dst: &str, flags: &str, seq: u32, ack: u32) -> Packet {
-        Packet {
-            ts: Duration::new(1_700_000_000, us * 1000),
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            flags: flags.parse().unwrap(),
-            seq,
-            ack,
-            win: 502,
-            options: vec![],
-            payload: vec![],
-            icmp: None,
-        }
+        let ts = Duration::new(1_700_000_000, us * 1000);
+        Packet::sample(ts, src, dst, flags, seq, ack, 0)
     }
 
     fn ts_opt(val: u32, ecr: u32) -> Vec<TcpOption> {

@@ -151,6 +151,24 @@ fn cases(kind: Kind, words: Vec<OsString>) -> ExitCode {
         }
     }
     let cwd = std::env::current_dir().unwrap_or_default();
+    if sources.is_empty() && crate::suite::files::case_files(&cwd).is_empty() {
+        // `tcplab run tcp-cases` before the folder exists: the word was
+        // taken as a filter; say so rather than "no case files in .".
+        let words: Vec<_> = libtest
+            .iter()
+            .map(|w| w.to_string_lossy())
+            .filter(|w| !w.starts_with('-'))
+            .collect();
+        if !words.is_empty() {
+            eprintln!(
+                "tcplab: no case files (*.case) in {}, and no file or folder named {}: \
+                 give the folder of your cases (`tcplab new DIR/NAME` writes a first one)",
+                cwd.display(),
+                words.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
     let sources = if sources.is_empty() {
         vec![cwd.clone()]
     } else {

@@ -78,10 +78,17 @@ pub(super) fn main(m: &ArgMatches) -> ExitCode {
         return ExitCode::from(2);
     }
     let text = STARTER.replace("{name}", &name);
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&file)
+    // `tcplab new tcp-cases/echo-line` in a new repository: the folder is
+    // made too, as README's first recipe needs.
+    let folder = file.parent().filter(|d| !d.as_os_str().is_empty());
+    let written = folder
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+        })
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
     match written {
         Ok(()) => {

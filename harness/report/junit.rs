@@ -12,6 +12,7 @@
 use std::fmt::Write;
 
 use super::results::CaseResult;
+use super::when::iso8601;
 
 /// The XML of `results`, one test suite named `suite`.
 pub fn xml(suite: &str, results: &[CaseResult]) -> String {
@@ -47,24 +48,6 @@ pub fn xml(suite: &str, results: &[CaseResult]) -> String {
     }
     x += "  </testsuite>\n</testsuites>\n";
     x
-}
-
-/// `2023-11-14T22:13:20`: ISO 8601 without a zone, as JUnit's schema
-/// has it (UTC here).
-fn iso8601(secs: f64) -> String {
-    let t = secs as libc::time_t;
-    // SAFETY: gmtime_r fills the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::gmtime_r(&t, &mut tm) };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }
 
 /// The kernels and nc the suite ran on, when all its cases agree.

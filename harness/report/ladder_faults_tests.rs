@@ -15,18 +15,7 @@ fn at(ms: u64) -> Duration {
 }
 
 fn pkt(ms: u64, src: &str, dst: &str, flags: &str, seq: u32, ack: u32) -> Packet {
-    Packet {
-        ts: at(ms),
-        src: src.parse().unwrap(),
-        dst: dst.parse().unwrap(),
-        flags: flags.parse().unwrap(),
-        seq,
-        ack,
-        win: 502,
-        options: vec![],
-        payload: vec![],
-        icmp: None,
-    }
+    Packet::sample(at(ms), src, dst, flags, seq, ack, 0)
 }
 
 #[test]

@@ -15,3 +15,4 @@ pub mod many;
 pub mod results;
 pub mod runs;
 pub mod summary;
+pub mod when;

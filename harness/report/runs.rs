@@ -36,6 +36,7 @@ use super::junit;
 use super::kernels::{self, render, Column, Matrix};
 use super::results::{self, CaseResult};
 use super::summary;
+use super::when::utc;
 use crate::error::Error;
 
 /// The run's JUnit XML, beside its index.html and summary.md.
@@ -186,23 +187,6 @@ impl Run {
             _alive: Flock::lock(f, FlockArg::LockShared).ok(),
         })
     }
-}
-
-/// `YYYY-MM-DD HH:MM:SS UTC` of seconds since the Unix epoch.
-pub fn utc(secs: f64) -> String {
-    let t = secs as libc::time_t;
-    // SAFETY: gmtime_r fills the tm we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    unsafe { libc::gmtime_r(&t, &mut tm) };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }
 
 /// From the first start to the last end.

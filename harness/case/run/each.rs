@@ -219,18 +219,8 @@ mod tests {
         let c = format!("192.168.2.105:{port}");
         let s = "192.168.2.100:11111".to_string();
         let (src, dst) = if from_client { (c, s) } else { (s, c) };
-        Packet {
-            ts: Duration::from_millis(u64::from(seq % 1000)),
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            flags: flags.parse().unwrap(),
-            seq,
-            ack,
-            win: 502,
-            options: vec![],
-            payload: vec![],
-            icmp: None,
-        }
+        let ts = Duration::from_millis(u64::from(seq % 1000));
+        Packet::sample(ts, &src, &dst, flags, seq, ack, 0)
     }
 
     /// Two connections whose handshakes an earlier block held: the block
