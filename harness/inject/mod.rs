@@ -117,9 +117,9 @@ pub fn resolve(
     now: Duration,
 ) -> std::result::Result<Packet, Malformed> {
     if spec.to_port.is_some() {
-        return Ok(conn::resolve_new(spec, side, family, now)?);
+        return conn::resolve_new(spec, side, family, now);
     }
-    Ok(Conn::latest(packets, side, port)?.resolve(spec, now)?)
+    Conn::latest(packets, side, port)?.resolve(spec, now)
 }
 
 /// Resolves `spec` against the capture (see [`resolve`]), builds the frame

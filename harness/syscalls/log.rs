@@ -51,7 +51,7 @@ impl Log {
                 return Ok(Some(s));
             }
             if let Some(why) = &st.broken {
-                return Err(why.clone());
+                return Err(*why);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
