@@ -26,6 +26,7 @@
 mod reader;
 mod shared;
 mod socket;
+mod stamps;
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};

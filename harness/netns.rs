@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -146,6 +146,67 @@ fn enter_new() -> Result<()> {
     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::sys("unshare(CLONE_NEWNET)", e))?;
     for (path, value) in parent.map_or(&[][..], |p| &p.derived[..]) {
         fs::write(path, value).map_err(|e| Error::io(format!("write {value} to {path}"), e))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on a thread of its own in a new anonymous network namespace
+/// (no name, no link but its loopback, which is brought up) and returns
+/// what `f` made. A socket made there stays in it and keeps it alive while
+/// open; the namespace goes when its last socket closes, or with the
+/// process. For traffic that must touch neither the host's namespace nor
+/// a lab's (the capture's timestamp probe, `capture/stamps.rs`).
+pub fn private<T, F>(what: &str, f: F) -> Result<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T> + Send,
+{
+    if closed() {
+        return Err(Error::msg(format!(
+            "not making a namespace for {what}: the run is being interrupted"
+        )));
+    }
+    GATE.pass()
+        .map_err(|e| Error::msg(format!("not making a namespace for {what}: {e}")))?;
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("netns-private".into())
+            .spawn_scoped(s, || {
+                unshare(CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| Error::sys(format!("unshare(CLONE_NEWNET) for {what}"), e))?;
+                loopback_up().map_err(|e| Error::io(format!("set lo up for {what}"), e))?;
+                f()
+            })
+            .map_err(|e| Error::io(format!("spawn the thread for {what}"), e))?
+            .join()
+            .map_err(|_| Error::msg(format!("{what}: its thread panicked")))?
+    })
+}
+
+/// Sets `lo` of the calling thread's namespace up (SIOCSIFFLAGS, as
+/// `ip link set lo up` does through netlink).
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket(2); the fd is ours alone.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd that nothing else owns.
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is plain data; zero is a valid start.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, c) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *c as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we own.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(io::Error::last_os_error());
+        }
     }
     Ok(())
 }
@@ -460,6 +521,24 @@ mod tests {
             .lines()
             .map(|l| l.split(' ').collect::<Vec<_>>())
             .any(|f| f.get(4) == Some(&dir) && f[6..].iter().any(|o| o.starts_with("shared:")))
+    }
+
+    #[test]
+    fn a_private_namespace_is_a_new_one_whose_loopback_carries_a_datagram() {
+        let ns = || fs::read_link("/proc/thread-self/ns/net").map_err(|e| Error::io("ns", e));
+        let here = ns().unwrap();
+        let (there, got) = private("a test", || {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::io("bind", e))?;
+            let me = udp.local_addr().map_err(|e| Error::io("getsockname", e))?;
+            udp.connect(me).map_err(|e| Error::io("connect on lo", e))?;
+            udp.send(b"lo").map_err(|e| Error::io("send on lo", e))?;
+            let mut buf = [0u8; 4];
+            let n = udp.recv(&mut buf).map_err(|e| Error::io("recv", e))?;
+            Ok((ns()?, buf[..n].to_vec()))
+        })
+        .unwrap();
+        assert_ne!(here, there);
+        assert_eq!(got, b"lo");
     }
 
     #[test]

@@ -10,16 +10,20 @@
 //! the same `PACKET_STATISTICS` libpcap reports. The BPF filters are still
 //! libpcap's (`pcap_compile`), the kernel's attached with
 //! `SO_ATTACH_FILTER` as libpcap attaches it, and the file is libpcap's
-//! format, read back by tcpdump.
+//! format, read back by tcpdump. The ring stamps a frame at delivery
+//! whatever the kernel's state; this socket's `SO_TIMESTAMPNS` does only
+//! while the kernel's timestamp key is on, which `open` waits for (see
+//! `stamps`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use pcap::BpfProgram;
 
+use super::stamps;
 use crate::error::Error;
 
 /// The most of a frame kept (libpcap's default snapshot length): a GSO
@@ -30,7 +34,6 @@ pub(super) const SNAPLEN: u32 = 262_144;
 /// frames. Only what is queued takes memory.
 const RCVBUF: libc::c_int = 64 << 20;
 
-const SO_TIMESTAMPNS: libc::c_int = 35;
 const SOL_PACKET: libc::c_int = 263;
 const PACKET_STATISTICS: libc::c_int = 6;
 
@@ -90,9 +93,7 @@ impl PacketSocket {
         if !set_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF) {
             return Err(last_error("SO_RCVBUFFORCE"));
         }
-        if !set_int(&fd, libc::SOL_SOCKET, SO_TIMESTAMPNS, 1) {
-            return Err(last_error("SO_TIMESTAMPNS"));
-        }
+        stamps::enable(fd.as_fd())?;
         let name = std::ffi::CString::new(iface)
             .map_err(|e| Error::msg(format!("interface name {iface:?}: {e}")))?;
         // SAFETY: a NUL-terminated name; the lookup runs in this thread's
@@ -117,6 +118,9 @@ impl PacketSocket {
         if bound != 0 {
             return Err(last_error(&format!("bind to {iface}")));
         }
+        // The frames queued until now are stamped too: the kernel stamps
+        // whatever it receives once the key is on, for every socket.
+        stamps::taken_at_receive()?;
         Ok(PacketSocket {
             fd,
             buf: vec![0; SNAPLEN as usize],
@@ -156,7 +160,7 @@ impl PacketSocket {
                 _ => Err(Error::io("read the packet socket", e)),
             };
         }
-        let ts = timestamp(&msg).unwrap_or_else(|| {
+        let ts = stamps::of(&msg).unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
@@ -228,22 +232,6 @@ fn attach(fd: &OwnedFd, filter: &BpfProgram) -> Result<(), Error> {
         return Err(last_error("SO_ATTACH_FILTER"));
     }
     Ok(())
-}
-
-/// The SCM_TIMESTAMPNS of a received message.
-fn timestamp(msg: &libc::msghdr) -> Option<Duration> {
-    // SAFETY: walking the control buffer recvmsg filled, with its macros.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == SO_TIMESTAMPNS {
-                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                return Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
-            }
-            c = libc::CMSG_NXTHDR(msg, c);
-        }
-    }
-    None
 }
 
 /// The receive drops of `iface` as the kernel counts them for the calling

@@ -4,10 +4,12 @@
 //! the receiver's once per tap), and none lost in a burst.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::socket::PacketSocket;
 use super::*;
 use crate::error::Error;
 use crate::lab::{Lab, Side};
@@ -190,4 +192,44 @@ fn the_capture_holds_what_tcpdump_holds_within_a_millisecond() {
         panic!("{e}\nours:\n{a}\ntcpdump's:\n{b}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Right after the socket opens, a frame carries the time the kernel
+/// received it: before the clock read taken just before `recvmsg` (a frame
+/// stamped at the read carries a time after it). Without `stamps.rs` this
+/// fails whenever the kernel's timestamp key was off and its kworker had
+/// not switched it yet when the frame came (under load: tens of ms).
+#[test]
+fn a_frame_is_stamped_when_the_kernel_receives_it_not_when_it_is_read() {
+    let lab = Lab::new("capture-stamps").unwrap();
+    let mut sock = lab
+        .netns(Side::Server)
+        .run("open", || {
+            let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
+            let filter = dead.compile("udp port 9", true).unwrap();
+            PacketSocket::open(Side::Server.iface(), &filter)
+        })
+        .unwrap();
+    lab.netns(Side::Client)
+        .run("send", || {
+            let udp = UdpSocket::bind(("0.0.0.0", 0)).map_err(|e| Error::io("bind", e))?;
+            udp.send_to(b"stamp", (Side::Server.addr(), 9))
+                .map_err(|e| Error::io("send", e))
+        })
+        .unwrap();
+    let mut fds = [nix::poll::PollFd::new(
+        sock.fd().as_fd(),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ready = nix::poll::poll(&mut fds, 5000u16).unwrap();
+    assert_eq!(ready, 1, "no frame on veth-s within 5 s of the datagram");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    let frame = sock.next().unwrap().expect("the frame poll saw");
+    assert!(
+        frame.ts < before,
+        "stamped {:?} after the read began: taken by recvmsg, not at receive",
+        frame.ts - before
+    );
 }
