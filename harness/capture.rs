@@ -111,9 +111,9 @@ impl Capture {
             .shared
             .wait_for("open the capture", |s| s.opened.is_some())?;
         match &s.opened {
-            Some(Err(e)) => {
-                Err(Error::msg(e.clone()).context(format!("capture in netns {}", self.netns)))
-            }
+            Some(Err(e)) => Err(e
+                .duplicate()
+                .context(format!("capture in netns {}", self.netns))),
             _ => Ok(()),
         }
     }
@@ -136,8 +136,8 @@ impl Capture {
         self.strays.append(&mut s.strays);
         self.strays_uncounted = s.strays_uncounted;
         match &s.failed {
-            Some(e) => Err(Error::msg(format!(
-                "read capture on {} in netns {}: {e}",
+            Some(e) => Err(e.duplicate().context(format!(
+                "read capture on {} in netns {}",
                 self.iface, self.netns
             ))),
             None => Ok(self.packets.len() - before),
@@ -200,9 +200,9 @@ impl Capture {
         let s = self
             .shared
             .wait_for("complete the capture file", |s| s.summary.is_some())?;
-        match s.summary.clone().expect("waited for it") {
-            Ok(sum) => Ok(sum),
-            Err(e) => Err(Error::msg(e)),
+        match s.summary.as_ref().expect("waited for it") {
+            Ok(sum) => Ok(sum.clone()),
+            Err(e) => Err(e.duplicate()),
         }
     }
 }

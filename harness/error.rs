@@ -77,6 +77,19 @@ impl Error {
         Error::Msg(text.into())
     }
 
+    /// The same error for another reader (a failure kept for every later
+    /// call): a system error keeps its errno; the others, whose sources
+    /// cannot be copied, keep their text.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::Sys { what, errno } => Error::Sys {
+                what: what.clone(),
+                errno: *errno,
+            },
+            other => Error::Msg(other.to_string()),
+        }
+    }
+
     /// Prefixes the description, keeping the errno.
     pub fn context(self, outer: impl std::fmt::Display) -> Error {
         match self {

@@ -136,6 +136,20 @@ impl fmt::Display for Requirement {
     }
 }
 
+/// What a kernel lacks of a [`Requirement`]; `this` is its version as
+/// uname starts it (`6.1.0`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("needs kernel {want} or later (this is {this})")]
+    Newer { want: Version, this: String },
+    #[error("needs a kernel before {want} (this is {this})")]
+    Older { want: Version, this: String },
+    #[error("needs sysctl {name} (kernel {this} has none)")]
+    Sysctl { name: String, this: String },
+    #[error("needs module {name} (kernel {this} has none loaded, built in or installed)")]
+    Module { name: String, this: String },
+}
+
 /// The kernel a run plays on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Kernel {
@@ -167,31 +181,35 @@ impl Kernel {
     /// Ok with what holds (`kernel 6.18.44 is 6.5 or later`), or Err with
     /// what is missing (`needs sysctl net.ipv4.tcp_rto_min_us (kernel
     /// 6.1.0 has none)`).
-    pub fn check(&self, req: &Requirement) -> Result<String, String> {
+    pub fn check(&self, req: &Requirement) -> Result<String, Missing> {
         let (v, rel) = (self.version, self.short());
         match req {
             Requirement::AtLeast(want) if v >= *want => {
                 Ok(format!("kernel {rel} is {want} or later"))
             }
-            Requirement::AtLeast(want) => {
-                Err(format!("needs kernel {want} or later (this is {rel})"))
-            }
+            Requirement::AtLeast(want) => Err(Missing::Newer {
+                want: *want,
+                this: rel,
+            }),
             Requirement::Before(want) if v < *want => Ok(format!("kernel {rel} is before {want}")),
-            Requirement::Before(want) => {
-                Err(format!("needs a kernel before {want} (this is {rel})"))
-            }
+            Requirement::Before(want) => Err(Missing::Older {
+                want: *want,
+                this: rel,
+            }),
             Requirement::Sysctl(name) if self.has_sysctl(name) => {
                 Ok(format!("kernel {rel} has sysctl {name}"))
             }
-            Requirement::Sysctl(name) => {
-                Err(format!("needs sysctl {name} (kernel {rel} has none)"))
-            }
+            Requirement::Sysctl(name) => Err(Missing::Sysctl {
+                name: name.clone(),
+                this: rel,
+            }),
             Requirement::Module(name) if self.has_module(name) => {
                 Ok(format!("kernel {rel} has module {name}"))
             }
-            Requirement::Module(name) => Err(format!(
-                "needs module {name} (kernel {rel} has none loaded, built in or installed)"
-            )),
+            Requirement::Module(name) => Err(Missing::Module {
+                name: name.clone(),
+                this: rel,
+            }),
         }
     }
 
@@ -321,7 +339,7 @@ mod tests {
     #[test]
     fn a_kernel_says_what_it_has_and_names_what_it_lacks() {
         let (k, root) = debian_6_1();
-        let check = |r: &str| k.check(&r.parse().unwrap());
+        let check = |r: &str| k.check(&r.parse().unwrap()).map_err(|m| m.to_string());
         assert_eq!(
             check("kernel>=6.1"),
             Ok("kernel 6.1.0 is 6.1 or later".into())

@@ -66,27 +66,28 @@ pub fn read(netns: &Netns, name: &str) -> Result<String> {
 /// What must happen before this process writes its first sysctl: the
 /// runner reads the host's sysctls there, a "before" that no write of
 /// ours can have touched, taken only by runs that write one (reading the
-/// host's 500 sysctls costs more than a whole case's lab).
-type FirstWrite = Box<dyn FnOnce() -> std::result::Result<(), String> + Send>;
+/// host's 500 sysctls costs more than a whole case's lab). It cannot fail
+/// (`hostnet::sysctls` leaves out a file it cannot read, before and after
+/// alike).
+type FirstWrite = Box<dyn FnOnce() + Send>;
 static BEFORE_FIRST: std::sync::Mutex<Option<FirstWrite>> = std::sync::Mutex::new(None);
-static FIRST: std::sync::OnceLock<std::result::Result<(), String>> = std::sync::OnceLock::new();
+static FIRST: std::sync::Once = std::sync::Once::new();
 
-/// Runs `f` once, before the first sysctl write of this process; if it
-/// fails, no sysctl is ever written and every attempt says why.
-pub fn before_first_write(f: impl FnOnce() -> std::result::Result<(), String> + Send + 'static) {
+/// Runs `f` once, before the first sysctl write of this process.
+pub fn before_first_write(f: impl FnOnce() + Send + 'static) {
     *BEFORE_FIRST.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
 }
 
-fn first_write() -> std::result::Result<(), String> {
-    FIRST
-        .get_or_init(|| {
-            let f = BEFORE_FIRST
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            f.map_or(Ok(()), |f| f())
-        })
-        .clone()
+fn first_write() {
+    FIRST.call_once(|| {
+        let f = BEFORE_FIRST
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(f) = f {
+            f()
+        }
+    })
 }
 
 /// Writes attempted by this process: the runner compares the host's
@@ -104,7 +105,7 @@ pub fn writes() -> usize {
 /// the value, the namespace and the kernel's errno.
 pub fn write(netns: &Netns, name: &str, value: &str) -> Result<()> {
     let file = path(name).map_err(Error::msg)?;
-    first_write().map_err(|e| Error::msg(format!("not setting sysctl {name}: {e}")))?;
+    first_write();
     WRITES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if value.is_empty() || value.contains('\n') {
         return Err(Error::msg(format!(

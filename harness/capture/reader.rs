@@ -16,6 +16,7 @@ use pcap::BpfProgram;
 
 use super::shared::{Shared, Stray, Summary, MAX_STRAYS};
 use super::socket::{interface_drops, PacketSocket, PcapFile};
+use crate::error::Error;
 use crate::packet::Packet;
 
 /// What the reader needs to open the capture.
@@ -44,7 +45,7 @@ pub(super) fn run(open: Open) {
         Ok(h) => h,
         Err(e) => {
             let mut s = shared.lock();
-            s.opened = Some(Err(e.clone()));
+            s.opened = Some(Err(e.duplicate()));
             s.summary = Some(Err(e));
             shared.changed.notify_all();
             return;
@@ -55,18 +56,19 @@ pub(super) fn run(open: Open) {
     read_until_stopped(handle, &open);
 }
 
-fn activate(open: &Open) -> Result<Handle, String> {
+fn activate(open: &Open) -> Result<Handle, Error> {
     let dev = open.iface.as_str();
     let bpf = format!("({}) or tcp", open.filter);
     let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET)
-        .map_err(|e| format!("libpcap for Ethernet: {e}"))?;
+        .map_err(|e| Error::pcap("libpcap for Ethernet", e))?;
     let wide = dead
         .compile(&bpf, true)
-        .map_err(|e| format!("compile BPF filter `{bpf}`: {e}"))?;
+        .map_err(|e| Error::pcap(format!("compile BPF filter `{bpf}`"), e))?;
     let keep = dead
         .compile(&open.filter, true)
-        .map_err(|e| format!("compile BPF filter `{}`: {e}", open.filter))?;
-    let sock = PacketSocket::open(dev, &wide).map_err(|e| format!("capture on {dev}: {e}"))?;
+        .map_err(|e| Error::pcap(format!("compile BPF filter `{}`", open.filter), e))?;
+    let sock =
+        PacketSocket::open(dev, &wide).map_err(|e| e.context(format!("capture on {dev}")))?;
     let file = PcapFile::create(&open.path)?;
     let if_drops = interface_drops(dev).unwrap_or(0);
     Ok(Handle {
@@ -125,7 +127,7 @@ fn wait_for_work(h: &Handle, shared: &Shared) {
 
 /// Reads the socket until it is empty; hands what it read over in one
 /// lock.
-fn drain(h: &mut Handle, open: &Open) -> Result<(), String> {
+fn drain(h: &mut Handle, open: &Open) -> Result<(), Error> {
     let mut kept = Vec::new();
     let mut strays = Vec::new();
     let result = loop {
@@ -137,7 +139,7 @@ fn drain(h: &mut Handle, open: &Open) -> Result<(), String> {
         let pkt = Packet::from_ethernet(frame.data, frame.ts);
         if h.keep.filter(frame.data) {
             if let Err(e) = h.file.write(&frame) {
-                break Err(format!("write {}: {e}", open.path.display()));
+                break Err(Error::io(format!("write {}", open.path.display()), e));
             }
             kept.extend(pkt);
         } else if let Some(pkt) = pkt {
@@ -176,13 +178,13 @@ fn finish(h: Handle, open: &Open) {
     // The file is whole and closed before anyone is told.
     let closed = file
         .close()
-        .map_err(|e| format!("write {}: {e}", open.path.display()));
+        .map_err(|e| Error::io(format!("write {}", open.path.display()), e));
     let summary = closed.and_then(|()| {
         let (received, dropped) = sock.stats().map_err(|e| {
-            format!(
-                "read capture counters on {} in netns {}: {e}",
+            e.context(format!(
+                "read capture counters on {} in netns {}",
                 open.iface, open.netns
-            )
+            ))
         })?;
         Ok(Summary {
             path: open.path.clone(),

@@ -34,7 +34,7 @@ pub struct Stray {
 #[derive(Default)]
 pub(super) struct State {
     /// Set once the handle is active (Ok) or could not be opened (Err).
-    pub(super) opened: Option<std::result::Result<(), String>>,
+    pub(super) opened: Option<std::result::Result<(), Error>>,
     /// Requests for "everything up to now" made, and answered.
     pub(super) asked: u64,
     pub(super) answered: u64,
@@ -51,9 +51,9 @@ pub(super) struct State {
     /// [`Capture::wait_activity`] watches.
     pub(super) read: u64,
     /// A read failed; the reader has stopped reading.
-    pub(super) failed: Option<String>,
+    pub(super) failed: Option<Error>,
     /// Set when the reader stopped: the file is complete.
-    pub(super) summary: Option<std::result::Result<Summary, String>>,
+    pub(super) summary: Option<std::result::Result<Summary, Error>>,
 }
 
 pub(super) struct Shared {

@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime};
 use pcap::BpfProgram;
 
 use super::stamps;
+use crate::error::Error;
 
 /// The most of a frame kept (libpcap's default snapshot length): a GSO
 /// super-packet of the veth is at most 64 KiB and kept whole.
@@ -51,8 +52,9 @@ pub(super) struct Frame<'a> {
     pub data: &'a [u8],
 }
 
-fn last_error(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
+/// `what` failed with the thread's errno.
+fn last_error(what: &str) -> Error {
+    Error::sys(what, nix::errno::Errno::last())
 }
 
 fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> bool {
@@ -71,7 +73,7 @@ fn set_int(fd: &OwnedFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) 
 impl PacketSocket {
     /// Opens the socket on `iface` with `filter` (compiled by libpcap for
     /// Ethernet) attached before it is bound, so nothing else is queued.
-    pub fn open(iface: &str, filter: &BpfProgram) -> Result<PacketSocket, String> {
+    pub fn open(iface: &str, filter: &BpfProgram) -> Result<PacketSocket, Error> {
         // Protocol 0: no packet reaches the socket before bind, and bind
         // then needs no grace period (nothing to unhook).
         // SAFETY: plain socket(2).
@@ -92,7 +94,8 @@ impl PacketSocket {
             return Err(last_error("SO_RCVBUFFORCE"));
         }
         stamps::enable(fd.as_fd())?;
-        let name = std::ffi::CString::new(iface).map_err(|e| e.to_string())?;
+        let name = std::ffi::CString::new(iface)
+            .map_err(|e| Error::msg(format!("interface name {iface:?}: {e}")))?;
         // SAFETY: a NUL-terminated name; the lookup runs in this thread's
         // namespace.
         let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -129,7 +132,7 @@ impl PacketSocket {
     }
 
     /// The next queued frame, or None when the queue is empty.
-    pub fn next(&mut self) -> Result<Option<Frame<'_>>, String> {
+    pub fn next(&mut self) -> Result<Option<Frame<'_>>, Error> {
         let mut iov = libc::iovec {
             iov_base: self.buf.as_mut_ptr().cast(),
             iov_len: self.buf.len(),
@@ -154,7 +157,7 @@ impl PacketSocket {
                 // up after the capture opens), or from its going down at
                 // the end: reading it clears it, and nothing was lost.
                 Some(libc::EINTR) | Some(libc::ENETDOWN) => self.next(),
-                _ => Err(format!("read the packet socket: {e}")),
+                _ => Err(Error::io("read the packet socket", e)),
             };
         }
         let ts = stamps::of(&msg).unwrap_or_else(|| {
@@ -174,7 +177,7 @@ impl PacketSocket {
     /// The kernel's counters since the socket opened: frames that passed
     /// the filter, and those dropped for want of room (libpcap's
     /// `ps_recv` and `ps_drop`).
-    pub fn stats(&self) -> Result<(u32, u32), String> {
+    pub fn stats(&self) -> Result<(u32, u32), Error> {
         let mut st = [0u32; 2];
         let mut len = std::mem::size_of_val(&st) as libc::socklen_t;
         // SAFETY: struct tpacket_stats is two u32s; st has their room.
@@ -197,7 +200,7 @@ impl PacketSocket {
 /// Attaches libpcap's program. Compiled on a dead handle, it accepts with
 /// that handle's snapshot length (65535), which the kernel would cut frames
 /// to: accepting returns SNAPLEN instead, as libpcap's live handle does.
-fn attach(fd: &OwnedFd, filter: &BpfProgram) -> Result<(), String> {
+fn attach(fd: &OwnedFd, filter: &BpfProgram) -> Result<(), Error> {
     const BPF_RET_K: u16 = 0x06;
     let insns = filter.get_instructions();
     // SAFETY: BpfInstruction is a transparent bpf_insn, laid out as the
@@ -253,10 +256,10 @@ pub(super) struct PcapFile {
 }
 
 impl PcapFile {
-    pub fn create(path: &Path) -> Result<PcapFile, String> {
+    pub fn create(path: &Path) -> Result<PcapFile, Error> {
         match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("remove the old {}: {e}", path.display()))
+                return Err(Error::io(format!("remove the old {}", path.display()), e))
             }
             _ => {}
         }
@@ -264,7 +267,7 @@ impl PcapFile {
             .write(true)
             .create_new(true)
             .open(path)
-            .map_err(|e| format!("create {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
         let mut out = BufWriter::with_capacity(256 << 10, file);
         let mut head = Vec::with_capacity(24);
         head.extend(0xa1b2_c3d4u32.to_ne_bytes());
@@ -275,7 +278,7 @@ impl PcapFile {
         head.extend(SNAPLEN.to_ne_bytes());
         head.extend(1u32.to_ne_bytes()); // LINKTYPE_ETHERNET
         out.write_all(&head)
-            .map_err(|e| format!("write {}: {e}", path.display()))?;
+            .map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         Ok(PcapFile { out })
     }
 

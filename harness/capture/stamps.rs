@@ -62,7 +62,7 @@ struct Keeper {
 static KEEPER: Mutex<Option<Keeper>> = Mutex::new(None);
 
 /// Asks for `SO_TIMESTAMPNS` on `fd`.
-pub(super) fn enable(fd: BorrowedFd<'_>) -> Result<(), String> {
+pub(super) fn enable(fd: BorrowedFd<'_>) -> Result<(), Error> {
     let on: libc::c_int = 1;
     // SAFETY: an int option from a local, its size given.
     let r = unsafe {
@@ -75,10 +75,7 @@ pub(super) fn enable(fd: BorrowedFd<'_>) -> Result<(), String> {
         )
     };
     if r != 0 {
-        return Err(format!(
-            "SO_TIMESTAMPNS: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(Error::sys("SO_TIMESTAMPNS", nix::errno::Errno::last()));
     }
     Ok(())
 }
@@ -102,11 +99,11 @@ pub(super) fn of(msg: &libc::msghdr) -> Option<Duration> {
 /// Returns once frames are stamped when the kernel receives them: at once
 /// after the first time in the process; the first time, once the probe
 /// sees the key on, or an error after [`LIMIT`].
-pub(super) fn taken_at_receive() -> Result<(), String> {
+pub(super) fn taken_at_receive() -> Result<(), Error> {
     let mut keeper = KEEPER.lock().unwrap_or_else(|e| e.into_inner());
     if keeper.is_none() {
         *keeper = Some(Keeper {
-            sock: open_keeper().map_err(|e| e.to_string())?,
+            sock: open_keeper()?,
             seen_on: false,
         });
     }
@@ -116,10 +113,10 @@ pub(super) fn taken_at_receive() -> Result<(), String> {
         k.seen_on = stamped_at_receive(&k.sock, deadline)?;
         if !k.seen_on {
             if Instant::now() >= deadline {
-                return Err(format!(
+                return Err(Error::msg(format!(
                     "the kernel's receive timestamps (netstamp_needed_key) were still off {} s after our socket asked for them: frames would be stamped when read, not when received",
                     LIMIT.as_secs()
-                ));
+                )));
             }
             std::thread::sleep(POLL); // poll interval of this wait
         }
@@ -138,16 +135,16 @@ fn open_keeper() -> crate::error::Result<UdpSocket> {
             .map_err(|e| Error::io(format!("connect to {addr}"), e))?;
         sock.set_nonblocking(true)
             .map_err(|e| Error::io("O_NONBLOCK", e))?;
-        enable(sock.as_fd()).map_err(Error::msg)?;
+        enable(sock.as_fd())?;
         Ok(sock)
     })
 }
 
 /// Sends one datagram to `sock` and reads it back: whether its stamp was
 /// taken before the read began (at receive), not during it.
-fn stamped_at_receive(sock: &UdpSocket, deadline: Instant) -> Result<bool, String> {
+fn stamped_at_receive(sock: &UdpSocket, deadline: Instant) -> Result<bool, Error> {
     sock.send(b"t")
-        .map_err(|e| format!("send the timestamp probe on lo: {e}"))?;
+        .map_err(|e| Error::io("send the timestamp probe on lo", e))?;
     loop {
         let before = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -160,10 +157,10 @@ fn stamped_at_receive(sock: &UdpSocket, deadline: Instant) -> Result<bool, Strin
                 let ms = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
                 let ready = poll(&mut fds, ms).unwrap_or(0);
                 if ready == 0 && Instant::now() >= deadline {
-                    return Err(format!(
+                    return Err(Error::msg(format!(
                         "the timestamp probe sent on a private namespace's lo did not come back within {} s",
                         LIMIT.as_secs()
-                    ));
+                    )));
                 }
             }
         }
@@ -171,7 +168,7 @@ fn stamped_at_receive(sock: &UdpSocket, deadline: Instant) -> Result<bool, Strin
 }
 
 /// The stamp of the next datagram on `sock`, None while none is queued.
-fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, String> {
+fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, Error> {
     let mut byte = [0u8; 16];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -190,10 +187,10 @@ fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, String> {
         let e = std::io::Error::last_os_error();
         return match e.raw_os_error() {
             Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
-            _ => Err(format!("read the timestamp probe: {e}")),
+            _ => Err(Error::io("read the timestamp probe", e)),
         };
     }
     of(&msg)
         .map(Some)
-        .ok_or_else(|| "the timestamp probe came back without SCM_TIMESTAMPNS".to_string())
+        .ok_or_else(|| Error::msg("the timestamp probe came back without SCM_TIMESTAMPNS"))
 }

@@ -207,7 +207,7 @@ fn a_frame_is_stamped_when_the_kernel_receives_it_not_when_it_is_read() {
         .run("open", || {
             let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
             let filter = dead.compile("udp port 9", true).unwrap();
-            PacketSocket::open(Side::Server.iface(), &filter).map_err(Error::msg)
+            PacketSocket::open(Side::Server.iface(), &filter)
         })
         .unwrap();
     lab.netns(Side::Client)

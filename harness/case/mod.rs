@@ -87,7 +87,7 @@ impl Case {
             return Some(format!("{}-only: {why}", family_word(*only)));
         }
         if let Some(why) = self.requires.iter().find_map(|r| kernel.check(r).err()) {
-            return Some(why);
+            return Some(why.to_string());
         }
         if self.items_played(nc, family, kernel).next().is_none() {
             return Some(format!(
@@ -173,7 +173,10 @@ impl Item {
         if let Some(f) = self.family.filter(|_| !self.in_family(family)) {
             return Some(format!("{} only", family_word(f)));
         }
-        kernel.check(self.when.as_ref()?).err()
+        kernel
+            .check(self.when.as_ref()?)
+            .err()
+            .map(|m| m.to_string())
     }
 }
 

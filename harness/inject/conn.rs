@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::spec::{AckNum, SegmentSpec, SeqNum, DEFAULT_FROM_PORT};
+use crate::error::Malformed;
 use crate::lab::Side;
 use crate::notation::options::TsVal;
 use crate::notation::Opt;
@@ -118,7 +119,7 @@ impl Conn {
     /// The latest connection with `port` at either end whose SYN was
     /// captured, with `side` as HOST: every captured segment of its 4-tuple
     /// from that SYN on.
-    pub fn latest(packets: &[Packet], side: Side, port: u16) -> Result<Conn, String> {
+    pub fn latest(packets: &[Packet], side: Side, port: u16) -> Result<Conn, Malformed> {
         let is_host = |ip: IpAddr| Side::of(ip) == Some(side);
         let on_port = |p: &&Packet| p.src.port() == port || p.dst.port() == port;
         let syn_at = packets
@@ -187,7 +188,7 @@ impl Conn {
     }
 
     /// `spec` with absolute numbers, as a [`Packet`] captured at `now`.
-    pub fn resolve(&self, spec: &SegmentSpec, now: Duration) -> Result<Packet, String> {
+    pub fn resolve(&self, spec: &SegmentSpec, now: Duration) -> Result<Packet, Malformed> {
         let seq = match spec.seq.unwrap_or(SeqNum::RcvNxt(0)) {
             SeqNum::Rel(n) => self
                 .host
@@ -335,19 +336,20 @@ pub fn resolve_new(
     side: Side,
     family: Family,
     now: Duration,
-) -> Result<Packet, String> {
-    let to = spec
-        .to_port
-        .ok_or("resolve_new needs `to port N`; the captured connection resolves the others")?;
+) -> Result<Packet, Malformed> {
+    let bad = |msg: &str| Malformed::new(msg, "");
+    let to = spec.to_port.ok_or_else(|| {
+        bad("resolve_new needs `to port N`; the captured connection resolves the others")
+    })?;
     let seq = match spec.seq {
         Some(SeqNum::Rel(n)) => n,
         None => 0,
-        Some(SeqNum::RcvNxt(_)) => return Err("`rcv_nxt` needs a captured connection".into()),
+        Some(SeqNum::RcvNxt(_)) => return Err(bad("`rcv_nxt` needs a captured connection")),
     };
     let ack = match (spec.flags.contains(TcpFlags::ACK), spec.ack) {
         (false, _) => 0,
         (true, Some(AckNum::Rel(n))) => n,
-        (true, _) => return Err("a new connection needs `ack N` written out".into()),
+        (true, _) => return Err(bad("a new connection needs `ack N` written out")),
     };
     Ok(Packet {
         ts: now,
@@ -499,9 +501,13 @@ pub(super) mod tests {
     #[rstest]
     #[case(&[], "no SYN to or from the client")]
     fn no_connection_to_aim_at(#[case] packets: &[Packet], #[case] msg: &str) {
-        let e = Conn::latest(packets, Side::Client, 11111).unwrap_err();
+        let e = Conn::latest(packets, Side::Client, 11111)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(msg) && e.contains("port 11111"), "{e}");
-        let e = Conn::latest(&exchange(true), Side::Client, 22222).unwrap_err();
+        let e = Conn::latest(&exchange(true), Side::Client, 22222)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("port 22222") && e.contains("6 captured packets"),
             "{e}"
@@ -624,7 +630,8 @@ pub(super) mod tests {
                 &"[.] options [TS val ts_recent]".parse().unwrap(),
                 Duration::ZERO,
             )
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("the peer has sent no TSecr"), "{e}");
     }
 
@@ -634,11 +641,13 @@ pub(super) mod tests {
         let c = Conn::latest(half, Side::Client, 11111).unwrap();
         let e = c
             .resolve(&"[.] ack 1".parse().unwrap(), Duration::ZERO)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`ack N`") && e.contains(S), "{e}");
         let e = c
             .resolve(&"[.]".parse().unwrap(), Duration::ZERO)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("snd_nxt"), "{e}");
         let p = c.resolve(&"[R]".parse().unwrap(), Duration::ZERO).unwrap();
         assert_eq!(p.seq, C_ISN + 1, "rcv_nxt falls back to what HOST sent");

@@ -20,6 +20,7 @@ use etherparse::{
     TcpOptionElement,
 };
 
+use crate::error::Error;
 use crate::packet::{Packet, TcpFlags, TcpOption};
 
 /// Linux's default TTL (`net.ipv4.ip_default_ttl`), and its IPv6 hop limit.
@@ -50,12 +51,30 @@ pub fn plausible_ip_id() -> u16 {
     u16::from_ne_bytes(b)
 }
 
+/// A segment (or ICMP message) that cannot be put on the wire as it
+/// stands: which part of the frame, and why (etherparse's words, or ours).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{part}: {why}")]
+pub struct Unbuildable {
+    pub part: String,
+    pub why: String,
+}
+
+impl Unbuildable {
+    pub fn new(part: impl Into<String>, why: impl std::fmt::Display) -> Unbuildable {
+        Unbuildable {
+            part: part.into(),
+            why: why.to_string(),
+        }
+    }
+}
+
 /// The Ethernet frame of `seg`, IPv4 or IPv6 as its addresses are.
-pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
+pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, Unbuildable> {
     let ip = match (seg.src.ip(), seg.dst.ip()) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             let mut ip = Ipv4Header::new(0, TTL, IpNumber::TCP, src.octets(), dst.octets())
-                .map_err(|e| format!("IPv4 header: {e}"))?;
+                .map_err(|e| Unbuildable::new("IPv4 header", e))?;
             ip.dont_fragment = true;
             ip.identification = ip_id;
             IpHeaders::Ipv4(ip, Default::default())
@@ -64,7 +83,7 @@ pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
             Ipv6Header {
                 traffic_class: 0,
                 flow_label: Ipv6FlowLabel::try_new(u32::from(ip_id))
-                    .map_err(|e| format!("IPv6 flow label: {e}"))?,
+                    .map_err(|e| Unbuildable::new("IPv6 flow label", e))?,
                 payload_length: 0, // filled in on write
                 next_header: IpNumber::TCP,
                 hop_limit: TTL,
@@ -74,9 +93,9 @@ pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
             Default::default(),
         ),
         _ => {
-            return Err(format!(
-                "{} > {}: the two ends are of different families",
-                seg.src, seg.dst
+            return Err(Unbuildable::new(
+                format!("{} > {}", seg.src, seg.dst),
+                "the two ends are of different families",
             ))
         }
     };
@@ -93,14 +112,14 @@ pub fn build(seg: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
     tcp.acknowledgment_number = seg.ack;
     let options: Vec<TcpOptionElement> = seg.options.iter().map(element).collect();
     tcp.set_options(&options)
-        .map_err(|e| format!("TCP options {:?}: {e}", seg.options))?;
+        .map_err(|e| Unbuildable::new(format!("TCP options {:?}", seg.options), e))?;
     let builder = PacketBuilder::ethernet2(macs.src, macs.dst)
         .ip(ip)
         .tcp_header(tcp);
     let mut frame = Vec::with_capacity(builder.size(seg.payload.len()));
     builder
         .write(&mut frame, &seg.payload)
-        .map_err(|e| format!("build frame {} > {}: {e}", seg.src, seg.dst))?;
+        .map_err(|e| Unbuildable::new(format!("build frame {} > {}", seg.src, seg.dst), e))?;
     Ok(frame)
 }
 
@@ -130,12 +149,12 @@ fn element(o: &TcpOption) -> TcpOptionElement {
 pub fn save_pcap(
     path: &std::path::Path,
     frames: &[(std::time::Duration, &[u8])],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET)
-        .map_err(|e| format!("open a pcap writer: {e}"))?;
+        .map_err(|e| Error::pcap("open a pcap writer", e))?;
     let mut save = dead
         .savefile(path)
-        .map_err(|e| format!("create {}: {e}", path.display()))?;
+        .map_err(|e| Error::pcap(format!("create {}", path.display()), e))?;
     for (ts, data) in frames {
         let header = pcap::PacketHeader {
             ts: libc::timeval {
@@ -148,5 +167,5 @@ pub fn save_pcap(
         save.write(&pcap::Packet::new(&header, data));
     }
     save.flush()
-        .map_err(|e| format!("flush {}: {e}", path.display()))
+        .map_err(|e| Error::pcap(format!("flush {}", path.display()), e))
 }

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder};
 
-use super::frame::{Macs, TTL};
+use super::frame::{Macs, Unbuildable, TTL};
+use crate::error::Malformed;
 use crate::icmp::{Icmp, Unreachable, QUOTED};
 use crate::lab::Side;
 use crate::packet::{Packet, TcpOption};
@@ -29,7 +30,7 @@ const TOS_INTERNETCONTROL: u8 = 0xc0;
 
 /// The peer's latest real segment to HOST on `port` (ICMP messages left
 /// out): what the message quotes.
-pub fn quoted(packets: &[Packet], side: Side, port: u16) -> Result<&Packet, String> {
+pub fn quoted(packets: &[Packet], side: Side, port: u16) -> Result<&Packet, Malformed> {
     let (host, peer) = (IpAddr::V4(side.addr()), IpAddr::V4(side.peer().addr()));
     packets
         .iter()
@@ -41,11 +42,11 @@ pub fn quoted(packets: &[Packet], side: Side, port: u16) -> Result<&Packet, Stri
                 && (p.src.port() == port || p.dst.port() == port)
         })
         .ok_or_else(|| {
-            format!(
+            Malformed::new(format!(
                 "no segment from the {} ({peer}) to the {side} on port {port} to quote, among the {} captured packets",
                 side.peer(),
                 packets.len()
-            )
+            ), "")
         })
 }
 
@@ -67,23 +68,25 @@ pub fn message(kind: Unreachable, side: Side, quoted: &Packet, now: Duration) ->
 
 /// The quoted bytes: `quoted`'s IPv4 header as Linux sent it (DF, TTL 64,
 /// its real total length) and its first 8 bytes of TCP.
-fn quote(quoted: &Packet) -> Result<Vec<u8>, String> {
+fn quote(quoted: &Packet) -> Result<Vec<u8>, Unbuildable> {
     let (IpAddr::V4(src), IpAddr::V4(dst)) = (quoted.src.ip(), quoted.dst.ip()) else {
-        return Err(format!(
-            "{} > {}: only IPv4 segments can be quoted",
-            quoted.src, quoted.dst
+        return Err(Unbuildable::new(
+            format!("{} > {}", quoted.src, quoted.dst),
+            "only IPv4 segments can be quoted",
         ));
     };
     let options: usize = quoted.options.iter().map(TcpOption::wire_len).sum();
     let tcp_len = 20 + options.div_ceil(4) * 4 + quoted.payload.len();
     let mut ip = Ipv4Header::new(
-        u16::try_from(tcp_len).map_err(|_| "the quoted segment is too long".to_string())?,
+        u16::try_from(tcp_len).map_err(|_| {
+            Unbuildable::new("the quoted segment", format!("{tcp_len} bytes is too long"))
+        })?,
         TTL,
         IpNumber::TCP,
         src.octets(),
         dst.octets(),
     )
-    .map_err(|e| format!("quoted IPv4 header: {e}"))?;
+    .map_err(|e| Unbuildable::new("quoted IPv4 header", e))?;
     ip.dont_fragment = true;
     ip.header_checksum = ip.calc_header_checksum();
     let mut bytes = ip.to_bytes().to_vec();
@@ -94,21 +97,26 @@ fn quote(quoted: &Packet) -> Result<Vec<u8>, String> {
 }
 
 /// The Ethernet frame of `message` (from [`message`]) quoting `quoted`.
-pub fn build(message: &Packet, quoted: &Packet, macs: Macs, ip_id: u16) -> Result<Vec<u8>, String> {
+pub fn build(
+    message: &Packet,
+    quoted: &Packet,
+    macs: Macs,
+    ip_id: u16,
+) -> Result<Vec<u8>, Unbuildable> {
     let (Some(icmp), IpAddr::V4(src), IpAddr::V4(dst)) =
         (message.icmp, message.src.ip(), message.dst.ip())
     else {
-        return Err(format!(
-            "{} > {}: not an IPv4 ICMP message",
-            message.src, message.dst
+        return Err(Unbuildable::new(
+            format!("{} > {}", message.src, message.dst),
+            "not an IPv4 ICMP message",
         ));
     };
     let payload = quote(quoted)?;
     let mut ip = Ipv4Header::new(0, TTL, IpNumber::ICMP, src.octets(), dst.octets())
-        .map_err(|e| format!("IPv4 header: {e}"))?;
+        .map_err(|e| Unbuildable::new("IPv4 header", e))?;
     ip.identification = ip_id;
     ip.dscp = etherparse::IpDscp::try_new(TOS_INTERNETCONTROL >> 2)
-        .map_err(|e| format!("IPv4 TOS: {e}"))?;
+        .map_err(|e| Unbuildable::new("IPv4 TOS", e))?;
     let builder = PacketBuilder::ethernet2(macs.src, macs.dst)
         .ip(IpHeaders::Ipv4(ip, Default::default()))
         .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
@@ -117,7 +125,7 @@ pub fn build(message: &Packet, quoted: &Packet, macs: Macs, ip_id: u16) -> Resul
     let mut frame = Vec::with_capacity(builder.size(payload.len()));
     builder
         .write(&mut frame, &payload)
-        .map_err(|e| format!("build ICMP frame {src} > {dst}: {e}"))?;
+        .map_err(|e| Unbuildable::new(format!("build ICMP frame {src} > {dst}"), e))?;
     Ok(frame)
 }
 
@@ -241,7 +249,9 @@ mod tests {
     #[test]
     fn nothing_to_quote_is_an_error_naming_the_port() {
         let packets = [segment(C, S, 7, 0)];
-        let e = quoted(&packets, Side::Client, 11111).unwrap_err();
+        let e = quoted(&packets, Side::Client, 11111)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("no segment from the server (192.168.2.100) to the client on port 11111"),
             "{e}"

@@ -117,9 +117,9 @@ pub fn resolve(
     now: Duration,
 ) -> std::result::Result<Packet, Malformed> {
     if spec.to_port.is_some() {
-        return Ok(conn::resolve_new(spec, side, family, now)?);
+        return conn::resolve_new(spec, side, family, now);
     }
-    Ok(Conn::latest(packets, side, port)?.resolve(spec, now)?)
+    Conn::latest(packets, side, port)?.resolve(spec, now)
 }
 
 /// Resolves `spec` against the capture (see [`resolve`]), builds the frame
@@ -146,15 +146,28 @@ pub fn inject(
     };
     let macs = wire::macs(lab, side)?;
     let spec = spec.clone();
-    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+    send(lab, side, move |now| {
         let mut packet = match &conn {
             Some(c) => c.resolve(&spec, now),
             None => conn::resolve_new(&spec, side, family, now),
         }
-        .map_err(|m| format!("{what}: {m}"))?;
+        .map_err(|m| Error::msg(format!("{what}: {m}")))?;
         packet.ts = now;
         let frame = frame::build(&packet, macs, frame::plausible_ip_id())
-            .map_err(|m| format!("{what}: {m}"))?;
+            .map_err(|m| Error::msg(format!("{what}: {m}")))?;
+        Ok((frame, packet))
+    })
+}
+
+/// Sends the frame `make` builds at the moment of sending (see
+/// [`wire::send_built`]), with the packet it stands for.
+fn send(
+    lab: &Lab,
+    side: Side,
+    make: impl FnOnce(Duration) -> Result<(Vec<u8>, Packet)> + Send + 'static,
+) -> Result<Injected> {
+    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+        let (frame, packet) = make(now)?;
         Ok((frame.clone(), (frame, packet)))
     })?;
     Ok(Injected {
@@ -179,15 +192,10 @@ pub fn inject_icmp(
         .map_err(|m| Error::msg(format!("{what}: {m}")))?
         .clone();
     let macs = wire::macs(lab, side)?;
-    let (sent, (frame, packet)) = wire::send_built(lab, side, move |now| {
+    send(lab, side, move |now| {
         let packet = icmp::message(kind, side, &quoted, now);
         let frame = icmp::build(&packet, &quoted, macs, frame::plausible_ip_id())
-            .map_err(|m| format!("{what}: {m}"))?;
-        Ok((frame.clone(), (frame, packet)))
-    })?;
-    Ok(Injected {
-        frame,
-        packet,
-        sent,
+            .map_err(|m| Error::msg(format!("{what}: {m}")))?;
+        Ok((frame, packet))
     })
 }

@@ -86,7 +86,7 @@ pub fn send(lab: &Lab, side: Side, frame: &[u8]) -> Result<Sent> {
 pub fn send_built<T, F>(lab: &Lab, side: Side, make: F) -> Result<(Sent, T)>
 where
     T: Send + 'static,
-    F: FnOnce(Duration) -> std::result::Result<(Vec<u8>, T), String> + Send + 'static,
+    F: FnOnce(Duration) -> Result<(Vec<u8>, T)> + Send + 'static,
 {
     let ns = lab.netns(side);
     let (dev, ino) = ns_id(ns)?;
@@ -97,7 +97,7 @@ where
         let at = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
-        let (frame, made) = make(at).map_err(Error::msg)?;
+        let (frame, made) = make(at)?;
         claims(&frame, &end, side).map_err(|m| Error::msg(format!("netns {name}: {m}")))?;
         let bytes = transmit(&frame, &end).map_err(|e| e.context(format!("netns {name}")))?;
         Ok((

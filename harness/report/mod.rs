@@ -5,6 +5,7 @@
 //! (`many`); a run's pages (`html`, `summary`) and JUnit XML (`junit`).
 
 pub mod coverage;
+pub mod error;
 pub mod html;
 pub mod junit;
 pub mod kernels;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ReportError;
 use super::html::CaseReport;
 
 /// The folder of a run's result files.
@@ -96,23 +97,26 @@ pub fn write(run_dir: &Path, r: &CaseResult) -> std::io::Result<PathBuf> {
 /// Every result of a run folder, sorted by case name. A file that is not
 /// a result is an error naming it: a report must not leave a case out
 /// silently.
-pub fn read_all(run_dir: &Path) -> Result<Vec<CaseResult>, String> {
+pub fn read_all(run_dir: &Path) -> Result<Vec<CaseResult>, ReportError> {
     let dir = run_dir.join(RESULTS);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
+        Err(e) => return Err(ReportError::io(&dir, e)),
     };
     let mut out = Vec::new();
     for e in entries {
-        let p = e.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let p = e.map_err(|e| ReportError::io(&dir, e))?.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy();
         if name.starts_with('.') || !name.ends_with(".json") {
             continue;
         }
-        let text = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let r: CaseResult = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a tcplab case result: {e}", p.display()))?;
+        let text = std::fs::read(&p).map_err(|e| ReportError::io(&p, e))?;
+        let r: CaseResult = serde_json::from_slice(&text).map_err(|source| ReportError::NotA {
+            path: p.clone(),
+            what: "tcplab case result",
+            source,
+        })?;
         out.push(r);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -176,7 +180,7 @@ mod tests {
         std::fs::write(d.join(RESULTS).join(".data.1.tmp"), "{").unwrap();
         assert_eq!(read_all(&d).unwrap().len(), 1);
         std::fs::write(d.join(RESULTS).join("junk.json"), "{}").unwrap();
-        let e = read_all(&d).unwrap_err();
+        let e = read_all(&d).unwrap_err().to_string();
         assert!(e.contains("junk.json: not a tcplab case result"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }

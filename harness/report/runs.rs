@@ -26,15 +26,18 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use super::error::ReportError;
 use super::html::{self, escape, CaseReport, RunInfo};
 use super::junit;
 use super::kernels::{self, render, Column, Matrix};
 use super::results::{self, CaseResult};
 use super::summary;
 use super::when::utc;
+use crate::error::Error;
 
 /// The run's JUnit XML, beside its index.html and summary.md.
 pub const JUNIT: &str = "junit.xml";
@@ -114,15 +117,13 @@ impl RunSummary {
 /// The id of this process's run: TCPLAB_RUN_ID, NEXTEST_RUN_ID, or the
 /// time and pid. It names a folder, so it is letters, digits, `.`, `_`
 /// and `-` only.
-pub fn run_id() -> Result<String, String> {
+pub fn run_id() -> Result<String, ReportError> {
     for var in ["TCPLAB_RUN_ID", "NEXTEST_RUN_ID"] {
         if let Ok(id) = std::env::var(var) {
             if valid_id(&id) {
                 return Ok(id);
             }
-            return Err(format!(
-                "{var}={id:?}: a run id names a folder: use letters, digits, '.', '_' and '-'"
-            ));
+            return Err(ReportError::RunId { var, id });
         }
     }
     let now = SystemTime::now()
@@ -272,11 +273,11 @@ fn with_runs(page: String, runs: &[RunSummary], shown: &[&str], link: bool) -> S
 
 /// Writes `text` to `path` through a temporary name, so a reader sees the
 /// old file or the new one.
-fn put(path: &Path, text: &str) -> Result<(), String> {
+fn put(path: &Path, text: &str) -> Result<(), ReportError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, text)
         .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| ReportError::io(path, e))
 }
 
 /// What [`assemble`] wrote.
@@ -295,15 +296,15 @@ pub struct Assembled {
 /// Rebuilds run `id`'s report from every result in its folder, points
 /// `latest` at it and rewrites the root's index.html and summary.md;
 /// then prunes old runs. Serialized by a lock on `root/.lock`.
-pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, String> {
+pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, ReportError> {
     let lock_path = root.join(".lock");
     let lock = File::options()
         .create(true)
         .append(true)
         .open(&lock_path)
-        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+        .map_err(|e| ReportError::io(&lock_path, e))?;
     let _lock = Flock::lock(lock, FlockArg::LockExclusive)
-        .map_err(|(_, e)| format!("{}: flock: {e}", lock_path.display()))?;
+        .map_err(|(_, e)| Error::sys(format!("{}: flock", lock_path.display()), e))?;
     let dir = root.join("runs").join(id);
     let rs = results::read_all(&dir)?;
     let info = run_info(&rs);
@@ -339,7 +340,7 @@ pub fn assemble(root: &Path, id: &str, keep: usize) -> Result<Assembled, String>
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(Path::new("runs").join(id), &tmp)
         .and_then(|_| std::fs::rename(&tmp, &link))
-        .map_err(|e| format!("{}: {e}", link.display()))?;
+        .map_err(|e| ReportError::io(&link, e))?;
     let pruned = prune(root, keep, id);
     hand_back_tree(root);
     Ok(Assembled {
@@ -445,16 +446,14 @@ pub fn sudo_owner() -> Option<(u32, u32)> {
 /// Run folders named by `arg`: the folder itself when it holds results,
 /// else every run under its `runs/` (an output root, e.g. a CI shard's
 /// target/tcplab).
-fn run_dirs(arg: &Path) -> Result<Vec<PathBuf>, String> {
+fn run_dirs(arg: &Path) -> Result<Vec<PathBuf>, ReportError> {
     if arg.join(results::RESULTS).is_dir() || arg.join(kernels::KERNEL_FILE).is_file() {
         return Ok(vec![arg.to_path_buf()]);
     }
     let mut v: Vec<PathBuf> = std::fs::read_dir(arg.join("runs"))
-        .map_err(|e| {
-            format!(
-                "{}: neither a run folder (results/*.json) nor an output root (runs/<id>/): {e}",
-                arg.display()
-            )
+        .map_err(|e| ReportError::NotARun {
+            path: arg.to_path_buf(),
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
         })?
         .flatten()
         .map(|e| e.path())
@@ -478,7 +477,7 @@ pub struct Merged {
 /// Copies what a person or a later merge may want of run folder `dir`
 /// into `dest`: the captures of `rs`, kernel.json and the test binaries'
 /// outputs.
-fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), String> {
+fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), ReportError> {
     let libtest = dir.join(kernels::LIBTEST_DIR);
     let mut files: Vec<PathBuf> = rs
         .iter()
@@ -498,10 +497,9 @@ fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), String> {
         if from.is_file() {
             let to = dest.join(&f);
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(|e| ReportError::io(parent, e))?;
             }
-            std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+            std::fs::copy(&from, &to).map_err(|e| ReportError::io(&from, e))?;
         }
     }
     Ok(())
@@ -512,7 +510,7 @@ fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), String> {
 /// and each run's captures under `out/runs/<id>/`. Runs that ci/kernels
 /// booted (kernel.json) also make the kernel × case table, put first in
 /// both pages.
-pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
+pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
     let mut all: Vec<CaseResult> = Vec::new();
     let mut runs: Vec<RunSummary> = Vec::new();
     let mut columns: Vec<Column> = Vec::new();
@@ -529,7 +527,7 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
                 continue;
             }
             let dest = out.join("runs").join(&id);
-            std::fs::create_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            std::fs::create_dir_all(&dest).map_err(|e| ReportError::io(&dest, e))?;
             copy_run(&dir, &dest, &rs)?;
             runs.push(RunSummary::of(&id, &rs).with_vm(col.as_ref()));
             columns.extend(col);
@@ -541,14 +539,9 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, String> {
     }
     let matrix = (!columns.is_empty()).then(|| Matrix::of(columns));
     if all.is_empty() && matrix.is_none() {
-        return Err(format!(
-            "no case results in {} (a run writes them to runs/<id>/results/)",
-            inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        return Err(ReportError::NoResults {
+            inputs: inputs.to_vec(),
+        });
     }
     all.sort_by(|a, b| a.name.cmp(&b.name).then(a.run.cmp(&b.run)));
     runs.sort_by(|a, b| a.started.total_cmp(&b.started));

@@ -210,7 +210,9 @@ fn shards_merge_into_one_report() {
     assert!(md.starts_with("## \u{274c} tcplab: 1 of 3 cases failed"));
     let xml = read(&out.join(JUNIT));
     assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
-    let e = merge(&out, &[base.join("nothing")]).unwrap_err();
+    let e = merge(&out, &[base.join("nothing")])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("neither a run folder"), "{e}");
     let _ = std::fs::remove_dir_all(&base);
 }

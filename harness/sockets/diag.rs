@@ -240,7 +240,9 @@ fn parse_datagram(
                     return Err(Reply::Errno(Errno::from_raw(-code)));
                 }
             }
-            SOCK_DIAG_BY_FAMILY => rows.push(SocketRow::parse(payload).map_err(Reply::Malformed)?),
+            SOCK_DIAG_BY_FAMILY => {
+                rows.push(SocketRow::parse(payload).map_err(|e| Reply::Malformed(e.to_string()))?)
+            }
             _ => {}
         }
     }

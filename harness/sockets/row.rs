@@ -73,6 +73,18 @@ pub struct SocketRow {
     pub info: Option<TcpInfo>,
 }
 
+/// A sock_diag message this reader cannot take: too short, of another
+/// address family, or of a TCP state it does not know.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadDiagMsg {
+    #[error("inet_diag_msg of {0} bytes, expected at least {INET_DIAG_MSG_LEN}")]
+    Short(usize),
+    #[error("inet_diag_msg of address family {0}")]
+    Family(u8),
+    #[error("inet_diag_msg with unknown TCP state {0}")]
+    State(u8),
+}
+
 impl SocketRow {
     pub fn family(&self) -> Family {
         Family::of(&self.local)
@@ -81,16 +93,13 @@ impl SocketRow {
     /// Parses one `struct inet_diag_msg` (the netlink payload, without the
     /// netlink header). Of the attributes after the 72-byte head only
     /// INET_DIAG_SKV6ONLY, INET_DIAG_INFO and INET_DIAG_CONG are read.
-    pub fn parse(msg: &[u8]) -> std::result::Result<SocketRow, String> {
+    pub fn parse(msg: &[u8]) -> std::result::Result<SocketRow, BadDiagMsg> {
         if msg.len() < INET_DIAG_MSG_LEN {
-            return Err(format!(
-                "inet_diag_msg of {} bytes, expected at least {INET_DIAG_MSG_LEN}",
-                msg.len()
-            ));
+            return Err(BadDiagMsg::Short(msg.len()));
         }
         let u32_at = |at: usize| u32::from_ne_bytes(msg[at..at + 4].try_into().unwrap());
         let port_at = |at: usize| u16::from_be_bytes([msg[at], msg[at + 1]]);
-        let ip_at = |at: usize| -> std::result::Result<IpAddr, String> {
+        let ip_at = |at: usize| -> std::result::Result<IpAddr, BadDiagMsg> {
             match msg[0] {
                 AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(
                     msg[at],
@@ -102,11 +111,10 @@ impl SocketRow {
                     let b: [u8; 16] = msg[at..at + 16].try_into().unwrap();
                     Ok(IpAddr::V6(Ipv6Addr::from(b)))
                 }
-                f => Err(format!("inet_diag_msg of address family {f}")),
+                f => Err(BadDiagMsg::Family(f)),
             }
         };
-        let state = TcpState::from_kernel(msg[1])
-            .ok_or_else(|| format!("inet_diag_msg with unknown TCP state {}", msg[1]))?;
+        let state = TcpState::from_kernel(msg[1]).ok_or(BadDiagMsg::State(msg[1]))?;
         let timer = TimerKind::from_kernel(msg[2]).map(|kind| Timer {
             kind,
             left: Duration::from_millis(u64::from(u32_at(52))),
@@ -215,7 +223,10 @@ pub(super) mod tests {
         assert!(SocketRow::parse(&raw_msg(AF_INET)[..71]).is_err());
         let mut bad = raw_msg(AF_INET);
         bad[1] = 13;
-        assert!(SocketRow::parse(&bad).unwrap_err().contains("state 13"));
+        assert_eq!(
+            SocketRow::parse(&bad).unwrap_err().to_string(),
+            "inet_diag_msg with unknown TCP state 13"
+        );
     }
 
     /// INET_DIAG_INFO and INET_DIAG_CONG after the head: the row carries

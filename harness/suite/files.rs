@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::error::SuiteError;
+
 /// Where paths are shown from: the package's folder under `cargo test`
 /// (what a failure's `tcp-cases/echo.case:12` is relative to), the
 /// working folder for the `tcplab` command.
@@ -84,7 +86,7 @@ pub fn case_files(dir: &Path) -> Vec<PathBuf> {
 /// in the order given, each folder's sorted. Every case becomes a test of
 /// its file's name, so two files of one name are an error, as are a
 /// missing source and no case at all (nothing to run is not a pass).
-pub fn collect(sources: &[PathBuf], place: &Place) -> Result<Vec<PathBuf>, String> {
+pub fn collect(sources: &[PathBuf], place: &Place) -> Result<Vec<PathBuf>, SuiteError> {
     let mut files: Vec<PathBuf> = Vec::new();
     for src in sources {
         if src.is_dir() {
@@ -92,25 +94,14 @@ pub fn collect(sources: &[PathBuf], place: &Place) -> Result<Vec<PathBuf>, Strin
         } else if src.exists() {
             files.push(src.clone());
         } else if src.extension().is_some_and(|x| x == "case") {
-            return Err(format!(
-                "the case file {} is not there",
-                place.shown(src).display()
-            ));
+            return Err(SuiteError::NoCaseFile(place.shown(src)));
         } else {
-            return Err(format!(
-                "the case folder {} is not there",
-                place.shown(src).display()
-            ));
+            return Err(SuiteError::NoCaseFolder(place.shown(src)));
         }
     }
     if files.is_empty() {
-        let shown: Vec<String> = sources
-            .iter()
-            .map(|s| place.shown(s).display().to_string())
-            .collect();
-        return Err(format!(
-            "no case files (*.case) in {}: nothing to run is an error, not a pass",
-            shown.join(", ")
+        return Err(SuiteError::NoCases(
+            sources.iter().map(|s| place.shown(s)).collect(),
         ));
     }
     let mut unique: Vec<PathBuf> = Vec::new();
@@ -118,12 +109,11 @@ pub fn collect(sources: &[PathBuf], place: &Place) -> Result<Vec<PathBuf>, Strin
         match unique.iter().find(|g| g.file_stem() == f.file_stem()) {
             Some(g) if *g == f => {}
             Some(g) => {
-                return Err(format!(
-                "two cases named {}: {} and {} (a case is a test named after its file; rename one)",
-                name_of(&f),
-                place.shown(g).display(),
-                place.shown(&f).display()
-            ))
+                return Err(SuiteError::SameName {
+                    name: name_of(&f),
+                    first: place.shown(g),
+                    second: place.shown(&f),
+                })
             }
             None => unique.push(f),
         }
@@ -193,19 +183,23 @@ mod tests {
         }
         let place = Place { base: d.clone() };
         let got = collect(&[a.clone(), b.join("two.case")], &place);
-        let e = got.unwrap_err();
+        let e = got.unwrap_err().to_string();
         assert!(
             e.starts_with("two cases named two: a/two.case and b/two.case"),
             "{e}"
         );
         let got = collect(&[b.join("two.case"), a.join("one.case")], &place).unwrap();
         assert_eq!(got, [b.join("two.case"), a.join("one.case")]);
-        let e = collect(&[d.join("nothing")], &place).unwrap_err();
+        let e = collect(&[d.join("nothing")], &place)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "the case folder nothing is not there");
-        let e = collect(&[b.join("three.case")], &place).unwrap_err();
+        let e = collect(&[b.join("three.case")], &place)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "the case file b/three.case is not there");
         std::fs::remove_file(b.join("two.case")).unwrap();
-        let e = collect(&[b], &place).unwrap_err();
+        let e = collect(&[b], &place).unwrap_err().to_string();
         assert!(e.starts_with("no case files (*.case) in b:"), "{e}");
         let _ = std::fs::remove_dir_all(&d);
     }

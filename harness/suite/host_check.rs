@@ -20,14 +20,13 @@ pub fn host_before() -> Before {
     let taken = before.links.clone();
     crate::netns::GATE.until(std::thread::spawn(move || {
         let snap = crate::hostnet::links()
-            .map_err(|e| format!("cannot read the host's links, addresses and routes: {e}"))?;
+            .map_err(|e| e.context("cannot read the host's links, addresses and routes"))?;
         let _ = taken.set(snap);
         Ok(())
     }));
     let taken = before.sysctls.clone();
     crate::sysctl::before_first_write(move || {
         let _ = taken.set(crate::hostnet::sysctls());
-        Ok(())
     });
     before
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::options::NC_NAME;
+use crate::error::Error;
 
 /// When this process was started as `tcplab-nc` (a link to it made by
 /// `make`), runs nc with its command line and says with what status it
@@ -29,7 +30,7 @@ pub fn dispatch() -> Option<ExitCode> {
 /// first on PATH. It changes the process's environment: call it before
 /// the trials' threads start (the runner's own threads then, the signal
 /// thread and the host snapshot's netlink reader, read no environment).
-pub fn make(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), String> {
+pub fn make(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), Error> {
     if links.is_empty() {
         return Ok(());
     }
@@ -39,8 +40,8 @@ pub fn make(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), String> {
     Ok(())
 }
 
-fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("mkdir {}", dir.display()), e))?;
     for (name, target) in links {
         let link = dir.join(name);
         let tmp = dir.join(format!(".{name}.{}", std::process::id()));
@@ -48,10 +49,9 @@ fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), String> {
         std::os::unix::fs::symlink(target, &tmp)
             .and_then(|_| std::fs::rename(&tmp, &link))
             .map_err(|e| {
-                format!(
-                    "cannot link {} to {}: {e}",
-                    link.display(),
-                    target.display()
+                Error::io(
+                    format!("cannot link {} to {}", link.display(), target.display()),
+                    e,
                 )
             })?;
     }
@@ -59,15 +59,15 @@ fn make_links(dir: &Path, links: &[(String, PathBuf)]) -> Result<(), String> {
 }
 
 /// PATH with `dir` first.
-fn first_on(dir: &Path, path: std::ffi::OsString) -> Result<std::ffi::OsString, String> {
+fn first_on(dir: &Path, path: std::ffi::OsString) -> Result<std::ffi::OsString, Error> {
     let mut dirs = vec![dir.to_path_buf()];
     dirs.extend(std::env::split_paths(&path).filter(|d| d != dir));
-    std::env::join_paths(dirs).map_err(|e| format!("PATH: {e}"))
+    std::env::join_paths(dirs).map_err(|e| Error::msg(format!("PATH: {e}")))
 }
 
 /// This binary under nc's name, for [`make`].
-pub fn itself_as_nc() -> Result<(String, PathBuf), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("where this binary is: {e}"))?;
+pub fn itself_as_nc() -> Result<(String, PathBuf), Error> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("where this binary is", e))?;
     Ok((NC_NAME.to_string(), exe))
 }
 

@@ -11,6 +11,7 @@
 //! them.
 
 mod elevate;
+pub mod error;
 pub mod files;
 mod host_check;
 mod links;

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use crate::case::{parse, Item, ItemKind};
 
+use super::error::SuiteError;
 use super::files::{self, Place};
 use super::options::{self, OurNc, NC_NAME};
 use super::play::{show_from_env, Player};
@@ -108,7 +109,7 @@ pub fn run_case(path: impl AsRef<Path>) -> Outcome {
         Err(e) => {
             return Outcome {
                 name,
-                failure: Some(e.clone()),
+                failure: Some(e.to_string()),
                 skipped: None,
                 report: None,
             }
@@ -161,7 +162,7 @@ struct Shared {
     nc_missing: bool,
 }
 
-static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+static SHARED: OnceLock<Result<Shared, SuiteError>> = OnceLock::new();
 
 /// The output root [`run_case`] uses, over TCPLAB_OUT, if set before the
 /// process's first case: tcplab's own rstest target keeps its runs apart
@@ -175,12 +176,12 @@ pub fn run_case_out(root: impl Into<PathBuf>) {
     let _ = OUT.set(root.into());
 }
 
-fn open() -> Result<Shared, String> {
+fn open() -> Result<Shared, SuiteError> {
     if let Some(why) = options::precondition(
         "run `sudo -E cargo test`, or make `sudo -E` cargo's runner for this package \
          (in .cargo/config.toml: [target.'cfg(target_os = \"linux\")'] runner = \"sudo -E\")",
     ) {
-        return Err(why);
+        return Err(SuiteError::Precondition(why));
     }
     let place = Place::of_process();
     let ours = options::our_nc(None, false);

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::case::run::{self, Options};
 use crate::case::Implementation;
+use crate::error::Malformed;
 
 /// The nc binary's name.
 pub const NC_NAME: &str = "tcplab-nc";
@@ -57,10 +58,15 @@ pub fn our_nc(explicit: Option<&Path>, can_be_nc: bool) -> OurNc {
 /// The run's options. `ours` is our nc (a path; for [`OurNc::ItSelf`]
 /// the link made once the run's folder exists); NC in the environment,
 /// other than `nc`, names another nc for the differential run.
-pub fn options(ours: &Path, out_dir: PathBuf, record: bool) -> Result<Options, String> {
+pub fn options(ours: &Path, out_dir: PathBuf, record: bool) -> Result<Options, Malformed> {
     let nc = match std::env::var("NC") {
         Ok(name) if !name.is_empty() && name != "nc" => which(&name).ok_or_else(|| {
-            format!("NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)")
+            Malformed::new(
+                format!(
+                    "NC={name}: no such program on PATH (install it, e.g. `apt-get install ncat`)"
+                ),
+                "",
+            )
         })?,
         _ => ours.to_path_buf(),
     };

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use crate::case::Implementation;
 use crate::report::{junit, runs};
 
+use super::error::SuiteError;
 use super::files::{self, Place};
 use super::options::{self, OurNc, NC_NAME};
 use super::play::{show_from_env, Player};
@@ -87,8 +88,7 @@ pub(super) fn main(mut r: Config) -> ExitCode {
         }
     }
     let ignore_note = !listing && !args.ignored && !args.include_ignored;
-    let mut trials =
-        trials::case_trials(files, &player, |name| ignore_note && selection.keeps(name));
+    let mut trials = trials::case_trials(files, &player, |name| selection.keeps(name), ignore_note);
     if let Some(extra) = r.extra.take() {
         trials.extend(extra(&player.opts));
     }
@@ -122,7 +122,7 @@ fn prepare(
     place: &Place,
     sources: &[PathBuf],
     listing: bool,
-) -> Result<(Player, bool), String> {
+) -> Result<(Player, bool), SuiteError> {
     let ours = options::our_nc(r.nc.as_deref(), true);
     // This binary as nc is a link named tcplab-nc put first on PATH.
     let ours_path = match &ours {
@@ -164,30 +164,26 @@ fn prepare(
 
 /// The links of `Runner::program` and, when our nc is this binary, its
 /// own, in the run's `bin/`, first on PATH.
-fn link_programs(r: &Config, sink: &Sink, nc_itself: bool) -> Result<(), String> {
+fn link_programs(r: &Config, sink: &Sink, nc_itself: bool) -> Result<(), SuiteError> {
     let mut wanted = r.programs.clone();
     for (name, path) in &wanted {
         if name == "nc" || name == NC_NAME {
-            return Err(format!(
-                "program {name}: `nc` in a case is tcplab's nc-equivalent (NC=PROGRAM runs the cases with another)"
-            ));
+            return Err(SuiteError::ProgramIsNc(name.clone()));
         }
         if !links::valid_name(name) {
-            return Err(format!(
-                "program {name:?}: a name a case starts is one word without `/`"
-            ));
+            return Err(SuiteError::ProgramName(name.clone()));
         }
         if !path.is_file() {
-            return Err(format!(
-                "program {name}: {} is not there (build it first; under cargo test, env!(\"CARGO_BIN_EXE_{name}\") names it)",
-                path.display()
-            ));
+            return Err(SuiteError::ProgramMissing {
+                name: name.clone(),
+                path: path.clone(),
+            });
         }
     }
     if nc_itself {
         wanted.push(links::itself_as_nc()?);
     }
-    links::make(&sink.dir().join("bin"), &wanted)
+    Ok(links::make(&sink.dir().join("bin"), &wanted)?)
 }
 
 /// This test target's name, as `cargo test --test NAME` takes it: the

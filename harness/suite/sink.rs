@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::case::run::Options;
+use crate::error::Error;
 use crate::report::results::{self, CaseResult};
 use crate::report::runs;
 
+use super::error::SuiteError;
 use super::files::Place;
 
 /// This process's part of a run; cloned into every trial.
@@ -41,7 +43,7 @@ impl Sink {
         root: &Path,
         cases_dir: String,
         place: &Place,
-    ) -> Result<Sink, String> {
+    ) -> Result<Sink, SuiteError> {
         let id = runs::run_id()?;
         // The folders above the root that this run makes (`~/.cache` for
         // the command) are handed back too.
@@ -52,9 +54,12 @@ impl Sink {
             .map(Path::to_path_buf)
             .collect();
         let run = runs::Run::open(root, &id).map_err(|e| {
-            format!(
-                "cannot create the run's folder {}: {e}",
-                root.join("runs").join(&id).display()
+            Error::io(
+                format!(
+                    "cannot create the run's folder {}",
+                    root.join("runs").join(&id).display()
+                ),
+                e,
             )
         })?;
         runs::hand_back_tree(&run.dir);

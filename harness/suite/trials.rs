@@ -60,22 +60,28 @@ pub fn longest_first(
 /// trials are listed so that a listing and a run agree: one pinning a
 /// documented difference from ncat in a run with another nc (`ours-only`),
 /// one for the other address family (`ipv4-only`), one needing what
-/// this kernel lacks (`requires ...`). Where `note` says
-/// so (it would be ignored, not left out by a filter) the run says why and
-/// its report shows the case as skipped with the reason.
+/// this kernel lacks (`requires ...`). Only the files of trials the
+/// selection `kept` are read for it (the others are filtered out whatever
+/// they are: `cli::hand_over`), so `--exact teardown` reads one case file,
+/// not every one. With `note` (a run that leaves ignored trials out, not
+/// `--ignored` or `--include-ignored`) the run says why and its report
+/// shows the case as skipped with the reason.
 pub fn case_trials(
     files: Vec<PathBuf>,
     player: &Player,
-    note: impl Fn(&str) -> bool,
+    kept: impl Fn(&str) -> bool,
+    note: bool,
 ) -> Vec<Trial> {
     let opts = &player.opts;
     files
         .into_iter()
         .map(|file| {
             let name = name_of(&file);
-            let skipped = parsed(&file, &player.place)
+            let skipped = kept(&name)
+                .then(|| parsed(&file, &player.place))
+                .flatten()
                 .and_then(|c| c.skipped(opts.implementation, opts.family, &opts.kernel));
-            if let Some(why) = skipped.as_ref().filter(|_| note(&name)) {
+            if let Some(why) = skipped.as_ref().filter(|_| note) {
                 match why.split_once("-only: ") {
                     Some(("ours", reason)) => eprintln!(
                         "tcplab: {name} ignored with NC={}: {reason} (--include-ignored runs it)",

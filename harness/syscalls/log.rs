@@ -22,7 +22,7 @@ struct LogState {
     records: Vec<Record>,
     status: Option<ExitStatus>,
     /// Set when the tracer thread ended without an exit status: why.
-    broken: Option<String>,
+    broken: Option<Broken>,
 }
 
 impl Log {
@@ -44,14 +44,14 @@ impl Log {
     pub(crate) fn wait_status(
         &self,
         deadline: Instant,
-    ) -> std::result::Result<Option<ExitStatus>, String> {
+    ) -> std::result::Result<Option<ExitStatus>, Broken> {
         let mut st = self.state.lock().unwrap();
         loop {
             if let Some(s) = st.status {
                 return Ok(Some(s));
             }
             if let Some(why) = &st.broken {
-                return Err(why.clone());
+                return Err(*why);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -70,7 +70,7 @@ impl Log {
         self.changed.notify_all();
     }
 
-    pub(super) fn fail(&self, why: String) {
+    pub(super) fn fail(&self, why: Broken) {
         let mut st = self.state.lock().unwrap();
         if st.status.is_none() && st.broken.is_none() {
             st.broken = Some(why);
@@ -80,17 +80,26 @@ impl Log {
     }
 }
 
+/// Why a tracer thread ended without the traced process's exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Broken {
+    #[error("tracer: waitpid: {0}")]
+    Waitpid(nix::errno::Errno),
+    #[error("the tracer thread panicked")]
+    Panicked,
+    #[error("the tracer thread ended")]
+    Ended,
+}
+
 /// Marks the log broken if the tracer thread ends (or panics) before the
 /// traced process has been reaped, so nobody waits forever.
 pub(super) struct Orphaned(pub(super) Arc<Log>);
 
 impl Drop for Orphaned {
     fn drop(&mut self) {
-        let why = if std::thread::panicking() {
-            "the tracer thread panicked"
-        } else {
-            "the tracer thread ended"
-        };
-        self.0.fail(why.into());
+        self.0.fail(match std::thread::panicking() {
+            true => Broken::Panicked,
+            false => Broken::Ended,
+        });
     }
 }

@@ -185,7 +185,7 @@ impl<'a> Tracer<'a> {
                 Err(Errno::EINTR) => continue,
                 Err(Errno::ECHILD) => return,
                 Err(e) => {
-                    self.log.fail(format!("tracer: waitpid: {e}"));
+                    self.log.fail(super::log::Broken::Waitpid(e));
                     return;
                 }
             };

@@ -24,6 +24,7 @@ use std::net::IpAddr;
 
 use super::rows::{AddrPattern, FdExpect, SocketExpect};
 use super::{Case, Item, ItemKind};
+use crate::error::Malformed;
 use crate::lab::Side;
 use crate::sockets::Family;
 
@@ -32,13 +33,17 @@ pub const ENV: &str = "TCPLAB_FAMILY";
 
 /// The run's family from `TCPLAB_FAMILY`: unset, empty or `4` is IPv4 (the
 /// seed's), `6` is IPv6; anything else is an error that says so.
-pub fn from_env() -> Result<Family, String> {
+pub fn from_env() -> Result<Family, Malformed> {
     match std::env::var(ENV) {
         Err(std::env::VarError::NotPresent) => Ok(Family::Ipv4),
         Ok(v) if v.is_empty() => Ok(Family::Ipv4),
-        Ok(v) => parse(&v)
-            .ok_or_else(|| format!("{ENV}={v}: the family is 4 (IPv4, the default) or 6 (IPv6)")),
-        Err(e) => Err(format!("{ENV}: {e}")),
+        Ok(v) => parse(&v).ok_or_else(|| {
+            Malformed::new(
+                format!("{ENV}={v}: the family is 4 (IPv4, the default) or 6 (IPv6)"),
+                "",
+            )
+        }),
+        Err(e) => Err(Malformed::new(format!("{ENV}: {e}"), "")),
     }
 }
 

@@ -86,21 +86,33 @@ pub(super) fn capped(base: Instant, d: Duration, end: Instant) -> Instant {
     base.checked_add(d).map_or(end, |t| t.min(end))
 }
 
+/// A `wait ... at LOW..HIGH` that may outlast the case's time limit.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this wait may take up to {}, more than the case's time limit of {}: {RAISE}",
+    show_duration(*longest),
+    show_duration(*limit)
+)]
+pub(crate) struct WaitTooLong {
+    /// The wait's line in the case file.
+    pub(crate) line: usize,
+    /// HIGH and a second.
+    pub(crate) longest: Duration,
+    pub(crate) limit: Duration,
+}
+
 /// The first `wait ... at LOW..HIGH` whose wait (up to HIGH and a second)
-/// is longer than `limit`: its line and why.
-pub(crate) fn check_windows(case: &Case, limit: Duration) -> Result<(), (usize, String)> {
+/// is longer than `limit`.
+pub(crate) fn check_windows(case: &Case, limit: Duration) -> Result<(), WaitTooLong> {
     for item in &case.items {
         if let ItemKind::Wait { at: Some(w), .. } = &item.kind {
             let longest = w.hi.saturating_add(Duration::from_secs(1));
             if longest > limit {
-                return Err((
-                    item.line,
-                    format!(
-                        "this wait may take up to {}, more than the case's time limit of {}: {RAISE}",
-                        show_duration(longest),
-                        show_duration(limit)
-                    ),
-                ));
+                return Err(WaitTooLong {
+                    line: item.line,
+                    longest,
+                    limit,
+                });
             }
         }
     }

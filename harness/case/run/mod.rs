@@ -52,11 +52,11 @@ pub fn run(case: &Case, opts: &Options) -> Result<Outcome, Failure> {
         Failure::new(path, 1, Cause::Setup, format!("{what}: {e}"))
     };
     limits::check_windows(case, opts.case_timeout)
-        .map_err(|(line, msg)| Failure::new(path, line, Cause::TimeLimit, msg))?;
+        .map_err(|e| Failure::new(path, e.line, Cause::TimeLimit, e.to_string()))?;
     let pcap = opts.out_dir.join(format!("{}.pcap", case.name));
     let setup::Setup { lab, capture, diag } =
         setup::setup(case, opts.implementation, opts.family, &opts.kernel, &pcap)
-            .map_err(|e| Failure::new(path, 1, Cause::Setup, e))?;
+            .map_err(|e| Failure::new(path, 1, Cause::Setup, e.to_string()))?;
     let watch = crate::procs::Watch::new(&lab).map_err(|e| setup("the lab's namespaces", &e))?;
     let mut s = Session {
         case,

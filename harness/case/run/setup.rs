@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::super::{Case, Implementation, ItemKind};
 use crate::capture::Capture;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kernel::Kernel;
 use crate::lab::{Lab, Side};
 use crate::sockets::{Family, SockDiag};
@@ -29,27 +29,27 @@ pub(super) fn setup(
     family: Family,
     kernel: &Kernel,
     pcap: &Path,
-) -> std::result::Result<Setup, String> {
-    let lab = Lab::create(&case.name).map_err(|e| format!("lab: {e}"))?;
+) -> Result<Setup> {
+    let lab = Lab::create(&case.name).map_err(|e| e.context("lab"))?;
     let capture = Capture::start(
         lab.netns(Side::Server),
         Side::Server.iface(),
         &capture_filter(case.port),
         pcap,
     )
-    .map_err(|e| format!("capture: {e}"))?;
+    .map_err(|e| e.context("capture"))?;
     let (configured, diag) = std::thread::scope(|s| {
         let diag = s.spawn(|| Side::ALL.map(|side| SockDiag::open(lab.netns(side))));
         let configured = configure(case, nc, family, kernel, &lab);
         (configured, diag.join())
     });
-    configured.map_err(|e| format!("lab: {e}"))?;
-    let [dc, ds] = diag.map_err(|_| "sock_diag: the opening thread panicked".to_string())?;
+    configured.map_err(|e| e.context("lab"))?;
+    let [dc, ds] = diag.map_err(|_| Error::msg("sock_diag: the opening thread panicked"))?;
     let diag = [
-        dc.map_err(|e| format!("sock_diag: {e}"))?,
-        ds.map_err(|e| format!("sock_diag: {e}"))?,
+        dc.map_err(|e| e.context("sock_diag"))?,
+        ds.map_err(|e| e.context("sock_diag"))?,
     ];
-    capture.ready().map_err(|e| format!("capture: {e}"))?;
+    capture.ready().map_err(|e| e.context("capture"))?;
     Ok(Setup { lab, capture, diag })
 }
 

@@ -178,7 +178,7 @@ pub(super) fn ladder_step(kind: &ItemKind) -> Option<(Side, String)> {
 
 /// Waits until the process is stopped (state T), or no longer stopped,
 /// looking at /proc under the deadline, quickly at first.
-pub(super) fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Result<(), String> {
+fn wait_state(p: &Process, stopped: bool, deadline: Instant) -> Result<(), String> {
     let mut backoff = super::pace::Backoff::new();
     loop {
         let state = p.state();

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ReportError;
 use super::libtest::{self, Outcome};
 use super::results::{self, CaseResult};
 
@@ -90,15 +91,19 @@ pub struct Column {
 impl Column {
     /// The column of run folder `dir`, or None if no `ci/kernels` boot
     /// made it (no kernel.json).
-    pub fn read(dir: &Path) -> Result<Option<Column>, String> {
+    pub fn read(dir: &Path) -> Result<Option<Column>, ReportError> {
         let kfile = dir.join(KERNEL_FILE);
         let text = match std::fs::read(&kfile) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", kfile.display())),
+            Err(e) => return Err(ReportError::io(&kfile, e)),
         };
-        let kernel: KernelInfo = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a kernel record: {e}", kfile.display()))?;
+        let kernel: KernelInfo =
+            serde_json::from_slice(&text).map_err(|source| ReportError::NotA {
+                path: kfile.clone(),
+                what: "kernel record",
+                source,
+            })?;
         let mut binaries = Vec::new();
         let ldir = dir.join(LIBTEST_DIR);
         let mut names: Vec<PathBuf> = std::fs::read_dir(&ldir)
@@ -115,7 +120,7 @@ impl Column {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            let bytes = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let bytes = std::fs::read(&p).map_err(|e| ReportError::io(&p, e))?;
             let exit = std::fs::read_to_string(p.with_extension("rc"))
                 .ok()
                 .and_then(|s| s.trim().parse().ok());
@@ -232,7 +237,7 @@ pub struct Matrix {
 impl Matrix {
     /// The matrix of the run folders among `dirs` that a `ci/kernels`
     /// boot made; None if none did.
-    pub fn read(dirs: &[PathBuf]) -> Result<Option<Matrix>, String> {
+    pub fn read(dirs: &[PathBuf]) -> Result<Option<Matrix>, ReportError> {
         let mut columns = Vec::new();
         for d in dirs {
             columns.extend(Column::read(d)?);

@@ -267,7 +267,7 @@ fn folders_without_kernel_json_are_no_matrix() {
     std::fs::create_dir_all(root.join("plain/results")).unwrap();
     assert_eq!(Matrix::read(&[root.join("plain")]).unwrap(), None);
     std::fs::write(root.join("plain").join(KERNEL_FILE), "{ not json").unwrap();
-    let e = Matrix::read(&[root.join("plain")]).unwrap_err();
+    let e = Matrix::read(&[root.join("plain")]).unwrap_err().to_string();
     assert!(e.contains("kernel.json: not a kernel record"), "{e}");
     let _ = std::fs::remove_dir_all(&root);
 }
