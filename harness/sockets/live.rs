@@ -230,8 +230,23 @@ fn listen(lab: &Lab) -> (TcpListener, TcpListener) {
 }
 
 /// From the client: a connection to each listener, and a connect to an
-/// absent host that stays in SYN-SENT.
+/// absent host that stays in SYN-SENT. The absent host gets a permanent
+/// neighbour entry (a MAC nobody on the link has): without one, address
+/// resolution fails after 3 s, the kernel reports the host unreachable to
+/// the socket and a SYN-SENT socket dies of it, which a TCG guest
+/// (ci/kernels), slower than that between its looks, saw every run.
 fn connect(lab: &Lab) -> (TcpStream, TcpStream, OwnedFd) {
+    let ns = lab.netns(Side::Client).name().to_string();
+    let neigh = std::process::Command::new("ip")
+        .args(["-n", &ns, "neigh", "replace", "192.168.2.1"])
+        .args(["lladdr", "02:00:00:00:00:01", "nud", "permanent"])
+        .args(["dev", Side::Client.iface()])
+        .status()
+        .expect("ip: install iproute2 (ci/install-deps does)");
+    assert!(
+        neigh.success(),
+        "ip -n {ns} neigh replace 192.168.2.1: {neigh}"
+    );
     lab.netns(Side::Client)
         .run("connect", || {
             let c4 = TcpStream::connect("192.168.2.100:11111").map_err(|e| Error::io("c4", e))?;
