@@ -579,7 +579,16 @@ mod tests {
         // A killed run: its name stays, its lock is released.
         std::mem::forget(gone);
         drop(dead);
-        let swept = sweep_stale();
+        // The dead owner's lock is free once no process holds its file: a
+        // child another test's thread forks holds a copy until its exec
+        // (CLOEXEC), long enough in a TCG guest (ci/kernels) for a sweep
+        // to find the lock held. Swept again until then, 5 s at most.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut swept = sweep_stale();
+        while !swept.contains(&dead_name) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            swept = sweep_stale();
+        }
         assert!(swept.contains(&dead_name), "swept {swept:?}");
         assert!(!exists(&dead_name));
         assert!(exists(keep.name()));
