@@ -106,11 +106,14 @@ fn compare_with_ss(ours: &[SocketRow], ss: &[Vec<String>]) -> std::result::Resul
     Ok(log)
 }
 
-/// Dumps, runs ss, compares; retried a few times in case a timer fired
-/// between the two snapshots. Always Some: a missing ss fails the test.
+/// Dumps, runs ss, compares; retried in case a timer fired between the
+/// two snapshots: ten times, as in a TCG guest (ci/kernels) `ip netns exec
+/// ss` takes about a second and the SYN-SENT socket's 1 s, 2 s, 4 s
+/// retransmissions fired between the looks three times running. Always
+/// Some: a missing ss fails the test.
 fn check_against_ss(diag: &SockDiag) -> Option<String> {
     let mut last = String::new();
-    for _ in 0..3 {
+    for _ in 0..10 {
         let ours = diag.dump().unwrap();
         let ss = ss_rows(diag.netns())
             .expect("ss not available: install iproute2 (ci/install-deps does)");
