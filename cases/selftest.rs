@@ -269,7 +269,9 @@ fn killed_run_is_swept() -> Result<(), Failed> {
 
 /// Runs a case that must fail and requires every line of its `.fails` file
 /// to appear, in order, in the failure text. Within a pinned line, ` … `
-/// stands for anything (a port, a column gap). A line `cause: NAME` pins
+/// stands for anything (a port, a column gap), and `{deadline}` for the
+/// run's deadline of a wait as the messages print it (`5s`; `20s` under
+/// ci/kernels' TCG, whose TCPLAB_DEADLINE_MS raises it). A line `cause: NAME` pins
 /// what stopped the run (`run::Cause`, which decides whether the runner
 /// offers to record it) instead.
 fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Failed> {
@@ -302,8 +304,10 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
         )
         .into());
     }
+    let deadline = format!("{:?}", opts.deadline);
     let mut lines = failure.lines();
     for want in pinned {
+        let want = &want.replace("{deadline}", &deadline);
         if !lines.any(|got| contains_in_order(got, want)) {
             return Err(format!(
                 "the failure text of {} lacks (in order) the pinned line\n  {want:?}\nfull text:\n{failure}",

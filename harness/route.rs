@@ -37,6 +37,16 @@ pub enum Metric {
     /// `rto_min 1s`: the floor of the retransmission timeout, in whole
     /// milliseconds (the kernel keeps it in ms).
     RtoMin(Duration),
+    /// `window 65535`: the clamp on the receive window a connection of
+    /// this route offers (RTAX_WINDOW, `ip route ... window N`), in
+    /// bytes. It also bounds the window scale the host offers in its SYN
+    /// or SYN-ACK (`tcp_select_initial_window`: the scale is the one the
+    /// larger of tcp_rmem's maximum and the global net.core.rmem_max
+    /// needs, but no more than the clamp needs), so a case that pins
+    /// `win` values gets the same scale on every machine: 65535 or less
+    /// is no scaling at all, whatever net.core.rmem_max (not per
+    /// namespace) the machine has.
+    Window(u32),
 }
 
 impl Metric {
@@ -54,6 +64,20 @@ impl Metric {
         }
         Ok(Metric::RtoMin(d))
     }
+
+    /// `window` with its value in bytes: from 1 to 2^30 (the largest
+    /// window scaling can offer).
+    pub fn window(bytes: u64) -> std::result::Result<Metric, Malformed> {
+        if bytes == 0 || bytes > 1 << 30 {
+            return Err(Malformed::new(
+                format!(
+                    "window {bytes}: from 1 to 1073741824 bytes (2^30, the largest scaled window)"
+                ),
+                "",
+            ));
+        }
+        Ok(Metric::Window(bytes as u32))
+    }
 }
 
 impl fmt::Display for Metric {
@@ -64,6 +88,7 @@ impl fmt::Display for Metric {
                 ms if ms % 1000 == 0 => write!(f, "rto_min {}s", ms / 1000),
                 ms => write!(f, "rto_min {ms}ms"),
             },
+            Metric::Window(bytes) => write!(f, "window {bytes}"),
         }
     }
 }
@@ -90,8 +115,6 @@ pub fn set(lab: &Lab, side: Side, metric: Metric) -> Result<()> {
 /// same with `metric` added.
 async fn replace(handle: &Handle, side: Side, family: Family, metric: Metric) -> Result<()> {
     let mut route = subnet_route(handle, side, family).await?;
-    let Metric::RtoMin(d) = metric;
-    let ms = d.as_millis() as u32;
     let mut metrics = Vec::new();
     let mut lock = 0;
     route.attributes.retain(|a| match a {
@@ -102,16 +125,27 @@ async fn replace(handle: &Handle, side: Side, family: Family, metric: Metric) ->
         RouteAttribute::CacheInfo(_) => false,
         _ => true,
     });
-    metrics.retain(|m| match m {
-        RouteMetric::Lock(l) => {
+    metrics.retain(|m| match (m, metric) {
+        (RouteMetric::Lock(l), _) => {
             lock = *l;
             false
         }
-        RouteMetric::RtoMin(_) => false,
+        (RouteMetric::RtoMin(_), Metric::RtoMin(_)) => false,
+        (RouteMetric::Window(_), Metric::Window(_)) => false,
         _ => true,
     });
-    metrics.push(RouteMetric::Lock(lock | 1 << RTAX_RTO_MIN));
-    metrics.push(RouteMetric::RtoMin(ms));
+    match metric {
+        // Locked: the kernel uses it only then (`tcp_rto_min`).
+        Metric::RtoMin(d) => {
+            lock |= 1 << RTAX_RTO_MIN;
+            metrics.push(RouteMetric::RtoMin(d.as_millis() as u32));
+        }
+        // Read unlocked (`tcp_openreq_init_rwin`, `tcp_connect_init`).
+        Metric::Window(bytes) => metrics.push(RouteMetric::Window(bytes)),
+    }
+    if lock != 0 {
+        metrics.push(RouteMetric::Lock(lock));
+    }
     route.attributes.push(RouteAttribute::Metrics(metrics));
     handle
         .route()
@@ -180,33 +214,47 @@ async fn subnet_route(
     )))
 }
 
-/// The metric as the kernel holds it on `side`'s route in `family` now:
-/// rto_min in ms, and whether it is locked.
-pub fn rto_min(lab: &Lab, side: Side, family: Family) -> Result<Option<(u32, bool)>> {
+/// The metrics the kernel holds on `side`'s route in `family` now.
+fn metrics(lab: &Lab, side: Side, family: Family) -> Result<Vec<RouteMetric>> {
     let ns = lab.netns(side);
     let name = ns.name().to_string();
-    ns.run("read the route's rto_min", move || {
+    ns.run("read the route's metrics", move || {
         crate::lab::rtnl(&name, move |handle| async move {
             let route = subnet_route(&handle, side, family).await?;
-            let metrics: Vec<RouteMetric> = route
+            Ok(route
                 .attributes
                 .into_iter()
                 .find_map(|a| match a {
                     RouteAttribute::Metrics(m) => Some(m),
                     _ => None,
                 })
-                .unwrap_or_default();
-            let lock = metrics.iter().find_map(|m| match m {
-                RouteMetric::Lock(l) => Some(*l),
-                _ => None,
-            });
-            let value = metrics.iter().find_map(|m| match m {
-                RouteMetric::RtoMin(v) => Some(*v),
-                _ => None,
-            });
-            Ok(value.map(|v| (v, lock.unwrap_or(0) & 1 << RTAX_RTO_MIN != 0)))
+                .unwrap_or_default())
         })
     })
+}
+
+/// The rto_min metric as the kernel holds it on `side`'s route in
+/// `family` now: in ms, and whether it is locked.
+pub fn rto_min(lab: &Lab, side: Side, family: Family) -> Result<Option<(u32, bool)>> {
+    let metrics = metrics(lab, side, family)?;
+    let lock = metrics.iter().find_map(|m| match m {
+        RouteMetric::Lock(l) => Some(*l),
+        _ => None,
+    });
+    let value = metrics.iter().find_map(|m| match m {
+        RouteMetric::RtoMin(v) => Some(*v),
+        _ => None,
+    });
+    Ok(value.map(|v| (v, lock.unwrap_or(0) & 1 << RTAX_RTO_MIN != 0)))
+}
+
+/// The window metric as the kernel holds it on `side`'s route in
+/// `family` now, in bytes.
+pub fn window(lab: &Lab, side: Side, family: Family) -> Result<Option<u32>> {
+    Ok(metrics(lab, side, family)?.iter().find_map(|m| match m {
+        RouteMetric::Window(v) => Some(*v),
+        _ => None,
+    }))
 }
 
 #[cfg(test)]
@@ -256,6 +304,41 @@ mod tests {
         for family in [Family::Ipv4, Family::Ipv6] {
             let held = rto_min(&lab, Side::Server, family).unwrap();
             assert_eq!(held, Some((50, true)), "{family}");
+        }
+    }
+
+    #[test]
+    fn window_is_one_byte_to_two_to_the_30th() {
+        assert_eq!(Metric::window(65535).unwrap().to_string(), "window 65535");
+        assert!(Metric::window(0).is_err());
+        assert!(Metric::window(1 << 30).is_ok());
+        assert!(Metric::window((1 << 30) + 1).is_err());
+    }
+
+    /// The window clamp lands beside an rto_min already set, which stays
+    /// (and stays locked), on that host's routes only.
+    #[test]
+    fn window_is_set_beside_rto_min_on_one_hosts_routes_only() {
+        assert!(nix::unistd::geteuid().is_root(), "needs root");
+        let lab = Lab::new("route-window").expect("lab");
+        set(&lab, Side::Server, Metric::RtoMin(Duration::from_secs(1))).unwrap();
+        set(&lab, Side::Server, Metric::Window(65535)).unwrap();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            assert_eq!(
+                window(&lab, Side::Server, family).unwrap(),
+                Some(65535),
+                "{family}"
+            );
+            assert_eq!(
+                rto_min(&lab, Side::Server, family).unwrap(),
+                Some((1000, true)),
+                "{family}"
+            );
+            assert_eq!(
+                window(&lab, Side::Client, family).unwrap(),
+                None,
+                "{family}"
+            );
         }
     }
 }

@@ -282,7 +282,7 @@ pub enum ItemKind {
         name: String,
         value: String,
     },
-    /// `server route rto_min 1s`: a metric on the host's route to the
+    /// `server route rto_min 1s`, `server route window 65535`: a metric on the host's route to the
     /// lab's subnet, in its namespace only (`route`).
     Route { host: Side, metric: Metric },
 }

@@ -141,8 +141,8 @@ fn dropping_the_clients_first_fin_drops_one_and_its_retransmission_passes(
     root();
     let lab = Lab::new("faults-fin").unwrap();
     // The FIN is retransmitted after 50 ms, not 200; the retransmission's
-    // ACK still has 100 ms (the doubled timeout) before a third FIN would
-    // break the count of two.
+    // ACK has 100 ms (the doubled timeout) before a third FIN, which the
+    // rule must let pass as it does the second.
     rto_min(&lab, 50);
     let mut cap = capture(&lab, &format!("faults-fin-{family}"));
     let listener = listen_in(&lab, family);
@@ -170,10 +170,20 @@ fn dropping_the_clients_first_fin_drops_one_and_its_retransmission_passes(
     assert_eq!(server.read(&mut buf).unwrap(), 0);
     let report = faults.report(id).unwrap();
     assert_eq!(report.acted.len(), 1, "{report:?}");
-    assert_eq!(report.matched, 2, "{report:?}");
+    // Every FIN the client sent met the rule: two, or three where the
+    // retransmission's ACK came back later than the doubled timeout (a
+    // loaded TCG guest, ci/kernels: 1 run in 4); the capture holds as many.
+    assert!(report.matched >= 2, "{report:?}");
+    until(
+        &mut cap,
+        "as many client FINs as the rule matched",
+        Duration::from_secs(5),
+        |ps| ps.iter().filter(from(Side::Client, TcpFlags::FIN)).count() as u64 >= report.matched,
+    );
     let fins: Vec<usize> = (0..cap.packets().len())
         .filter(|&i| from(Side::Client, TcpFlags::FIN)(&&cap.packets()[i]))
         .collect();
+    assert_eq!(fins.len() as u64, report.matched, "{report:?}");
     assert_eq!(report.acted[0].find_in(cap.packets()), Some(fins[0]));
     assert_eq!(report.acted[0].action, Action::Drop);
     assert!(faults.waiting_on().iter().any(|r| r.id == id));

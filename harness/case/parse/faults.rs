@@ -233,18 +233,27 @@ pub(super) fn sysctl(host: Side, arg: &str) -> Result<ItemKind, Bad> {
     })
 }
 
-/// `HOST route rto_min DUR`: a metric on the host's route to the lab's
-/// subnet (`crate::route`).
+/// `HOST route rto_min DUR` or `HOST route window BYTES`: a metric on
+/// the host's route to the lab's subnet (`crate::route`).
 pub(super) fn route(host: Side, arg: &str) -> Result<ItemKind, Bad> {
-    const HINT: &str =
-        "write `server route rto_min 1s`: the floor of the retransmission timeout on \
-         the host's route (RTAX_RTO_MIN, every kernel), in whole milliseconds";
+    const HINT: &str = "write `server route rto_min 1s` (the floor of the retransmission timeout, \
+         RTAX_RTO_MIN, in whole milliseconds) or `server route window 65535` (the clamp \
+         on the receive window and its scale, RTAX_WINDOW, in bytes): every kernel has both";
     let (metric, value) = split_word(arg);
-    if metric != "rto_min" {
-        return Err(bad(format!("unknown route metric `{metric}`"), HINT));
-    }
-    let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
-    let metric = crate::route::Metric::rto_min(d).map_err(|m| m.or_hint(HINT))?;
+    let metric = match metric {
+        "rto_min" => {
+            let d = duration(value).map_err(|b| bad(b.msg, HINT))?;
+            crate::route::Metric::rto_min(d)
+        }
+        "window" => {
+            let bytes = value
+                .parse::<u64>()
+                .map_err(|_| bad(format!("window `{value}`: not a number of bytes"), HINT))?;
+            crate::route::Metric::window(bytes)
+        }
+        _ => return Err(bad(format!("unknown route metric `{metric}`"), HINT)),
+    };
+    let metric = metric.map_err(|m| m.or_hint(HINT))?;
     Ok(ItemKind::Route { host, metric })
 }
 
@@ -448,6 +457,22 @@ mod tests {
             ),
         ] {
             let e = packet(text).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn route_metrics_read_rto_min_and_window_and_print_back() {
+        for text in ["server route rto_min 1s", "client route window 65535"] {
+            let kind = step(text).unwrap();
+            assert_eq!(kind.to_string(), text);
+        }
+        for (text, says) in [
+            ("server route window 0", "from 1 to"),
+            ("server route window 64k", "not a number of bytes"),
+            ("server route mtu 1400", "unknown route metric `mtu`"),
+        ] {
+            let e = step(text).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");
         }
     }

@@ -47,7 +47,7 @@ use words::{plain_text, port, split_word};
 
 const STEP_HINT: &str = "a step is `HOST $ COMMAND`, `HOST types TEXT`, `HOST ^C`, `HOST ^\\`, \
      `HOST ^D`, `HOST ^Z`, `HOST fg`, `HOST kill -TERM|-KILL|-HUP|-USR1|-USR2`, `HOST prints TEXT`, `HOST prints nothing`, `HOST prints \"TEXT\"`, `HOST exits [CODE]`, `HOST sends SEGMENT`, `trace HOST` or `HOST trace`, `wait HOST ROW [gone] [at WINDOW]` or `HOST wait ROW ...`, \
-     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `HOST route rto_min DUR`, `port N`, `ours-only REASON`, `ipv4-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`), and with `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
+     `drop|delay|reorder DIR [FLAGS] WHICH`, `heal [DIR]`, `netem DIR [loss P%] [delay D [[jitter] J]] ...`, `HOST sysctl NAME=VALUE`, `repeat N` (indented steps under it), a block (`packets`, `packets × N`, `sockets HOST`, `fds HOST`, `syscalls HOST`, or `HOST sockets` ...), `HOST route rto_min DUR|window BYTES`, `port N`, `ours-only REASON`, `ipv4-only REASON` or `requires REQUIREMENT`; a step or block may start with `ours:` or `ncat:` (one implementation only) or a kernel's mark (`kernel>=6.5:`, `kernel<6.5:`, `sysctl NAME:`, `module NAME:`), and with `ipv4:` or `ipv6:` (one address family only); HOST is client or server";
 
 pub use read::{read, MAX_CASE_BYTES};
 
