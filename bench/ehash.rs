@@ -13,6 +13,7 @@
 use std::time::{Duration, Instant};
 
 use nix::sched::{unshare, CloneFlags};
+use tcplab::error::Error;
 
 use crate::pieces::thread_cpu;
 
@@ -36,23 +37,23 @@ fn request(family: u8, seq: u32) -> [u8; 72] {
 }
 
 /// Sends one dump request and reads replies until NLMSG_DONE.
-fn dump(fd: i32, family: u8, seq: u32, buf: &mut [u8]) -> Result<(), String> {
+fn dump(fd: i32, family: u8, seq: u32, buf: &mut [u8]) -> Result<(), Error> {
     let req = request(family, seq);
     // SAFETY: fd is our netlink socket; req is 72 valid bytes.
     let n = unsafe { libc::send(fd, req.as_ptr().cast(), req.len(), 0) };
     if n < 0 {
-        return Err(format!(
-            "send sock_diag request: {}",
-            std::io::Error::last_os_error()
+        return Err(Error::sys(
+            "send sock_diag request",
+            nix::errno::Errno::last(),
         ));
     }
     loop {
         // SAFETY: buf is ours, its length is passed.
         let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
-            return Err(format!(
-                "recv sock_diag reply: {}",
-                std::io::Error::last_os_error()
+            return Err(Error::sys(
+                "recv sock_diag reply",
+                nix::errno::Errno::last(),
             ));
         }
         let mut off = 0usize;
@@ -63,10 +64,10 @@ fn dump(fd: i32, family: u8, seq: u32, buf: &mut [u8]) -> Result<(), String> {
                 return Ok(());
             }
             if ty == NLMSG_ERROR {
-                return Err("sock_diag answered with an error".into());
+                return Err(Error::msg("sock_diag answered with an error"));
             }
             if len < 16 {
-                return Err("malformed netlink message".into());
+                return Err(Error::msg("malformed netlink message"));
             }
             off += (len + 3) & !3;
         }
@@ -75,14 +76,14 @@ fn dump(fd: i32, family: u8, seq: u32, buf: &mut [u8]) -> Result<(), String> {
 
 /// In a thread: a fresh namespace (with a private table of `private`
 /// buckets when given), then `rounds` dumps. Returns (wall, CPU) per dump.
-fn cost(private: Option<u32>, rounds: u32) -> Result<(Duration, Duration), String> {
-    std::thread::spawn(move || -> Result<(Duration, Duration), String> {
-        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+fn cost(private: Option<u32>, rounds: u32) -> Result<(Duration, Duration), Error> {
+    std::thread::spawn(move || -> Result<(Duration, Duration), Error> {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::sys("unshare", e))?;
         if let Some(n) = private {
             // This thread's namespace: /proc/sys/net follows the opener.
             std::fs::write("/proc/sys/net/ipv4/tcp_child_ehash_entries", n.to_string())
-                .map_err(|e| format!("set tcp_child_ehash_entries in our namespace: {e}"))?;
-            unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+                .map_err(|e| Error::io("set tcp_child_ehash_entries in our namespace", e))?;
+            unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Error::sys("unshare", e))?;
         }
         // SAFETY: plain socket(2).
         let fd = unsafe {
@@ -93,9 +94,9 @@ fn cost(private: Option<u32>, rounds: u32) -> Result<(Duration, Duration), Strin
             )
         };
         if fd < 0 {
-            return Err(format!(
-                "socket(NETLINK_SOCK_DIAG): {}",
-                std::io::Error::last_os_error()
+            return Err(Error::sys(
+                "socket(NETLINK_SOCK_DIAG)",
+                nix::errno::Errno::last(),
             ));
         }
         let mut buf = vec![0u8; 64 * 1024];
@@ -112,7 +113,7 @@ fn cost(private: Option<u32>, rounds: u32) -> Result<(Duration, Duration), Strin
         res.map(|_| (wall, cpu))
     })
     .join()
-    .map_err(|_| "dump thread panicked".to_string())?
+    .map_err(|_| Error::msg("dump thread panicked"))?
 }
 
 /// (buckets of the host's table, shared cost, private cost) for a dump.
@@ -123,7 +124,7 @@ pub struct Ehash {
     pub private_buckets: u32,
 }
 
-pub fn measure() -> Result<Ehash, String> {
+pub fn measure() -> Result<Ehash, Error> {
     let host_buckets = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_ehash_entries")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "?".into());

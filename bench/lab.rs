@@ -4,6 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tcplab::error::Error;
 use tcplab::lab::Lab;
 
 use crate::stats::{alternate, median, range, ratio, show};
@@ -20,9 +21,9 @@ pub struct LabTimes {
 }
 
 /// One tcplab lab up and down: (up, down).
-fn tcplab_once() -> Result<(Duration, Duration), String> {
+fn tcplab_once() -> Result<(Duration, Duration), Error> {
     let t0 = Instant::now();
-    let lab = Lab::new("bench-lab").map_err(|e| format!("Lab::new: {e}"))?;
+    let lab = Lab::new("bench-lab").map_err(|e| e.context("Lab::new"))?;
     let up = t0.elapsed();
     let t1 = Instant::now();
     drop(lab);
@@ -51,7 +52,7 @@ fn ip_commands(c: &str, s: &str) -> Vec<Vec<String>> {
     ]
 }
 
-fn ip_once(round: usize) -> Result<Duration, String> {
+fn ip_once(round: usize) -> Result<Duration, Error> {
     // Not `tcplab-`: the runner's sweep must never mistake these for its own.
     let c = format!("bench-ip-{}-{round}-c", std::process::id());
     let s = format!("bench-ip-{}-{round}-s", std::process::id());
@@ -62,7 +63,7 @@ fn ip_once(round: usize) -> Result<Duration, String> {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
-            .map_err(|e| format!("run {IP}: {e}"))?;
+            .map_err(|e| Error::io(format!("run {IP}"), e))?;
         if !st.success() {
             for ns in [&c, &s] {
                 let _ = Command::new(IP)
@@ -70,13 +71,13 @@ fn ip_once(round: usize) -> Result<Duration, String> {
                     .stderr(Stdio::null())
                     .status();
             }
-            return Err(format!("`ip {}` failed: {st}", args.join(" ")));
+            return Err(Error::msg(format!("`ip {}` failed: {st}", args.join(" "))));
         }
     }
     Ok(t0.elapsed())
 }
 
-pub fn row(rounds: usize) -> Result<(Row, LabTimes), String> {
+pub fn row(rounds: usize) -> Result<(Row, LabTimes), Error> {
     // Warm-up, not counted: the first Lab::new of a process also sweeps
     // leftovers (timed in its own row), and the first `ip` loads caches.
     tcplab_once()?;

@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use tcplab::error::Error;
+
 use table::{Row, Table};
 
 /// Where things are.
@@ -47,7 +49,7 @@ pub struct Env {
 
 /// The suite's binary from cargo's JSON messages (the line of the
 /// `cases` test target carries `"executable":"..."`).
-fn cases_from_cargo(root: &Path) -> Result<PathBuf, String> {
+fn cases_from_cargo(root: &Path) -> Result<PathBuf, Error> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
         .current_dir(root)
@@ -59,7 +61,7 @@ fn cases_from_cargo(root: &Path) -> Result<PathBuf, String> {
             "--message-format=json",
         ])
         .output()
-        .map_err(|e| format!("run {cargo} test --no-run: {e}"))?;
+        .map_err(|e| Error::io(format!("run {cargo} test --no-run"), e))?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.contains("\"name\":\"cases\""))
@@ -68,40 +70,44 @@ fn cases_from_cargo(root: &Path) -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .next_back()
         .ok_or_else(|| {
-            format!(
+            Error::msg(format!(
                 "`cargo test --no-run --test cases` named no test binary: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
-            )
+            ))
         })
 }
 
-fn env() -> Result<Env, String> {
+fn env() -> Result<Env, Error> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cases_bin = match std::env::var_os("TCPLAB_CASES_BIN") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => cases_from_cargo(&root)?,
     };
     if !cases_bin.is_file() {
-        return Err(format!("no test binary at {}", cases_bin.display()));
+        return Err(Error::msg(format!(
+            "no test binary at {}",
+            cases_bin.display()
+        )));
     }
     // target/debug/deps/cases-HASH -> target/debug/tcplab-nc and target/tcplab.
     let profile_dir = cases_bin
         .parent()
         .and_then(Path::parent)
-        .ok_or("the test binary is not under target/PROFILE/deps")?;
+        .ok_or_else(|| Error::msg("the test binary is not under target/PROFILE/deps"))?;
     let nc_bin = profile_dir.join("tcplab-nc");
     if !nc_bin.is_file() {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "no nc at {} (cargo build --bins)",
             nc_bin.display()
-        ));
+        )));
     }
     let out_dir = profile_dir
         .parent()
-        .ok_or("no target directory")?
+        .ok_or_else(|| Error::msg("no target directory"))?
         .join("tcplab");
     let work = out_dir.join("bench");
-    std::fs::create_dir_all(&work).map_err(|e| format!("mkdir {}: {e}", work.display()))?;
+    std::fs::create_dir_all(&work)
+        .map_err(|e| Error::io(format!("mkdir {}", work.display()), e))?;
     Ok(Env {
         root,
         cases_bin,

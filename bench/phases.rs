@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use tcplab::error::Error;
+
 use crate::ehash::Ehash;
 use crate::lab::LabTimes;
 use crate::pieces::Pieces;
@@ -28,7 +30,7 @@ pub fn perf() -> Option<PathBuf> {
     found
 }
 
-fn traced_once(env: &Env, perf: &Path, n: usize) -> Result<Marks, String> {
+fn traced_once(env: &Env, perf: &Path, n: usize) -> Result<Marks, Error> {
     let data = env.work.join("teardown.perf.data");
     let mut cmd = clean_command(perf);
     cmd.args(["record", "-q", "-o"])
@@ -40,23 +42,23 @@ fn traced_once(env: &Env, perf: &Path, n: usize) -> Result<Marks, String> {
     let m = measure(&mut cmd, &out)?;
     if m.code != 0 {
         let why = std::fs::read_to_string(&out).unwrap_or_default();
-        return Err(format!(
+        return Err(Error::msg(format!(
             "perf record of teardown failed (exit {}): {}",
             m.code,
             why.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
-        ));
+        )));
     }
     let script = std::process::Command::new(perf)
         .arg("script")
         .arg("-i")
         .arg(&data)
         .output()
-        .map_err(|e| format!("perf script: {e}"))?;
+        .map_err(|e| Error::io("perf script", e))?;
     let text = String::from_utf8_lossy(&script.stdout);
     let file = env.work.join(format!("teardown.perf-script.{n}.txt"));
     let _ = std::fs::write(&file, text.as_bytes());
     let _ = std::fs::remove_file(&data);
-    trace::marks(&trace::parse(&text)).map_err(|e| format!("{e} ({})", file.display()))
+    trace::marks(&trace::parse(&text)).map_err(|e| Error::msg(format!("{e} ({})", file.display())))
 }
 
 /// Everything the phase rows are made of.

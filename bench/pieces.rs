@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tcplab::capture::Capture;
+use tcplab::error::Error;
 use tcplab::host::{Process, Spawn};
 use tcplab::lab::{self, Lab, Side};
 use tcplab::procs::{Root, Watch};
@@ -52,15 +53,15 @@ const DUMPS: u32 = 20;
 
 /// Times one look of the settle's process check (`procs::Watch::busy`)
 /// at an `nc -kl 11111` asleep in the server.
-fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
+fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, Error> {
     let spawn = Spawn {
         program: nc.to_path_buf(),
         args: vec!["-kl".into(), "11111".into()],
         label: "nc -kl 11111".into(),
         trace: false,
     };
-    let p = Process::spawn(lab.netns(Side::Server), &spawn).map_err(|e| e.to_string())?;
-    let mut watch = Watch::new(lab).map_err(|e| format!("procs::Watch::new: {e}"))?;
+    let p = Process::spawn(lab.netns(Side::Server), &spawn)?;
+    let mut watch = Watch::new(lab).map_err(|e| Error::io("procs::Watch::new", e))?;
     let roots = [Root {
         side: Side::Server,
         pid: p.pid(),
@@ -69,7 +70,7 @@ fn idle_check(lab: &Lab, nc: &std::path::Path) -> Result<Duration, String> {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !watch.busy(&roots).is_empty() {
         if Instant::now() > deadline {
-            return Err("nc -kl 11111 never went to sleep".into());
+            return Err(Error::msg("nc -kl 11111 never went to sleep"));
         }
         std::thread::yield_now();
     }
@@ -84,7 +85,7 @@ pub fn measure(
     rounds: usize,
     pcap_dir: &std::path::Path,
     nc: &std::path::Path,
-) -> Result<Pieces, String> {
+) -> Result<Pieces, Error> {
     let mut s = (
         Vec::new(),
         Vec::new(),
@@ -97,7 +98,7 @@ pub fn measure(
     let pcap = pcap_dir.join("bench-pieces.pcap");
     for _ in 0..rounds {
         s.0.push(timed(lab::sweep_stale).1);
-        let lab = Lab::new("bench-pieces").map_err(|e| format!("Lab::new: {e}"))?;
+        let lab = Lab::new("bench-pieces").map_err(|e| e.context("Lab::new"))?;
         let (cap, t) = timed(|| {
             Capture::open(
                 lab.netns(Side::Server),
@@ -106,7 +107,7 @@ pub fn measure(
                 &pcap,
             )
         });
-        let cap = cap.map_err(|e| format!("Capture::open: {e}"))?;
+        let cap = cap.map_err(|e| e.context("Capture::open"))?;
         s.1.push(t);
         let (diag, t) = timed(|| {
             Side::ALL
@@ -114,18 +115,18 @@ pub fn measure(
                 .map(|side| SockDiag::open(lab.netns(*side)))
                 .collect::<Result<Vec<_>, _>>()
         });
-        let diag = diag.map_err(|e| format!("SockDiag::open: {e}"))?;
+        let diag = diag.map_err(|e| e.context("SockDiag::open"))?;
         s.3.push(t);
         let cpu0 = thread_cpu();
         let t0 = Instant::now();
         for _ in 0..DUMPS {
-            diag[0].dump().map_err(|e| format!("sock_diag dump: {e}"))?;
+            diag[0].dump().map_err(|e| e.context("sock_diag dump"))?;
         }
         s.4.push(t0.elapsed() / DUMPS);
         s.5.push((thread_cpu() - cpu0) / DUMPS);
         s.6.push(idle_check(&lab, nc)?);
         let (sum, t) = timed(|| cap.finish());
-        sum.map_err(|e| format!("Capture::finish: {e}"))?;
+        sum.map_err(|e| e.context("Capture::finish"))?;
         s.2.push(t);
         drop(diag);
         drop(lab);

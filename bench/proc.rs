@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tcplab::error::Error;
+
 /// What one run of a process cost.
 #[derive(Clone, Debug)]
 pub struct Measured {
@@ -29,15 +31,17 @@ impl Measured {
 /// Runs `cmd` to its end, its stdout and stderr into the file `out`. The
 /// child is reaped here with wait4, so the rusage is exactly its own
 /// (std's `Child::wait` would discard it).
-pub fn measure(cmd: &mut Command, out: &Path) -> Result<Measured, String> {
+pub fn measure(cmd: &mut Command, out: &Path) -> Result<Measured, Error> {
     let what = format!("{cmd:?}");
-    let f = File::create(out).map_err(|e| format!("create {}: {e}", out.display()))?;
+    let f = File::create(out).map_err(|e| Error::io(format!("create {}", out.display()), e))?;
     let g = f
         .try_clone()
-        .map_err(|e| format!("dup {}: {e}", out.display()))?;
+        .map_err(|e| Error::io(format!("dup {}", out.display()), e))?;
     cmd.stdout(f).stderr(g).stdin(Stdio::null());
     let start = Instant::now();
-    let child = cmd.spawn().map_err(|e| format!("start {what}: {e}"))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::io(format!("start {what}"), e))?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter.
@@ -51,9 +55,9 @@ pub fn measure(cmd: &mut Command, out: &Path) -> Result<Measured, String> {
     };
     let wall = start.elapsed();
     if r < 0 {
-        return Err(format!(
-            "wait4 for {what}: {}",
-            std::io::Error::last_os_error()
+        return Err(Error::sys(
+            format!("wait4 for {what}"),
+            nix::errno::Errno::last(),
         ));
     }
     // std's Child does not reap on drop, so dropping it here is harmless.

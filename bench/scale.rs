@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use tcplab::error::Error;
+
 use tcplab::packet::Packet;
 
 use crate::proc::{clean_command, measure};
@@ -20,20 +22,20 @@ use crate::Env;
 
 /// cases/thousand-connections.case for `n` connections, with time for the
 /// client to make them (a deadline of 300 s instead of 30 s).
-fn case_text(n: usize, root: &Path) -> Result<String, String> {
+fn case_text(n: usize, root: &Path) -> Result<String, Error> {
     let path = root.join("cases/thousand-connections.case");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     let out = text
         .replace("for (1..1000)", &format!("for (1..{n})"))
         .replace("packets × 1000", &format!("packets × {n}"))
         .replace("1000 × TIME-WAIT", &format!("{n} × TIME-WAIT"))
         .replace("exits 0 within 30s", "exits 0 within 300s");
     if out.matches(&n.to_string()).count() < 3 {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "{} no longer says 1000 where the bench replaces it",
             path.display()
-        ));
+        )));
     }
     Ok(out)
 }
@@ -54,9 +56,9 @@ const FORMS: [&[u8]; 2] = [
     &[0x02, 0x12, 0x10, 0x11, 0x10, 0x11, 0x10],
 ];
 
-fn read_pcap(path: &Path) -> Result<Seen, String> {
-    let mut cap =
-        pcap::Capture::from_file(path).map_err(|e| format!("open {}: {e}", path.display()))?;
+fn read_pcap(path: &Path) -> Result<Seen, Error> {
+    let mut cap = pcap::Capture::from_file(path)
+        .map_err(|e| Error::pcap(format!("open {}", path.display()), e))?;
     let mut flows: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
     let mut seen = Seen::default();
     while let Ok(p) = cap.next_packet() {
@@ -93,13 +95,13 @@ fn failure(output: &str) -> Option<String> {
     output[i..].lines().nth(1).map(|l| l.trim().to_string())
 }
 
-fn one(env: &Env, n: usize, prev: Option<(usize, Duration)>) -> Result<(Row, Duration), String> {
+fn one(env: &Env, n: usize, prev: Option<(usize, Duration)>) -> Result<(Row, Duration), Error> {
     let name = format!("scale-{n}");
     let dir = env.work.join(&name);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("mkdir {}", dir.display()), e))?;
     let file = dir.join(format!("{name}.case"));
     std::fs::write(&file, case_text(n, &env.root)?)
-        .map_err(|e| format!("write {}: {e}", file.display()))?;
+        .map_err(|e| Error::io(format!("write {}", file.display()), e))?;
     let out = env.work.join(format!("{name}.out"));
     // The run's files go to a folder of the bench's own, under a known
     // run id: the capture is then at OUT/runs/NAME/NAME.pcap.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tcplab::error::Error;
+
 /// The median (the mean of the middle two for an even count); zero for
 /// no samples.
 pub fn median(samples: &[Duration]) -> Duration {
@@ -25,10 +27,10 @@ pub fn alternate<A, B>(
     rounds: usize,
     mut a: A,
     mut b: B,
-) -> Result<(Vec<Duration>, Vec<Duration>), String>
+) -> Result<(Vec<Duration>, Vec<Duration>), Error>
 where
-    A: FnMut() -> Result<Duration, String>,
-    B: FnMut() -> Result<Duration, String>,
+    A: FnMut() -> Result<Duration, Error>,
+    B: FnMut() -> Result<Duration, Error>,
 {
     let (mut sa, mut sb) = (Vec::new(), Vec::new());
     for _ in 0..rounds {

@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use tcplab::error::Error;
+
 use crate::proc::{clean_command, measure};
 use crate::stats::show;
 use crate::table::Row;
@@ -27,7 +29,7 @@ pub fn row(env: &Env, quick: bool) -> Row {
     }
 }
 
-fn measure_suite(env: &Env, quick: bool) -> Result<Row, String> {
+fn measure_suite(env: &Env, quick: bool) -> Result<Row, Error> {
     let timings = env.work.join("suite.timings");
     let _ = std::fs::remove_file(&timings);
     let out = env.work.join("suite.out");

@@ -18,11 +18,11 @@ pub struct Row {
 
 impl Row {
     /// A row that could not be measured, saying why.
-    pub fn failed(what: impl Into<String>, why: impl Into<String>) -> Row {
+    pub fn failed(what: impl Into<String>, why: impl std::fmt::Display) -> Row {
         Row {
             what: what.into(),
             tcplab: "not measured".into(),
-            note: why.into(),
+            note: why.to_string(),
             ..Row::default()
         }
     }

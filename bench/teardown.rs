@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use tcplab::error::Error;
+
 use crate::proc::{clean_command, measure, Measured};
 use crate::stats::{alternate, median, range, ratio, show};
 use crate::table::Row;
@@ -21,27 +23,27 @@ fn kept(out: &Path) -> std::path::PathBuf {
 }
 
 /// One `cases --exact NAME` run, whole process, as `cargo test` starts it.
-pub fn case_once(env: &Env, name: &str) -> Result<Measured, String> {
+pub fn case_once(env: &Env, name: &str) -> Result<Measured, Error> {
     let out = env.work.join(format!("{name}.out"));
     let mut cmd = clean_command(&env.cases_bin);
     cmd.args(["--exact", name]);
     let m = measure(&mut cmd, &out)?;
     if m.code != 0 {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "`{} --exact {name}` failed (exit {}); its output: {}",
             env.cases_bin.display(),
             m.code,
             kept(&out).display()
-        ));
+        )));
     }
     Ok(m)
 }
 
-fn script_once(env: &Env, script: &Path) -> Result<Measured, String> {
+fn script_once(env: &Env, script: &Path) -> Result<Measured, Error> {
     let out = env.work.join("seed-experiment.out");
     let m = measure(&mut Command::new(script), &out)?;
     if m.code != 0 {
-        return Err(format!(
+        return Err(Error::msg(format!(
             "{} failed (exit {}): {}",
             script.display(),
             m.code,
@@ -50,7 +52,7 @@ fn script_once(env: &Env, script: &Path) -> Result<Measured, String> {
                 .lines()
                 .next()
                 .unwrap_or("no output")
-        ));
+        )));
     }
     Ok(m)
 }
@@ -60,16 +62,16 @@ fn script_once(env: &Env, script: &Path) -> Result<Measured, String> {
 /// one run in a hundred a reset ends the client's TIME-WAIT), and the
 /// script then rightly fails; one such run must not void the row.
 fn retried(
-    failures: &RefCell<Vec<String>>,
-    f: impl Fn() -> Result<Measured, String>,
-) -> Result<Measured, String> {
+    failures: &RefCell<Vec<Error>>,
+    f: impl Fn() -> Result<Measured, Error>,
+) -> Result<Measured, Error> {
     f().or_else(|e| {
         failures.borrow_mut().push(e);
         f()
     })
 }
 
-pub fn row(env: &Env, rounds: usize) -> Result<(Row, Vec<Duration>), String> {
+pub fn row(env: &Env, rounds: usize) -> Result<(Row, Vec<Duration>), Error> {
     let script = env.root.join("bench/seed-experiment.sh");
     let failures = RefCell::new(Vec::new());
     // Warm-up, not counted: page cache, the first namespace of the run.

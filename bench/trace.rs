@@ -8,6 +8,8 @@
 //! program never stops for them (strace's ptrace stops tripled this
 //! case's time, `perf trace` added about a third).
 
+use tcplab::error::Error;
+
 /// The tracepoints the phases are cut at.
 pub const EVENTS: &[&str] = &[
     "syscalls:sys_exit_execve",
@@ -98,15 +100,15 @@ fn arg(e: &Event, key: &str) -> Option<u64> {
 }
 
 /// Finds the marks of a `cases --exact NAME` run recorded with [`EVENTS`].
-pub fn marks(events: &[Event]) -> Result<Marks, String> {
+pub fn marks(events: &[Event]) -> Result<Marks, Error> {
     let need = |v: Option<&Event>, what: &str| {
         v.map(|e| e.at)
-            .ok_or_else(|| format!("perf: no {what} in the trace"))
+            .ok_or_else(|| Error::msg(format!("perf: no {what} in the trace")))
     };
     let start = events
         .iter()
         .find(|e| e.name == "sys_exit_execve")
-        .ok_or("perf: no exec of the runner in the trace")?;
+        .ok_or_else(|| Error::msg("perf: no exec of the runner in the trace"))?;
     let (t0, main_tid) = (start.at, start.tid);
     let socket = |family: u64, proto: Option<u64>| {
         events.iter().find(|e| {
