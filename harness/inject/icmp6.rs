@@ -139,10 +139,16 @@ mod tests {
         };
         let (src, dst) = (Side::Client.addr6().octets(), Side::Server.addr6().octets());
         assert!(icmp.is_checksum_valid(src, dst));
-        assert!(!icmp.is_checksum_valid(dst, [0; 16]), "the pseudo-header counts");
+        assert!(
+            !icmp.is_checksum_valid(dst, [0; 16]),
+            "the pseudo-header counts"
+        );
         // The quoted IPv6 header's payload length is the segment's real
         // one: TCP 32 and 1428 bytes.
-        assert_eq!(u16::from_be_bytes([frame[62 + 4], frame[62 + 5]]), 32 + 1428);
+        assert_eq!(
+            u16::from_be_bytes([frame[62 + 4], frame[62 + 5]]),
+            32 + 1428
+        );
         let back = Packet::from_ethernet(&frame, m.ts).expect("parses back");
         assert_eq!(back, m);
         assert_eq!(back.conn_ends(), (q.dst, q.src));
