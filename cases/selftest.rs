@@ -270,8 +270,10 @@ fn killed_run_is_swept() -> Result<(), Failed> {
 /// Runs a case that must fail and requires every line of its `.fails` file
 /// to appear, in order, in the failure text. Within a pinned line, ` … `
 /// stands for anything (a port, a column gap), and `{deadline}` for the
-/// run's deadline of a wait as the messages print it (`5s`; `20s` under
-/// ci/kernels' TCG, whose TCPLAB_DEADLINE_MS raises it). A line `cause: NAME` pins
+/// run's deadline of a wait as the messages print it (`5s`; more under
+/// ci/kernels' TCG, whose TCPLAB_DEADLINE_MS raises it). A line
+/// `deadline: DUR` caps that deadline for this case's run (a case that
+/// must time out then waits DUR, not TCG's 60 s). A line `cause: NAME` pins
 /// what stopped the run (`run::Cause`, which decides whether the runner
 /// offers to record it) instead.
 fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Failed> {
@@ -283,6 +285,13 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
     })?;
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let case = parse::parse(&shown(file), &text).map_err(|e| e.to_string())?;
+    let mut opts = opts.clone();
+    if let Some(cap) = pinned.lines().find_map(|l| l.strip_prefix("deadline: ")) {
+        let cap = tcplab::notation::duration::parse(cap.trim())
+            .map_err(|e| format!("{}: deadline: {e:?}", shown(file).display()))?;
+        opts.deadline = opts.deadline.min(cap);
+    }
+    let opts = &opts;
     let (failure, cause) = match run::run(&case, opts) {
         Ok(_) => {
             return Err(format!(
@@ -295,7 +304,7 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
     };
     let (causes, pinned): (Vec<&str>, Vec<&str>) = pinned
         .lines()
-        .filter(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with("deadline: "))
         .partition(|l| l.starts_with("cause: "));
     if let Some(want) = causes.iter().find(|c| c["cause: ".len()..] != cause) {
         return Err(format!(

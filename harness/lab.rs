@@ -579,10 +579,20 @@ mod tests {
         // A killed run: its name stays, its lock is released.
         std::mem::forget(gone);
         drop(dead);
-        let swept = sweep_stale();
-        // Another suite running at the same time may sweep the dead name
-        // first (any run's sweep takes a dead owner's names): what must
-        // hold is that it is gone after ours, and the live one is not.
+        // The dead owner's lock is free once no process holds its file: a
+        // child another test's thread forks holds a copy until its exec
+        // (CLOEXEC), long enough in a TCG guest (ci/kernels) for a sweep
+        // to find the lock held: swept again until the name is gone, 5 s
+        // at most. Another suite running at the same time may sweep the
+        // dead name first (any run's sweep takes a dead owner's names):
+        // what must hold is that it is gone after ours, and the live one
+        // is not.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut swept = sweep_stale();
+        while exists(&dead_name) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            swept = sweep_stale();
+        }
         assert!(!exists(&dead_name), "{dead_name} left; swept {swept:?}");
         assert!(exists(keep.name()));
         assert!(matches!(owner::probe(&dead_token), Probe::NoLock));

@@ -93,6 +93,7 @@ vm_boot() {
     # A file, not the environment: vng puts --exec on the kernel's command
     # line, which holds 2048 bytes (6.1 panics in start_kernel beyond).
     printf '%s\n' "${only[@]}" >"$kdir/status/only"
+    [ -n "${TCPLAB_GUEST_CASE_THREADS:-}" ] && env+=("TCPLAB_GUEST_CASE_THREADS=$TCPLAB_GUEST_CASE_THREADS")
     if [ "$accel" = TCG ]; then
         env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips")
         how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms)"

@@ -106,11 +106,14 @@ fn compare_with_ss(ours: &[SocketRow], ss: &[Vec<String>]) -> std::result::Resul
     Ok(log)
 }
 
-/// Dumps, runs ss, compares; retried a few times in case a timer fired
-/// between the two snapshots. Always Some: a missing ss fails the test.
+/// Dumps, runs ss, compares; retried in case a timer fired between the
+/// two snapshots: ten times, as in a TCG guest (ci/kernels) `ip netns exec
+/// ss` takes about a second and the SYN-SENT socket's 1 s, 2 s, 4 s
+/// retransmissions fired between the looks three times running. Always
+/// Some: a missing ss fails the test.
 fn check_against_ss(diag: &SockDiag) -> Option<String> {
     let mut last = String::new();
-    for _ in 0..3 {
+    for _ in 0..10 {
         let ours = diag.dump().unwrap();
         let ss = ss_rows(diag.netns())
             .expect("ss not available: install iproute2 (ci/install-deps does)");
@@ -230,8 +233,23 @@ fn listen(lab: &Lab) -> (TcpListener, TcpListener) {
 }
 
 /// From the client: a connection to each listener, and a connect to an
-/// absent host that stays in SYN-SENT.
+/// absent host that stays in SYN-SENT. The absent host gets a permanent
+/// neighbour entry (a MAC nobody on the link has): without one, address
+/// resolution fails after 3 s, the kernel reports the host unreachable to
+/// the socket and a SYN-SENT socket dies of it, which a TCG guest
+/// (ci/kernels), slower than that between its looks, saw every run.
 fn connect(lab: &Lab) -> (TcpStream, TcpStream, OwnedFd) {
+    let ns = lab.netns(Side::Client).name().to_string();
+    let neigh = std::process::Command::new("ip")
+        .args(["-n", &ns, "neigh", "replace", "192.168.2.1"])
+        .args(["lladdr", "02:00:00:00:00:01", "nud", "permanent"])
+        .args(["dev", Side::Client.iface()])
+        .status()
+        .expect("ip: install iproute2 (ci/install-deps does)");
+    assert!(
+        neigh.success(),
+        "ip -n {ns} neigh replace 192.168.2.1: {neigh}"
+    );
     lab.netns(Side::Client)
         .run("connect", || {
             let c4 = TcpStream::connect("192.168.2.100:11111").map_err(|e| Error::io("c4", e))?;
