@@ -3,15 +3,20 @@
 //! ones that quote its port), and what `HOST sends icmp ...` injects.
 //!
 //! The kinds are written in the case notation's words (`frag-needed mtu
-//! 1400`, `port-unreachable`, ...) and printed as `tcpdump -nn` prints
-//! them (`ICMP 192.168.2.105 unreachable - need to frag (mtu 1400), length
-//! 36`: the quoted segment's destination, then the reason).
+//! 1400`, `port-unreachable`, ...) in either family, and printed as
+//! `tcpdump -nn` prints them (`ICMP 192.168.2.105 unreachable - need to
+//! frag (mtu 1400), length 36`: the quoted segment's destination, then the
+//! reason). Over IPv6 the same kinds are ICMPv6's (RFC 4443): a
+//! destination-unreachable code, or packet-too-big for `frag-needed`
+//! (`ICMP6, packet too big, mtu 1400, length 1240`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 use etherparse::icmpv4::DestUnreachableHeader;
-use etherparse::{Icmpv4Slice, Icmpv4Type, Ipv4HeaderSlice};
+use etherparse::icmpv6::DestUnreachableCode;
+use etherparse::{Icmpv4Slice, Icmpv4Type, Icmpv6Slice, Icmpv6Type, Ipv4HeaderSlice};
+use etherparse::{IpNumber, Ipv6HeaderSlice};
 
 /// Why the destination was unreachable (ICMP type 3, by code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +78,42 @@ impl Unreachable {
         }
     }
 
+    /// The ICMPv6 message standing for this kind (RFC 4443):
+    /// packet-too-big for `frag-needed`, else a destination-unreachable
+    /// code; None for `proto-unreachable`, which ICMPv6 says with a
+    /// parameter problem instead, and for an ICMPv4-only code.
+    pub fn icmpv6(self) -> Option<Icmpv6Type> {
+        let code = match self {
+            Unreachable::FragNeeded { mtu } => {
+                return Some(Icmpv6Type::PacketTooBig { mtu: mtu.into() })
+            }
+            Unreachable::Net => DestUnreachableCode::NoRoute,
+            Unreachable::Host => DestUnreachableCode::Address,
+            Unreachable::Port => DestUnreachableCode::Port,
+            Unreachable::AdminProhibited => DestUnreachableCode::Prohibited,
+            Unreachable::Protocol | Unreachable::Other(_) => return None,
+        };
+        Some(Icmpv6Type::DestinationUnreachable(code))
+    }
+
+    /// The kind of an ICMPv6 message; None for one tcpdump prints as a
+    /// hex dump (codes 2, 5, 6) or that is no error about a segment.
+    fn of_icmpv6(t: Icmpv6Type) -> Option<Unreachable> {
+        Some(match t {
+            Icmpv6Type::PacketTooBig { mtu } => Unreachable::FragNeeded {
+                mtu: u16::try_from(mtu).unwrap_or(u16::MAX),
+            },
+            Icmpv6Type::DestinationUnreachable(code) => match code {
+                DestUnreachableCode::NoRoute => Unreachable::Net,
+                DestUnreachableCode::Prohibited => Unreachable::AdminProhibited,
+                DestUnreachableCode::Address => Unreachable::Host,
+                DestUnreachableCode::Port => Unreachable::Port,
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
+
     fn of_header(h: DestUnreachableHeader) -> Unreachable {
         match h {
             DestUnreachableHeader::Network => Unreachable::Net,
@@ -120,10 +161,20 @@ pub struct Icmp {
     pub len: u16,
 }
 
-/// How many bytes of the quoted datagram a message carries: its IPv4
-/// header and the first 8 bytes of TCP (ports and seq), RFC 792's minimum
-/// and all that Linux reads.
+/// How many bytes of the quoted datagram an ICMPv4 message carries: its
+/// IPv4 header and the first 8 bytes of TCP (ports and seq), RFC 792's
+/// minimum and all that Linux reads.
 pub const QUOTED: usize = 20 + 8;
+
+/// The quoted TCP bytes Linux reads: ports and seq.
+fn ports_seq(tcp: &[u8]) -> Option<(u16, u16, u32)> {
+    let t = tcp.get(..8)?;
+    Some((
+        u16::from_be_bytes([t[0], t[1]]),
+        u16::from_be_bytes([t[2], t[3]]),
+        u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+    ))
+}
 
 impl Icmp {
     /// An ICMPv4 slice, if it is a destination-unreachable message quoting
@@ -137,19 +188,47 @@ impl Icmp {
         if ip.protocol() != etherparse::IpNumber::TCP {
             return None;
         }
-        let tcp = quoted.get(ip.slice().len()..ip.slice().len() + 8)?;
-        let port = |i: usize| u16::from_be_bytes([tcp[i], tcp[i + 1]]);
+        let (sport, dport, seq) = ports_seq(quoted.get(ip.slice().len()..)?)?;
         Some(Icmp {
             unreachable: Unreachable::of_header(h),
-            about_src: SocketAddr::new(IpAddr::V4(ip.source_addr()), port(0)),
-            about_dst: SocketAddr::new(IpAddr::V4(ip.destination_addr()), port(2)),
-            about_seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+            about_src: SocketAddr::new(IpAddr::V4(ip.source_addr()), sport),
+            about_dst: SocketAddr::new(IpAddr::V4(ip.destination_addr()), dport),
+            about_seq: seq,
             len: icmp.slice().len() as u16,
         })
     }
 
-    /// What tcpdump -nn prints after `ICMP `, before `, length N`.
+    /// An ICMPv6 slice, if it is a destination-unreachable or
+    /// packet-too-big message quoting an IPv6 TCP segment (its fixed
+    /// header straight followed by TCP, as Linux sends one: at least its
+    /// ports and seq).
+    pub fn parse6(icmp: &Icmpv6Slice<'_>) -> Option<Icmp> {
+        let unreachable = Unreachable::of_icmpv6(icmp.icmp_type())?;
+        let quoted = icmp.payload();
+        let ip = Ipv6HeaderSlice::from_slice(quoted).ok()?;
+        if ip.next_header() != IpNumber::TCP {
+            return None;
+        }
+        let (sport, dport, seq) = ports_seq(quoted.get(ip.slice().len()..)?)?;
+        Some(Icmp {
+            unreachable,
+            about_src: SocketAddr::new(IpAddr::V6(ip.source_addr()), sport),
+            about_dst: SocketAddr::new(IpAddr::V6(ip.destination_addr()), dport),
+            about_seq: seq,
+            len: u16::try_from(icmp.slice().len()).ok()?,
+        })
+    }
+
+    /// What tcpdump -nn prints for the message, from `ICMP` (`ICMP6,`
+    /// over IPv6) to before `, length N` (print-icmp.c, print-icmp6.c).
     pub fn tcpdump_text(&self) -> String {
+        if self.about_dst.is_ipv6() {
+            return format!("ICMP6, {}", self.tcpdump_text6());
+        }
+        format!("ICMP {}", self.tcpdump_text4())
+    }
+
+    fn tcpdump_text4(&self) -> String {
         let (dst, port) = (self.about_dst.ip(), self.about_dst.port());
         match self.unreachable {
             Unreachable::Net => format!("net {dst} unreachable"),
@@ -163,6 +242,27 @@ impl Icmp {
                 format!("host {dst} unreachable - admin prohibited filter")
             }
             Unreachable::Other(c) => format!("{dst} unreachable - #{c}"),
+        }
+    }
+
+    /// print-icmp6.c: the type's name, then the code's and the quoted
+    /// destination, or the MTU.
+    fn tcpdump_text6(&self) -> String {
+        let (dst, port) = (self.about_dst.ip(), self.about_dst.port());
+        let unreachable = "destination unreachable, unreachable";
+        match self.unreachable {
+            Unreachable::FragNeeded { mtu } => format!("packet too big, mtu {mtu}"),
+            Unreachable::Net => format!("{unreachable} route {dst}"),
+            // tcpdump 4.99's name for code 1 starts with a space.
+            Unreachable::AdminProhibited => {
+                format!("destination unreachable,  unreachable prohibited {dst}")
+            }
+            Unreachable::Host => format!("{unreachable} address {dst}"),
+            Unreachable::Port => format!("{unreachable} port, {dst} tcp port {port}"),
+            // Never parsed from ICMPv6 nor built as it (see `icmpv6`).
+            Unreachable::Protocol | Unreachable::Other(_) => {
+                format!("destination unreachable, {}", self.unreachable)
+            }
         }
     }
 }

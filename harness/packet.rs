@@ -244,6 +244,9 @@ impl Packet {
             TransportSlice::Icmpv4(icmp) => {
                 return Some(Packet::icmp(ts, (src_ip, dst_ip), Icmp::parse(&icmp)?))
             }
+            TransportSlice::Icmpv6(icmp) => {
+                return Some(Packet::icmp(ts, (src_ip, dst_ip), Icmp::parse6(&icmp)?))
+            }
             _ => return None,
         };
         let flag_bits = [

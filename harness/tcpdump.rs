@@ -82,11 +82,11 @@ impl Printer {
         s.push_str(&clock(p.ts));
         s.push_str(if p.src.is_ipv4() { " IP " } else { " IP6 " });
         if let Some(icmp) = &p.icmp {
-            // print-icmp.c: addresses without ports, the reason, the
+            // print-icmp.c, print-icmp6.c: addresses without ports, the reason, the
             // message's length; no TCP state is read or kept.
             let _ = write!(
                 s,
-                "{} > {}: ICMP {}, length {}",
+                "{} > {}: {}, length {}",
                 p.src.ip(),
                 p.dst.ip(),
                 icmp.tcpdump_text(),

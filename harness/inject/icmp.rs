@@ -13,8 +13,11 @@
 //! (ports and seq), RFC 792's minimum and all Linux reads. A segment still
 //! unacknowledged (one a rule dropped, a SYN left unanswered) is in the
 //! window; one the other side has acknowledged since is not.
+//!
+//! A segment of an IPv6 connection gets ICMPv6's message instead (see
+//! [`super::icmp6`]): the kernel's `tcp_v6_err` checks the same window.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use etherparse::{IpHeaders, IpNumber, Ipv4Header, PacketBuilder};
@@ -24,21 +27,24 @@ use crate::error::Malformed;
 use crate::icmp::{Icmp, Unreachable, QUOTED};
 use crate::lab::Side;
 use crate::packet::{Packet, TcpOption};
+use crate::sockets::Family;
 
 /// Linux's TOS for ICMP errors: IPTOS_PREC_INTERNETCONTROL.
 const TOS_INTERNETCONTROL: u8 = 0xc0;
 
 /// The peer's latest real segment to HOST on `port` (ICMP messages left
 /// out): what the message quotes.
+/// A segment of either family counts: the message follows the segment's.
 pub fn quoted(packets: &[Packet], side: Side, port: u16) -> Result<&Packet, Malformed> {
-    let (host, peer) = (IpAddr::V4(side.addr()), IpAddr::V4(side.peer().addr()));
+    let peer = IpAddr::V4(side.peer().addr());
+    let is = |ip: IpAddr, s: Side| ip == s.ip(Family::Ipv4) || ip == s.ip(Family::Ipv6);
     packets
         .iter()
         .rev()
         .find(|p| {
             p.icmp.is_none()
-                && p.src.ip() == peer
-                && p.dst.ip() == host
+                && is(p.src.ip(), side.peer())
+                && is(p.dst.ip(), side)
                 && (p.src.port() == port || p.dst.port() == port)
         })
         .ok_or_else(|| {
@@ -51,17 +57,21 @@ pub fn quoted(packets: &[Packet], side: Side, port: u16) -> Result<&Packet, Malf
 }
 
 /// The message HOST sends at `now` about `quoted`, as the capture will
-/// show it.
+/// show it: of `quoted`'s family.
 pub fn message(kind: Unreachable, side: Side, quoted: &Packet, now: Duration) -> Packet {
+    let (family, len) = match quoted.src {
+        SocketAddr::V4(_) => (Family::Ipv4, 8 + QUOTED),
+        SocketAddr::V6(_) => (Family::Ipv6, 8 + super::icmp6::quoted_len(quoted)),
+    };
     Packet::icmp(
         now,
-        (IpAddr::V4(side.addr()), IpAddr::V4(side.peer().addr())),
+        (side.ip(family), side.peer().ip(family)),
         Icmp {
             unreachable: kind,
             about_src: quoted.src,
             about_dst: quoted.dst,
             about_seq: quoted.seq,
-            len: (8 + QUOTED) as u16,
+            len: len as u16,
         },
     )
 }
@@ -96,13 +106,17 @@ fn quote(quoted: &Packet) -> Result<Vec<u8>, Unbuildable> {
     Ok(bytes)
 }
 
-/// The Ethernet frame of `message` (from [`message`]) quoting `quoted`.
+/// The Ethernet frame of `message` (from [`message`]) quoting `quoted`:
+/// ICMPv4, or ICMPv6 about an IPv6 segment.
 pub fn build(
     message: &Packet,
     quoted: &Packet,
     macs: Macs,
     ip_id: u16,
 ) -> Result<Vec<u8>, Unbuildable> {
+    if quoted.src.is_ipv6() {
+        return super::icmp6::build(message, quoted, macs);
+    }
     let (Some(icmp), IpAddr::V4(src), IpAddr::V4(dst)) =
         (message.icmp, message.src.ip(), message.dst.ip())
     else {
@@ -184,7 +198,7 @@ mod tests {
         let icmp = back.icmp.unwrap();
         assert_eq!(
             icmp.tcpdump_text(),
-            "192.168.2.105 unreachable - need to frag (mtu 1400)"
+            "ICMP 192.168.2.105 unreachable - need to frag (mtu 1400)"
         );
         // The quoted IPv4 header carries the segment's real length:
         // 20 + 20 + 12 (options) + 10.

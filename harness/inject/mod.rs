@@ -62,6 +62,7 @@
 pub mod conn;
 pub mod frame;
 pub mod icmp;
+pub mod icmp6;
 pub mod spec;
 pub mod wire;
 

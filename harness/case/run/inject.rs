@@ -52,12 +52,13 @@ impl Session<'_> {
         host: Side,
         kind: crate::icmp::Unreachable,
     ) -> Result<(), StepError> {
-        if self.opts.family != crate::sockets::Family::Ipv4 {
+        if self.opts.family == crate::sockets::Family::Ipv6 && kind.icmpv6().is_none() {
             return Err(StepError::at(
                 line,
                 format!(
-                    "`{host} sends icmp {kind}` builds ICMPv4 only, and this run plays the case \
-                     over IPv6 (TCPLAB_FAMILY=6): a case about ICMPv4 says `ipv4-only REASON` at its top"
+                    "`{host} sends icmp {kind}` has no ICMPv6 form (RFC 4443 says an unknown next \
+                     header with a parameter problem), and this run plays the case over IPv6 \
+                     (TCPLAB_FAMILY=6): a case about it says `ipv4-only REASON` at its top"
                 ),
             ));
         }

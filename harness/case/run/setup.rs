@@ -75,11 +75,16 @@ fn configure(
 
 /// The case's capture: TCP on its port, and ICMP destination-unreachable
 /// messages that quote a TCP segment of that port (the quoted IPv4
-/// header, 20 bytes for a Linux segment, then its ports): the ones a
-/// `sends icmp` step injects, and any a kernel sends about the connection.
+/// header, 20 bytes for a Linux segment, then its ports), or ICMPv6
+/// destination-unreachable and packet-too-big ones (the quoted IPv6
+/// header, 40 bytes, then its ports): the ones a `sends icmp` step
+/// injects, and any a kernel sends about the connection.
 pub(crate) fn capture_filter(port: u16) -> String {
     format!(
         "tcp port {port} or (icmp[icmptype] == icmp-unreach and icmp[17] == 6 \
-         and (icmp[28:2] == {port} or icmp[30:2] == {port}))"
+         and (icmp[28:2] == {port} or icmp[30:2] == {port})) \
+         or (icmp6 and (icmp6[icmp6type] == icmp6-destinationunreach \
+         or icmp6[icmp6type] == icmp6-packettoobig) and icmp6[14] == 6 \
+         and (icmp6[48:2] == {port} or icmp6[50:2] == {port}))"
     )
 }
