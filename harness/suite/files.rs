@@ -139,16 +139,24 @@ pub fn label(sources: &[PathBuf], place: &Place) -> String {
 }
 
 /// The output root when nothing names one: `tcplab/` in the cargo target
-/// folder holding this test binary (the nearest parent with cargo's
-/// CACHEDIR.TAG: target/debug/deps/x -> target), else under the system's
+/// folder holding this test binary (the nearest parent cargo marks as
+/// its own, [`is_target_dir`]: target/debug/deps/x -> target), else under the system's
 /// temporary folder.
 pub fn default_out() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     exe.ancestors()
         .skip(1)
-        .find(|d| d.join("CACHEDIR.TAG").is_file())
+        .find(|d| is_target_dir(d))
         .map(|t| t.join("tcplab"))
         .unwrap_or_else(|| std::env::temp_dir().join("tcplab"))
+}
+
+/// Cargo's target folder: it holds `.rustc_info.json` from the first
+/// build on, and `CACHEDIR.TAG` when cargo made the folder itself (not
+/// when something else had, e.g. `.ci/run`'s installers making
+/// target/ci-tools first, as on a fresh clone in CI).
+fn is_target_dir(d: &Path) -> bool {
+    d.join("CACHEDIR.TAG").is_file() || d.join(".rustc_info.json").is_file()
 }
 
 /// The output root: TCPLAB_OUT (relative: from where the command was
@@ -209,6 +217,6 @@ mod tests {
         // This unit test runs from target/debug/deps/tcplab-HASH.
         let out = default_out();
         assert!(out.ends_with("tcplab"), "{}", out.display());
-        assert!(out.parent().unwrap().join("CACHEDIR.TAG").is_file());
+        assert!(is_target_dir(out.parent().unwrap()), "{}", out.display());
     }
 }
