@@ -590,7 +590,7 @@ mod tests {
         let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let mut swept = sweep_stale();
         while exists(&dead_name) && std::time::Instant::now() < until {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(20)); // poll interval of this wait
             swept = sweep_stale();
         }
         assert!(!exists(&dead_name), "{dead_name} left; swept {swept:?}");

@@ -133,34 +133,22 @@ impl PacketSocket {
 
     /// The next queued frame, or None when the queue is empty.
     pub fn next(&mut self) -> Result<Option<Frame<'_>>, Error> {
-        let mut iov = libc::iovec {
-            iov_base: self.buf.as_mut_ptr().cast(),
-            iov_len: self.buf.len(),
-        };
-        // Room for one cmsg holding a timespec.
-        let mut control = [0u64; 8];
-        // SAFETY: msghdr is plain data; zero is a valid start.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
         // MSG_TRUNC: the frame's whole length, even beyond the buffer.
-        // SAFETY: the buffers msg points at live through the call.
-        let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EAGAIN) => Ok(None),
-                // ENETDOWN is the socket's pending error from a bind to the
-                // interface while it was still down (the lab's links come
-                // up after the capture opens), or from its going down at
-                // the end: reading it clears it, and nothing was lost.
-                Some(libc::EINTR) | Some(libc::ENETDOWN) => self.next(),
-                _ => Err(Error::io("read the packet socket", e)),
-            };
-        }
-        let ts = stamps::of(&msg).unwrap_or_else(|| {
+        let (n, stamp) = match stamps::recv(self.fd.as_fd(), &mut self.buf, libc::MSG_TRUNC) {
+            Ok(got) => got,
+            Err(e) => {
+                return match e.raw_os_error() {
+                    Some(libc::EAGAIN) => Ok(None),
+                    // ENETDOWN is the socket's pending error from a bind to the
+                    // interface while it was still down (the lab's links come
+                    // up after the capture opens), or from its going down at
+                    // the end: reading it clears it, and nothing was lost.
+                    Some(libc::EINTR) | Some(libc::ENETDOWN) => self.next(),
+                    _ => Err(Error::io("read the packet socket", e)),
+                };
+            }
+        };
+        let ts = stamp.unwrap_or_else(|| {
             SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()

@@ -167,13 +167,18 @@ fn stamped_at_receive(sock: &UdpSocket, deadline: Instant) -> Result<bool, Error
     }
 }
 
-/// The stamp of the next datagram on `sock`, None while none is queued.
-fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, Error> {
-    let mut byte = [0u8; 16];
+/// recvmsg(2) of one message into `buf` with `flags`: its length (the
+/// whole frame's under MSG_TRUNC) and its SCM_TIMESTAMPNS, if any.
+pub(super) fn recv(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> std::io::Result<(usize, Option<Duration>)> {
     let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: byte.len(),
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
     };
+    // Room for one cmsg holding a timespec.
     let mut control = [0u64; 8];
     // SAFETY: msghdr is plain data; zero is a valid start.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -182,15 +187,23 @@ fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, Error> {
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control);
     // SAFETY: the buffers msg points at live through the call.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, 0) };
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) };
     if n < 0 {
-        let e = std::io::Error::last_os_error();
-        return match e.raw_os_error() {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((n as usize, of(&msg)))
+}
+
+/// The stamp of the next datagram on `sock`, None while none is queued.
+fn read_stamp(sock: &UdpSocket) -> Result<Option<Duration>, Error> {
+    match recv(sock.as_fd(), &mut [0u8; 16], 0) {
+        Ok((_, Some(stamp))) => Ok(Some(stamp)),
+        Ok((_, None)) => Err(Error::msg(
+            "the timestamp probe came back without SCM_TIMESTAMPNS",
+        )),
+        Err(e) => match e.raw_os_error() {
             Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
             _ => Err(Error::io("read the timestamp probe", e)),
-        };
+        },
     }
-    of(&msg)
-        .map(Some)
-        .ok_or_else(|| Error::msg("the timestamp probe came back without SCM_TIMESTAMPNS"))
 }

@@ -169,3 +169,25 @@ pub fn save_pcap(
     save.flush()
         .map_err(|e| Error::pcap(format!("flush {}", path.display()), e))
 }
+
+/// What `tcpdump ARGS -r FILE` prints of `frames` saved as a .pcap (a
+/// temporary file named after `name`), for the tests that hold our frames
+/// and lines to the real tcpdump.
+#[cfg(test)]
+pub fn tcpdump_reads(frames: &[(std::time::Duration, &[u8])], name: &str, args: &[&str]) -> String {
+    let path = std::env::temp_dir().join(format!("tcplab-{name}-{}.pcap", std::process::id()));
+    save_pcap(&path, frames).expect("pcap");
+    let out = std::process::Command::new("tcpdump")
+        .args(args)
+        .arg("-r")
+        .arg(&path)
+        .output()
+        .expect("run tcpdump (apt-get install tcpdump)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "tcpdump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -230,25 +230,9 @@ mod tests {
             frames.push((m.ts, build(&m, &syn, macs, i as u16).unwrap()));
             ours.push(crate::tcpdump::Printer::new().line(&m));
         }
-        let path = std::env::temp_dir().join(format!("tcplab-icmp-{}.pcap", std::process::id()));
         let refs: Vec<(Duration, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
-        super::super::frame::save_pcap(&path, &refs).unwrap();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("tcpdump")
-                .args(args)
-                .arg(&path)
-                .output()
-                .expect("run tcpdump (apt-get install tcpdump)");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let theirs = run(&["-nn", "-r"]);
-        let verbose = run(&["-nn", "-vv", "-r"]);
-        let _ = std::fs::remove_file(&path);
+        let theirs = super::super::frame::tcpdump_reads(&refs, "icmp", &["-nn"]);
+        let verbose = super::super::frame::tcpdump_reads(&refs, "icmp", &["-nn", "-vv"]);
         assert_eq!(theirs.lines().collect::<Vec<_>>(), ours);
         assert!(ours[4].ends_with(
             "IP 192.168.2.100 > 192.168.2.105: ICMP 192.168.2.100 unreachable - need to frag (mtu 1400), length 36"

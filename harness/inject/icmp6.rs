@@ -190,25 +190,9 @@ mod tests {
             ours.push(crate::tcpdump::Printer::new().line(&m));
         }
         assert_eq!(ours.len(), 5);
-        let path = std::env::temp_dir().join(format!("tcplab-icmp6-{}.pcap", std::process::id()));
         let refs: Vec<(Duration, &[u8])> = frames.iter().map(|(t, f)| (*t, f.as_slice())).collect();
-        frame::save_pcap(&path, &refs).unwrap();
-        let run = |args: &[&str]| {
-            let out = std::process::Command::new("tcpdump")
-                .args(args)
-                .arg(&path)
-                .output()
-                .expect("run tcpdump (apt-get install tcpdump)");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let theirs = run(&["-nn", "-r"]);
-        let verbose = run(&["-nn", "-vv", "-r"]);
-        let _ = std::fs::remove_file(&path);
+        let theirs = frame::tcpdump_reads(&refs, "icmp6", &["-nn"]);
+        let verbose = frame::tcpdump_reads(&refs, "icmp6", &["-nn", "-vv"]);
         assert_eq!(theirs.lines().collect::<Vec<_>>(), ours);
         assert!(ours[2].ends_with(
             "IP6 2001:db8:2::100 > 2001:db8:2::105: ICMP6, destination unreachable, \

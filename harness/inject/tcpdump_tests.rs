@@ -3,14 +3,12 @@
 //! options and length as the connection's own segments would show them.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use rstest::rstest;
 
 use super::conn::{resolve_new, Conn};
-use super::frame::{build, save_pcap, Macs};
+use super::frame::{build, Macs};
 use super::spec::SegmentSpec;
 use crate::lab::Side;
 use crate::packet::{Packet, TcpOption};
@@ -42,21 +40,8 @@ fn tcpdump(seg: &Packet, name: &str) -> String {
     let frame = build(seg, MACS, 0x1234).expect("frame");
     let back = Packet::from_ethernet(&frame, seg.ts).expect("the frame parses back");
     assert_eq!(&back, seg, "etherparse reads back what was built");
-    let path: PathBuf =
-        std::env::temp_dir().join(format!("tcplab-inject-{}-{name}.pcap", std::process::id()));
-    save_pcap(&path, &[(seg.ts, &frame)]).expect("pcap");
-    let out = Command::new("tcpdump")
-        .args(["-nn", "-vv", "-S", "-r"])
-        .arg(&path)
-        .output()
-        .expect("run tcpdump (apt-get install tcpdump)");
-    let _ = std::fs::remove_file(&path);
-    assert!(
-        out.status.success(),
-        "tcpdump: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let name = format!("inject-{name}");
+    let text = super::frame::tcpdump_reads(&[(seg.ts, &frame)], &name, &["-nn", "-vv", "-S"]);
     // -v prints an IPv4 packet on two lines, an IPv6 one on one.
     let lines = if seg.src.is_ipv4() { 2 } else { 1 };
     assert_eq!(
