@@ -23,6 +23,15 @@ run_limit=${TCPLAB_KERNEL_TIMEOUT:-1800}
 # 60 s: thousand-connections' thousand connections, one settle, took 15
 # to over 20 s in a TCG guest; a wait that holds costs only its own time.
 tcg_deadline=${TCPLAB_TCG_DEADLINE_MS:-60000}
+# Under TCG, wall-clock times jitter by tens of ms (a capture stamps a
+# packet late; a timer fires a stale jiffy early in real time), so every
+# window of when something happened is judged this much wider on both
+# sides (TCPLAB_TIME_TOLERANCE; socket values the kernel reports, such as
+# rto or a timer's time left, stay exact). Measured in TCG guests, never
+# on a host: rto-backoff's `after 0.2s..0.3s` saw 0.198 s and a
+# 0.4..0.55 s gap 0.374 s; a FIN's answer delayed 300 ms came 419.9 ms
+# after it (bound: < 400 ms); a TSval moved 104 while 108 ms passed.
+tcg_tolerance=${TCPLAB_TCG_TIME_TOLERANCE:-50ms}
 
 now_s() { echo $((${EPOCHREALTIME/./} / 1000000)); }
 # Seconds since $1 (microseconds), with tenths.
@@ -95,10 +104,12 @@ vm_boot() {
     printf '%s\n' "${only[@]}" >"$kdir/status/only"
     [ -n "${TCPLAB_GUEST_CASE_THREADS:-}" ] && env+=("TCPLAB_GUEST_CASE_THREADS=$TCPLAB_GUEST_CASE_THREADS")
     if [ "$accel" = TCG ]; then
-        env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips")
-        how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms)"
-    elif [ -n "${TCPLAB_DEADLINE_MS:-}" ]; then
-        env+=("TCPLAB_DEADLINE_MS=$TCPLAB_DEADLINE_MS")
+        env+=("TCPLAB_DEADLINE_MS=${TCPLAB_DEADLINE_MS:-$tcg_deadline}" "TCPLAB_SKIPS=$repo/ci/kernels.d/tcg-skips"
+            "TCPLAB_TIME_TOLERANCE=${TCPLAB_TIME_TOLERANCE:-$tcg_tolerance}")
+        how=" (waits' deadline ${TCPLAB_DEADLINE_MS:-$tcg_deadline} ms, timing windows ±${TCPLAB_TIME_TOLERANCE:-$tcg_tolerance})"
+    else
+        [ -n "${TCPLAB_DEADLINE_MS:-}" ] && env+=("TCPLAB_DEADLINE_MS=$TCPLAB_DEADLINE_MS")
+        [ -n "${TCPLAB_TIME_TOLERANCE:-}" ] && env+=("TCPLAB_TIME_TOLERANCE=$TCPLAB_TIME_TOLERANCE")
     fi
     args=(--run "$K_IMG" --user root --cpus "$vm_cpus" --memory "$vm_memory" --verbose
         --rwdir "$kdir/status" --rwdir "$target/tmp=$kdir/tmp" --rwdir "$target/tcplab=$kdir/tcplab"

@@ -8,6 +8,7 @@ use crate::flow::{self, Isns};
 use crate::icmp::Unreachable;
 use crate::lab::Side;
 use crate::notation::duration::show as show_duration;
+use crate::notation::duration::Tolerance;
 pub use crate::notation::{Mark, Opt, Timing};
 use crate::packet::{OptionList, Packet, TcpFlags, TcpOption};
 
@@ -281,8 +282,9 @@ impl fmt::Display for PacketExpect {
 }
 
 impl PacketExpect {
-    /// Why `seen` is not this packet, or None when it is.
-    pub fn mismatch(&self, seen: &Seen) -> Option<String> {
+    /// Why `seen` is not this packet, or None when it is; its timing
+    /// window is judged `tol` wider on both sides.
+    pub fn mismatch(&self, seen: &Seen, tol: Tolerance) -> Option<String> {
         if (self.from, self.to) != (seen.from, seen.to) {
             return Some(format!(
                 "direction: expected {} > {}, saw {} > {}",
@@ -363,7 +365,7 @@ impl PacketExpect {
                 return Some(format!("expected it {}, but {saw}", want.word()));
             }
         }
-        self.timing.and_then(|t| late(t, seen))
+        self.timing.and_then(|t| late(t, seen, tol))
     }
 }
 
@@ -375,8 +377,9 @@ fn not_marked(want: Mark) -> &'static str {
     }
 }
 
-/// Why `seen` came outside the window of `timing`, or None.
-fn late(timing: Timing, seen: &Seen) -> Option<String> {
+/// Why `seen` came outside the window of `timing` (widened by `tol`), or
+/// None. The failure names the window as written, and the tolerance.
+fn late(timing: Timing, seen: &Seen, tol: Tolerance) -> Option<String> {
     let (window, observed) = (timing.window(), seen.since(timing));
     let since = match timing {
         Timing::After(_) => "after the previous packet",
@@ -384,10 +387,11 @@ fn late(timing: Timing, seen: &Seen) -> Option<String> {
     };
     let shown = |d: Duration| format!("{:.3}s", d.as_secs_f64());
     match observed {
-        Some(t) if window.contains(t) => None,
+        Some(t) if tol.holds(window, t) => None,
         Some(t) => Some(format!(
-            "came {} {since}, outside {window}: {seen}",
-            shown(t)
+            "came {} {since}, outside {window}{}: {seen}",
+            shown(t),
+            tol.note()
         )),
         None if matches!(timing, Timing::After(_)) => Some(format!(
             "is the first packet captured: nothing before it to time it from: {seen}"
@@ -406,16 +410,14 @@ pub struct Divergence {
     pub reason: String,
 }
 
-/// Compares a block with the packets captured for it: same count, same
-/// order, each matching. None when they agree.
 /// Whether `seen` matches none of `alts` but is the start of one of them:
 /// the rest may still be on its way (a segment the receiving kernel has
 /// not yet handled, a reset it has not yet sent), so the block should wait
 /// for more before it fails.
-pub fn awaits_more(alts: &[Vec<PacketExpect>], seen: &[Seen]) -> bool {
+pub fn awaits_more(alts: &[Vec<PacketExpect>], seen: &[Seen], tol: Tolerance) -> bool {
     let mut prefix = false;
     for alt in alts {
-        match compare(alt, seen) {
+        match compare(alt, seen, tol) {
             None => return false,
             Some(d) if d.index == seen.len() && alt.len() > seen.len() => prefix = true,
             Some(_) => {}
@@ -424,9 +426,11 @@ pub fn awaits_more(alts: &[Vec<PacketExpect>], seen: &[Seen]) -> bool {
     prefix
 }
 
-pub fn compare(expected: &[PacketExpect], seen: &[Seen]) -> Option<Divergence> {
+/// Compares a block with the packets captured for it: same count, same
+/// order, each matching (timing windows `tol` wider). None when they agree.
+pub fn compare(expected: &[PacketExpect], seen: &[Seen], tol: Tolerance) -> Option<Divergence> {
     for (i, (e, s)) in expected.iter().zip(seen).enumerate() {
-        if let Some(reason) = e.mismatch(s) {
+        if let Some(reason) = e.mismatch(s, tol) {
             return Some(Divergence { index: i, reason });
         }
     }

@@ -9,6 +9,9 @@ use super::calls::CallExpect;
 use super::expect::{awaits_more, compare, PacketExpect, Seen};
 use super::parse::parse;
 use super::rows::{match_set, AddrPattern, Window};
+use crate::notation::duration::Tolerance;
+
+const NONE: Tolerance = Tolerance::NONE;
 use super::{Interrupt, ItemKind};
 use crate::lab::Side;
 use crate::packet::{TcpFlags, TcpOption};
@@ -262,7 +265,7 @@ const SEED_CLOSE: &str = "packets\n  client > server  [F.]  seq 1, ack 1\n  serv
 
 #[test]
 fn seed_close_matches_the_seed_block() {
-    assert_eq!(compare(&packets_of(SEED_CLOSE), &seed_close()), None);
+    assert_eq!(compare(&packets_of(SEED_CLOSE), &seed_close(), NONE), None);
 }
 
 #[test]
@@ -270,21 +273,24 @@ fn a_block_that_is_the_start_of_a_longer_alternative_awaits_more() {
     let with_reset = format!("{SEED_CLOSE}  server > client  [R]   seq 2\n");
     let alts = [packets_of(&with_reset), packets_of(&with_reset)];
     assert!(
-        awaits_more(&alts, &seed_close()),
+        awaits_more(&alts, &seed_close(), NONE),
         "the reset may be on its way"
     );
     let alts = [packets_of(SEED_CLOSE), packets_of(&with_reset)];
     assert!(
-        !awaits_more(&alts, &seed_close()),
+        !awaits_more(&alts, &seed_close(), NONE),
         "it matches the shorter one"
     );
     let mut wrong = seed_close();
     wrong[1].flags = TcpFlags::RST;
     assert!(
-        !awaits_more(&alts, &wrong),
+        !awaits_more(&alts, &wrong, NONE),
         "a wrong packet waits for nothing"
     );
-    assert!(awaits_more(&alts, &[]), "nothing yet is the start of both");
+    assert!(
+        awaits_more(&alts, &[], NONE),
+        "nothing yet is the start of both"
+    );
 }
 
 #[rstest]
@@ -312,7 +318,7 @@ fn a_wrong_block_diverges_at_the_first_difference(
     #[case] index: usize,
     #[case] reason: &str,
 ) {
-    let d = compare(&packets_of(&block), &seed_close()).expect("must diverge");
+    let d = compare(&packets_of(&block), &seed_close(), NONE).expect("must diverge");
     assert_eq!((d.index, d.reason.as_str()), (index, reason));
 }
 
@@ -343,7 +349,12 @@ fn options_match_by_name_and_named_values(#[case] opts: &str, #[case] ok: bool) 
         icmp: None,
         ctx: Default::default(),
     };
-    assert_eq!(p.mismatch(&syn).is_none(), ok, "{:?}", p.mismatch(&syn));
+    assert_eq!(
+        p.mismatch(&syn, NONE).is_none(),
+        ok,
+        "{:?}",
+        p.mismatch(&syn, NONE)
+    );
 }
 
 #[rstest]
@@ -487,10 +498,10 @@ fn a_packets_line_pins_sack_blocks_relative_to_the_acknowledged_isn() {
             "packets\n  server > client  [.]  ack 1001, {line}\n"
         ))[0];
         assert_eq!(
-            p.mismatch(&seen).is_none(),
+            p.mismatch(&seen, NONE).is_none(),
             ok,
             "{line}: {:?}",
-            p.mismatch(&seen)
+            p.mismatch(&seen, NONE)
         );
     }
 }
@@ -511,24 +522,24 @@ fn an_icmp_line_matches_only_that_icmp_message() {
         rule_line: 9,
         netem: false,
     });
-    assert_eq!(p.mismatch(&icmp), None);
+    assert_eq!(p.mismatch(&icmp, NONE), None);
     assert_eq!(
         icmp.to_string(),
         "client > server  icmp frag-needed mtu 1400  injected (line 9)"
     );
     icmp.icmp = Some(Unreachable::FragNeeded { mtu: 1500 });
     assert_eq!(
-        p.mismatch(&icmp).as_deref(),
+        p.mismatch(&icmp, NONE).as_deref(),
         Some("icmp: expected frag-needed mtu 1400, saw frag-needed mtu 1500")
     );
     let syn = seen(Side::Client, TcpFlags::SYN, 0, 0, 0);
     assert_eq!(
-        p.mismatch(&syn).as_deref(),
+        p.mismatch(&syn, NONE).as_deref(),
         Some("expected icmp frag-needed mtu 1400, saw a segment [S]")
     );
     let s = &packets_of("packets\n  client > server  [S]\n")[0];
     assert_eq!(
-        s.mismatch(&icmp).as_deref(),
+        s.mismatch(&icmp, NONE).as_deref(),
         Some("expected a segment [S], saw icmp frag-needed mtu 1500")
     );
 }
@@ -543,7 +554,7 @@ fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
     let mut again = first.clone();
     again.ctx.gap = Some(Duration::from_millis(1412));
     again.ctx.retransmission = true;
-    let d = compare(&block, &[first.clone(), again.clone()]).expect("diverges");
+    let d = compare(&block, &[first.clone(), again.clone()], NONE).expect("diverges");
     assert_eq!(d.index, 0);
     assert_eq!(d.reason, "expected it dropped, but no rule acted on it");
     first.ctx.marked = Some(Marked {
@@ -552,7 +563,7 @@ fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
         rule_line: 3,
         netem: false,
     });
-    let d = compare(&block, &[first.clone(), again.clone()]).expect("diverges");
+    let d = compare(&block, &[first.clone(), again.clone()], NONE).expect("diverges");
     assert_eq!(d.index, 1);
     assert!(
         d.reason.starts_with(
@@ -562,7 +573,7 @@ fn timing_windows_and_marks_are_held_against_what_the_run_saw() {
         d.reason
     );
     again.ctx.gap = Some(Duration::from_millis(1005));
-    assert_eq!(compare(&block, &[first.clone(), again]), None);
+    assert_eq!(compare(&block, &[first.clone(), again], NONE), None);
     assert!(first
         .to_string()
         .ends_with("length 0  dropped (rule at line 3)"));
@@ -583,5 +594,46 @@ fn prints_nothing_is_its_own_step_and_prints_back() {
     assert!(!case.items[0].kind.is_action());
     assert!(
         matches!(&case.items[1].kind, ItemKind::Prints { text, .. } if text == "nothing at all")
+    );
+}
+
+/// A packet 10 ms outside its window fails a run with no tolerance (the
+/// failure names the window as written) and holds in one with 20 ms: the
+/// runner passes its TCPLAB_TIME_TOLERANCE to the comparison.
+#[rstest]
+#[case::late_after_the_previous_packet("after", 310, "came 0.310s after the previous packet")]
+#[case::early_after_the_previous_packet("after", 190, "came 0.190s after the previous packet")]
+#[case::late_after_the_action("at", 310, "came 0.310s after the latest action began")]
+#[case::early_after_the_action("at", 190, "came 0.190s after the latest action began")]
+fn a_packet_10ms_outside_its_window_fails_without_tolerance_and_holds_with_20ms(
+    #[case] timing: &str,
+    #[case] ms: u64,
+    #[case] says: &str,
+) {
+    let block = packets_of(&format!(
+        "packets\n  client > server  [S]  seq 0\n  client > server  [S]  seq 0  {timing} 200ms..300ms\n"
+    ));
+    let first = seen(Side::Client, TcpFlags::SYN, 0, 0, 0);
+    let mut again = first.clone();
+    again.ctx.gap = Some(Duration::from_millis(ms));
+    again.ctx.since_action = Some(Duration::from_millis(ms));
+    let observed = [first, again];
+    let d = compare(&block, &observed, NONE).expect("10 ms outside fails");
+    assert_eq!(d.index, 1);
+    assert!(
+        d.reason
+            .starts_with(&format!("{says}, outside 200ms..300ms: client > server")),
+        "{}",
+        d.reason
+    );
+    let ms = Duration::from_millis;
+    assert_eq!(compare(&block, &observed, Tolerance(ms(20))), None);
+    let d = compare(&block, &observed, Tolerance(ms(5))).expect("5 ms is not enough");
+    assert!(
+        d.reason.starts_with(&format!(
+            "{says}, outside 200ms..300ms (\u{b1}5ms TCPLAB_TIME_TOLERANCE): client > server"
+        )),
+        "{}",
+        d.reason
     );
 }

@@ -2,8 +2,10 @@
 //! `min` (`300us`, `200ms`, `1.5s`, `1min`), never negative and at most a
 //! day; `LO..HI` windows of two of them. Every duration a case file, a
 //! fault's words (`netem ... delay 20ms 5ms`) or an environment variable
-//! (`TCPLAB_DEADLINE_MS`, `TCPLAB_CASE_TIMEOUT`) holds is read here, so
-//! they all take the same units.
+//! (`TCPLAB_DEADLINE_MS`, `TCPLAB_CASE_TIMEOUT`, `TCPLAB_TIME_TOLERANCE`)
+//! holds is read here, so they all take the same units. And how a run's
+//! timing tolerance widens a window ([`Tolerance`]; the variable is read
+//! in `case::run::limits`).
 
 use std::fmt;
 use std::time::Duration;
@@ -107,11 +109,69 @@ impl Window {
     pub fn contains(&self, d: Duration) -> bool {
         self.lo <= d && d <= self.hi
     }
+
+    /// `by` wider on both sides, the low end no earlier than zero: how a
+    /// run with a timing tolerance ([`Tolerance`]) judges the window.
+    pub fn widened(self, by: Duration) -> Window {
+        Window {
+            lo: self.lo.saturating_sub(by),
+            hi: self.hi.saturating_add(by),
+        }
+    }
 }
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..{}", show(self.lo), show(self.hi))
+    }
+}
+
+/// The variable that sets a run's [`Tolerance`].
+pub const TOLERANCE_ENV: &str = "TCPLAB_TIME_TOLERANCE";
+
+/// How much wider, on both sides, than a case writes it every window of
+/// *when something happened* is judged: a packet's `after`/`at`, a wait's
+/// `at`, a system call's `at`, an exit's `within`. Like packetdrill's
+/// `--tolerance_usecs`, for machines whose clocks jitter: under QEMU's TCG
+/// a capture stamps a packet tens of ms after TCP sent it, and a timer
+/// fires a stale jiffy early in real time (rto-backoff's `after
+/// 0.2s..0.3s` saw 0.198 s there, a 0.4..0.55 s gap 0.374 s).
+///
+/// Not widened: socket state read from the kernel (`rto`, a `timer`'s
+/// time left, TIME-WAIT's timer): those are the kernel's own jiffies
+/// values, exact on any machine, not the moment an event was seen.
+/// Zero (the default) judges every window as written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tolerance(pub Duration);
+
+impl Tolerance {
+    /// Every window as written.
+    pub const NONE: Tolerance = Tolerance(Duration::ZERO);
+
+    /// Whether `t` falls in `w` widened by the tolerance.
+    pub fn holds(self, w: Window, t: Duration) -> bool {
+        w.widened(self.0).contains(t)
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// What a failure says after the window it names: ` (±50ms
+    /// TCPLAB_TIME_TOLERANCE)`, or nothing without a tolerance.
+    pub fn note(self) -> String {
+        if self.is_zero() {
+            String::new()
+        } else {
+            format!(" ({self} {TOLERANCE_ENV})")
+        }
+    }
+}
+
+impl fmt::Display for Tolerance {
+    /// `±50ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\u{b1}{}", show(self.0))
     }
 }
 
@@ -167,6 +227,43 @@ mod tests {
         for bad in ["86401", "99999999999999999999", "-5", "abc", ""] {
             assert!(parse_or_bare(bad, s).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_widened_window_grows_both_ways_but_never_below_zero() {
+        let ms = Duration::from_millis;
+        let w = Window::parse("200ms..300ms").unwrap();
+        assert_eq!(
+            w.widened(ms(50)),
+            Window {
+                lo: ms(150),
+                hi: ms(350)
+            }
+        );
+        assert_eq!(
+            w.widened(ms(250)),
+            Window {
+                lo: ms(0),
+                hi: ms(550)
+            }
+        );
+        assert_eq!(w.widened(Duration::ZERO), w);
+        assert_eq!(w.widened(Duration::MAX).hi, Duration::MAX);
+    }
+
+    #[test]
+    fn a_tolerance_holds_a_time_just_outside_the_window_and_says_so() {
+        let ms = Duration::from_millis;
+        let w = Window::parse("200ms..300ms").unwrap();
+        assert!(!Tolerance::NONE.holds(w, ms(190)));
+        assert!(Tolerance(ms(20)).holds(w, ms(190)));
+        assert!(Tolerance(ms(20)).holds(w, ms(320)));
+        assert!(!Tolerance(ms(20)).holds(w, ms(321)));
+        assert_eq!(Tolerance::NONE.note(), "");
+        assert_eq!(
+            Tolerance(ms(50)).note(),
+            " (\u{b1}50ms TCPLAB_TIME_TOLERANCE)"
+        );
     }
 
     #[test]

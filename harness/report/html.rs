@@ -49,6 +49,9 @@ pub struct RunInfo {
     pub kernel: String,
     /// The address families the cases were played in: `IPv4`, `IPv6`.
     pub family: String,
+    /// The timing tolerances the cases were judged with (`±50ms`); empty:
+    /// none (not shown).
+    pub tolerance: String,
     /// Wall time of the whole run.
     pub seconds: f64,
     /// `states observed: 11/11` (report::coverage); empty: not shown.
@@ -409,12 +412,22 @@ fn header(h: &mut String, run: &RunInfo, t: &Totals) {
         ("nc", run.nc.clone(), true),
         ("Kernel", run.kernel.clone(), true),
         ("Family", run.family.clone(), false),
+        (
+            "Timing",
+            if run.tolerance.is_empty() {
+                String::new()
+            } else {
+                format!("windows {} (TCPLAB_TIME_TOLERANCE)", run.tolerance)
+            },
+            false,
+        ),
         ("Started", run.started.clone(), false),
         ("TCP states", run.coverage.clone(), false),
     ]
     .into_iter()
     .filter(|(k, v, _)| {
-        (!["TCP states", "Family"].contains(k) || !v.is_empty()) && (*k != "Skipped" || v != "0")
+        (!["TCP states", "Family", "Timing"].contains(k) || !v.is_empty())
+            && (*k != "Skipped" || v != "0")
     }) {
         let v = escape(&v);
         let v = if mono { format!("<code>{v}</code>") } else { v };

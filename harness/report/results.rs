@@ -47,6 +47,10 @@ pub struct CaseResult {
     /// (TCPLAB_FAMILY=6); empty in results written before families.
     #[serde(default)]
     pub family: String,
+    /// The timing tolerance its windows were judged with (`±50ms`,
+    /// TCPLAB_TIME_TOLERANCE); empty: none, every window as written.
+    #[serde(default)]
+    pub tolerance: String,
     /// The TCP states its `sockets` checks asserted, by RFC 9293's names
     /// (`report::coverage`); empty unless it passed.
     #[serde(default)]
@@ -152,6 +156,7 @@ mod tests {
             nc: "tcplab nc".into(),
             kernel: "6.18".into(),
             family: "IPv6".into(),
+            tolerance: "\u{b1}50ms".into(),
             states: vec!["LISTEN".into()],
             skipped: None,
         }

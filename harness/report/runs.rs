@@ -227,6 +227,12 @@ fn run_info(rs: &[CaseResult]) -> RunInfo {
                 .filter(|f| !f.is_empty()),
         )
         .join(", "),
+        tolerance: distinct(
+            rs.iter()
+                .map(|r| r.tolerance.as_str())
+                .filter(|t| !t.is_empty()),
+        )
+        .join(", "),
         seconds,
         coverage: super::coverage::Coverage::of_names(rs.iter().flat_map(|r| &r.states))
             .to_string(),

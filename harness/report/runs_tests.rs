@@ -25,6 +25,7 @@ fn result(run: &str, name: &str, passed: bool, started: f64) -> CaseResult {
         nc: "tcplab nc".into(),
         kernel: "6.18".into(),
         family: "IPv4".into(),
+        tolerance: String::new(),
         states: vec![],
         skipped: None,
     }

@@ -115,10 +115,11 @@ pub fn markdown_of_runs(run: &RunInfo, cases: &[CaseReport], runs: &[&str]) -> S
 }
 
 /// `**2 passed**, **1 failed** of 3 · wall time 12.3 s · nc ... · kernel
-/// ... · IPv6 · started ...`: the line under the title.
+/// ... · IPv6 · timing ±50ms · started ...`: the line under the title
+/// (the timing tolerance only when there was one).
 fn totals_line(run: &RunInfo, t: &Totals) -> String {
     format!(
-        "**{} passed**, **{} failed**{} of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {}{} \u{b7} started {}",
+        "**{} passed**, **{} failed**{} of {} \u{b7} wall time {} \u{b7} nc {} \u{b7} kernel {}{}{} \u{b7} started {}",
         t.passed,
         t.failed,
         match t.skipped {
@@ -133,6 +134,11 @@ fn totals_line(run: &RunInfo, t: &Totals) -> String {
             String::new()
         } else {
             format!(" \u{b7} {}", inline(&run.family))
+        },
+        if run.tolerance.is_empty() {
+            String::new()
+        } else {
+            format!(" \u{b7} timing {}", inline(&run.tolerance))
         },
         inline(&run.started)
     )
@@ -298,6 +304,22 @@ mod tests {
                 "| data | \u{2705} | 0.48 |",
             ]
         );
+    }
+
+    #[rstest]
+    fn a_run_with_a_timing_tolerance_says_so_beside_the_family() {
+        let tolerant = RunInfo {
+            tolerance: "\u{b1}50ms".into(),
+            ..run()
+        };
+        let m = markdown(&tolerant, &sample());
+        assert!(
+            m.lines().nth(2).unwrap().ends_with(
+                "\u{b7} IPv4 \u{b7} timing \u{b1}50ms \u{b7} started 2026-11-24 13:05:00 UTC"
+            ),
+            "{m}"
+        );
+        assert!(!markdown(&run(), &sample()).contains("timing"));
     }
 
     #[rstest]

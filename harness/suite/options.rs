@@ -1,6 +1,6 @@
 //! A run's options from its environment: which nc `nc` in a case runs,
-//! the deadline of every wait, the case time limit, record mode; and
-//! whether the lab can be built here at all.
+//! the deadline of every wait, the case time limit, the timing tolerance,
+//! record mode; and whether the lab can be built here at all.
 //!
 //! Our nc, the nc-equivalent, is a small binary of its own (`tcplab-nc`),
 //! found without a tcplab checkout: where the package's tests name it
@@ -88,6 +88,7 @@ pub fn options(ours: &Path, out_dir: PathBuf, record: bool) -> Result<Options, M
         out_dir,
         deadline,
         case_timeout: run::limits::case_timeout_from_env()?,
+        tolerance: run::limits::tolerance_from_env()?,
         record,
     })
 }

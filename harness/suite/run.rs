@@ -146,6 +146,14 @@ fn prepare(
         )?
     };
     opts.out_dir = sink.dir().to_path_buf();
+    if !listing && !opts.tolerance.is_zero() {
+        eprintln!(
+            "tcplab: every timing window is judged {} wider on both sides ({}={})",
+            opts.tolerance,
+            crate::notation::duration::TOLERANCE_ENV,
+            crate::notation::duration::show(opts.tolerance.0)
+        );
+    }
     let record_hint = r.record_hint.take().unwrap_or_else(|| {
         format!(
             "TCPLAB_RECORD=1 cargo test --test {} -- --exact {{name}}",

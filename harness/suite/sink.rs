@@ -30,6 +30,8 @@ struct Inner {
     kernel: String,
     /// `IPv4` or `IPv6`: the family the cases play in.
     family: String,
+    /// `±50ms`: the timing tolerance, empty when none.
+    tolerance: String,
     written: AtomicUsize,
 }
 
@@ -80,6 +82,11 @@ impl Sink {
                 .map(|u| u.release().to_string_lossy().into_owned())
                 .unwrap_or_default(),
             family: opts.family.to_string(),
+            tolerance: if opts.tolerance.is_zero() {
+                String::new()
+            } else {
+                opts.tolerance.to_string()
+            },
             written: AtomicUsize::new(0),
         })))
     }
@@ -94,6 +101,7 @@ impl Sink {
             nc: String::new(),
             kernel: String::new(),
             family: String::new(),
+            tolerance: String::new(),
             written: AtomicUsize::new(0),
         }))
     }
@@ -125,6 +133,7 @@ impl Sink {
             nc: self.0.nc.clone(),
             kernel: self.0.kernel.clone(),
             family: self.0.family.clone(),
+            tolerance: self.0.tolerance.clone(),
             ..Default::default()
         }
     }

@@ -175,7 +175,8 @@ mod tests {
             ctx: Default::default(),
         };
         assert_eq!(
-            line.mismatch(&seen).as_deref(),
+            line.mismatch(&seen, crate::notation::duration::Tolerance::NONE)
+                .as_deref(),
             Some("expected it injected, but a kernel sent it")
         );
         seen.ctx.marked = Some(Marked {
@@ -184,7 +185,10 @@ mod tests {
             rule_line: 7,
             netem: false,
         });
-        assert_eq!(line.mismatch(&seen), None);
+        assert_eq!(
+            line.mismatch(&seen, crate::notation::duration::Tolerance::NONE),
+            None
+        );
         assert!(
             seen.to_string().ends_with("length 0  injected (line 7)"),
             "{seen}"

@@ -3,6 +3,7 @@
 
 use super::super::expect::{compare, PacketExpect, Seen};
 use super::packets::recorded;
+use crate::notation::duration::Tolerance;
 
 /// The body of a `packets × count` block from the connections a run saw;
 /// None when every connection matched one of the block's alternatives
@@ -21,9 +22,10 @@ pub(super) fn each_body(
             conns.len()
         ));
     }
-    let all_match = conns
-        .iter()
-        .all(|c| alts.iter().any(|a| compare(a, c).is_none()));
+    let all_match = conns.iter().all(|c| {
+        alts.iter()
+            .any(|a| compare(a, c, Tolerance::NONE).is_none())
+    });
     if all_match && !conns.is_empty() {
         return None;
     }
@@ -60,10 +62,10 @@ pub(super) fn each_body(
 fn connection(alts: &[Vec<PacketExpect>], seen: &[Seen], lines: &[String]) -> Vec<String> {
     let model = alts
         .iter()
-        .find(|a| compare(a, seen).is_none())
+        .find(|a| compare(a, seen, Tolerance::NONE).is_none())
         .or_else(|| {
             alts.iter()
-                .max_by_key(|a| compare(a, seen).map_or(usize::MAX, |d| d.index))
+                .max_by_key(|a| compare(a, seen, Tolerance::NONE).map_or(usize::MAX, |d| d.index))
         });
     seen.iter()
         .enumerate()

@@ -20,6 +20,7 @@ use super::rows::{match_counted, match_set, FdExpect, SocketExpect, Window};
 use super::{Case, ItemKind};
 use crate::fds::FdRow;
 use crate::lab::Side;
+use crate::notation::duration::Tolerance;
 use crate::sockets::{SocketRow, TcpState, TimerKind};
 
 /// A case file rewritten from a run.
@@ -374,11 +375,14 @@ fn holds(case: &Case, kind: &ItemKind, seen: &Observation, body: &[String]) -> O
     };
     match (&parsed.items[0].kind, seen) {
         (ItemKind::Packets(alts), Observation::Packets(s)) => {
-            compare(&alts[0], s).map(|d| d.reason)
+            compare(&alts[0], s, Tolerance::NONE).map(|d| d.reason)
         }
         (ItemKind::PacketsEach { alts, .. }, Observation::Connections(conns)) => conns
             .iter()
-            .position(|c| alts.iter().all(|a| compare(a, c).is_some()))
+            .position(|c| {
+                alts.iter()
+                    .all(|a| compare(a, c, Tolerance::NONE).is_some())
+            })
             .map(|i| format!("connection {} matches none of the forms", i + 1)),
         (ItemKind::Sockets { rows, .. }, Observation::Sockets(s)) => {
             let (missing, extra) = match_counted(rows, |e| e.count, s, |e, o| e.matches(o));

@@ -3,10 +3,13 @@
 
 use super::super::expect::{compare, Opt, PacketExpect, Seen};
 use super::timing;
+use crate::notation::duration::Tolerance;
 use crate::packet::TcpOption;
 
 /// A packets block's new body, or None to keep it as written: a block of
 /// alternatives one of which matched encodes a race and stays whole.
+/// Windows are judged as written, whatever TCPLAB_TIME_TOLERANCE says:
+/// a recording writes what this run saw.
 pub(super) fn packets_body(
     alts: &[Vec<PacketExpect>],
     seen: &[Seen],
@@ -14,7 +17,9 @@ pub(super) fn packets_body(
     lines: &[String],
     warnings: &mut Vec<String>,
 ) -> Option<Vec<String>> {
-    let matched = alts.iter().position(|a| compare(a, seen).is_none());
+    let matched = alts
+        .iter()
+        .position(|a| compare(a, seen, Tolerance::NONE).is_none());
     if alts.len() > 1 {
         if matched.is_some() {
             return None;
@@ -32,7 +37,7 @@ pub(super) fn packets_body(
         None => alts
             .iter()
             .rev()
-            .max_by_key(|a| compare(a, seen).map_or(usize::MAX, |d| d.index))
+            .max_by_key(|a| compare(a, seen, Tolerance::NONE).map_or(usize::MAX, |d| d.index))
             .expect("a block has an alternative"),
     };
     if seen.is_empty() {

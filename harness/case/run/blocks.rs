@@ -188,9 +188,9 @@ impl Session<'_> {
             match found {
                 Some(k) => {
                     next += k + 1;
-                    if let Some(late) =
-                        e.at.and_then(|w| returned_outside(w, &records[next - 1], since))
-                    {
+                    if let Some(late) = e.at.and_then(|w| {
+                        returned_outside(w, &records[next - 1], since, self.opts.tolerance)
+                    }) {
                         let mut t = format!("system calls of `{label}` on {host}: `{e}` {late}\n  observed (ptrace):\n");
                         for (j, r) in records.iter().enumerate() {
                             let _ =
@@ -222,22 +222,25 @@ impl Session<'_> {
     }
 }
 
-/// Why a call that returned at `r.returned` is outside `window` (counted
-/// from `since`, the latest action's start), or None.
+/// Why a call that returned at `r.returned` is outside `window` widened
+/// by `tol` (counted from `since`, the latest action's start), or None.
 fn returned_outside(
     window: crate::notation::Window,
     r: &crate::syscalls::Record,
     since: std::time::Instant,
+    tol: crate::notation::duration::Tolerance,
 ) -> Option<String> {
     match r.returned.checked_duration_since(since) {
-        Some(t) if window.contains(t) => None,
+        Some(t) if tol.holds(window, t) => None,
         Some(t) => Some(format!(
-            "returned {:.3}s after the latest action began, outside {window}",
-            t.as_secs_f64()
+            "returned {:.3}s after the latest action began, outside {window}{}",
+            t.as_secs_f64(),
+            tol.note()
         )),
         None => Some(format!(
-            "returned {:.3}s before the latest action began, outside {window}",
-            since.duration_since(r.returned).as_secs_f64()
+            "returned {:.3}s before the latest action began, outside {window}{}",
+            since.duration_since(r.returned).as_secs_f64(),
+            tol.note()
         )),
     }
 }

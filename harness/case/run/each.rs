@@ -10,6 +10,7 @@ use super::super::expect::{awaits_more, compare, PacketExpect, Seen};
 use super::session::{Session, StepError};
 use crate::case::outcome::{Cause, Observation};
 use crate::lab::Side;
+use crate::notation::duration::Tolerance;
 use crate::packet::{Endpoint, Packet};
 
 /// One connection's packets since a block began.
@@ -82,7 +83,7 @@ impl Session<'_> {
         // that is wrong): wait for the rest.
         let conns = loop {
             let conns = self.block_connections();
-            if !awaits_more_each(alts, &conns) || !self.more(line, deadline)? {
+            if !awaits_more_each(alts, &conns, self.opts.tolerance) || !self.more(line, deadline)? {
                 break conns;
             }
         };
@@ -132,7 +133,10 @@ impl Session<'_> {
         let mut forms = vec![0usize; alts.len()];
         let mut failed = None;
         for (i, c) in conns.iter().enumerate() {
-            match alts.iter().position(|a| compare(a, &c.seen).is_none()) {
+            match alts
+                .iter()
+                .position(|a| compare(a, &c.seen, self.opts.tolerance).is_none())
+            {
                 Some(k) => forms[k] += 1,
                 None => {
                     failed.get_or_insert(i);
@@ -183,12 +187,12 @@ impl Session<'_> {
 
 /// Whether the connections that match no alternative are all the start
 /// of one (and there is one at least): the rest may be on its way.
-fn awaits_more_each(alts: &[Vec<PacketExpect>], conns: &[Connection]) -> bool {
+fn awaits_more_each(alts: &[Vec<PacketExpect>], conns: &[Connection], tol: Tolerance) -> bool {
     let mut failing = conns
         .iter()
-        .filter(|c| alts.iter().all(|a| compare(a, &c.seen).is_some()))
+        .filter(|c| alts.iter().all(|a| compare(a, &c.seen, tol).is_some()))
         .peekable();
-    failing.peek().is_some() && failing.all(|c| awaits_more(alts, &c.seen))
+    failing.peek().is_some() && failing.all(|c| awaits_more(alts, &c.seen, tol))
 }
 
 /// `993 matched the first form (line 12), 7 the second (line 19)`.

@@ -1,14 +1,17 @@
 //! A case's time limit: every wait of a case ends by its deadline or by
 //! the case's end, whichever comes first, so no window written in a case
 //! file (`gone at 0s..100000s`) can hold a run for hours. A wait whose own
-//! window cannot fit the limit fails before the lab is built.
+//! window cannot fit the limit fails before the lab is built. And the
+//! run's timing tolerance: how much wider than written a window of when
+//! something happened is judged.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use super::super::rows::show_duration;
 use super::super::{Case, ItemKind};
 use crate::error::Malformed;
-use crate::notation::duration;
+use crate::notation::duration::{self, Tolerance, TOLERANCE_ENV};
 
 /// The whole of one case, unless TCPLAB_CASE_TIMEOUT says otherwise: the
 /// longest committed case (`time-wait-expiry`) takes about 61 s.
@@ -81,6 +84,41 @@ pub fn case_timeout(v: &str) -> Result<Duration, Malformed> {
     }
 }
 
+/// TCPLAB_TIME_TOLERANCE, read once per process: milliseconds or a
+/// duration (`50ms`, `0.05s`); unset or empty is [`Tolerance::NONE`].
+pub fn tolerance_from_env() -> Result<Tolerance, Malformed> {
+    static READ: OnceLock<Result<Tolerance, Malformed>> = OnceLock::new();
+    READ.get_or_init(|| match std::env::var(TOLERANCE_ENV) {
+        Ok(v) if !v.trim().is_empty() => tolerance(&v),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Tolerance::NONE),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(format!("{TOLERANCE_ENV}={v:?} is not a duration").into())
+        }
+    })
+    .clone()
+}
+
+/// A TCPLAB_TIME_TOLERANCE value: milliseconds, or a duration, at most a
+/// day; zero is none.
+pub fn tolerance(v: &str) -> Result<Tolerance, Malformed> {
+    duration::parse_or_bare(v, Duration::from_millis(1))
+        .map(Tolerance)
+        .map_err(|b| {
+            format!(
+                "{TOLERANCE_ENV}={v}: {} (milliseconds, or e.g. `50ms`, `0.1s`; at most a day)",
+                b.msg
+            )
+            .into()
+        })
+}
+
+/// The run's tolerance for a unit test that times the kernel itself: what
+/// it adds to its bounds (a bad value fails the test, saying why).
+#[cfg(test)]
+pub(crate) fn time_tolerance() -> Duration {
+    tolerance_from_env().unwrap_or_else(|e| panic!("{e}")).0
+}
+
 /// `base + d`, or `end` if that comes first (or would overflow).
 pub(super) fn capped(base: Instant, d: Duration, end: Instant) -> Instant {
     base.checked_add(d).map_or(end, |t| t.min(end))
@@ -146,6 +184,22 @@ mod tests {
             let e = deadline(bad).unwrap_err();
             assert!(
                 e.msg.starts_with(&format!("TCPLAB_DEADLINE_MS={bad}")),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn tolerance_takes_milliseconds_or_a_duration_and_zero_is_none() {
+        let ms = Duration::from_millis;
+        assert_eq!(tolerance("50"), Ok(Tolerance(ms(50))));
+        assert_eq!(tolerance(" 50ms "), Ok(Tolerance(ms(50))));
+        assert_eq!(tolerance("0.1s"), Ok(Tolerance(ms(100))));
+        assert_eq!(tolerance("0"), Ok(Tolerance::NONE));
+        for bad in ["abc", "-5", "5 ms", "50h", "86400001", "1e30s"] {
+            let e = tolerance(bad).unwrap_err();
+            assert!(
+                e.msg.starts_with(&format!("TCPLAB_TIME_TOLERANCE={bad}: ")),
                 "{e}"
             );
         }

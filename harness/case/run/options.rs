@@ -1,5 +1,6 @@
 //! How cases are run, as the runner chose: which nc, family and kernel, where
-//! files go, how long a wait and a case may take, record mode.
+//! files go, how long a wait and a case may take, how far a timing window
+//! stretches, record mode.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,9 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// The deadline of every wait.
     pub deadline: Duration,
+    /// How much wider than written the windows of when something happened
+    /// are judged (TCPLAB_TIME_TOLERANCE; [`crate::notation::duration::Tolerance`]).
+    pub tolerance: crate::notation::duration::Tolerance,
     /// The most one case may take, all waits together
     /// ([`limits::case_timeout_from_env`]).
     pub case_timeout: Duration,

@@ -71,8 +71,11 @@ impl Session<'_> {
         self.await_packets(line, deadline, wanted)?;
         let mut seen = self.seen();
         // The start of a longer alternative: wait for the rest.
-        while awaits_more(alts, &self.block_of(&seen, self.position.claimed))
-            && self.more(line, deadline)?
+        while awaits_more(
+            alts,
+            &self.block_of(&seen, self.position.claimed),
+            self.opts.tolerance,
+        ) && self.more(line, deadline)?
         {
             seen = self.seen();
         }
@@ -88,7 +91,9 @@ impl Session<'_> {
                 note.trim()
             ));
         }
-        let matched = alts.iter().position(|alt| compare(alt, block).is_none());
+        let matched = alts
+            .iter()
+            .position(|alt| compare(alt, block, self.opts.tolerance).is_none());
         if let Some(k) = matched {
             self.log_timings(&alts[k], block);
         }
@@ -168,7 +173,7 @@ impl Session<'_> {
         // Of several alternatives, show the one that agrees the longest.
         let Some((expected, d)) = alts
             .iter()
-            .filter_map(|alt| compare(alt, seen).map(|d| (alt, d)))
+            .filter_map(|alt| compare(alt, seen, self.opts.tolerance).map(|d| (alt, d)))
             .rev()
             .max_by_key(|(_, d)| d.index)
         else {

@@ -49,7 +49,10 @@ impl Session<'_> {
                 // more packets than the one first matched).
                 let block = &self.block_of(&seen, self.position.block_start);
                 self.observe(last.line, Observation::Packets(block.to_vec()));
-                match alts.iter().position(|a| compare(a, block).is_none()) {
+                match alts
+                    .iter()
+                    .position(|a| compare(a, block, self.opts.tolerance).is_none())
+                {
                     Some(k) => self.log_timings(&alts[k], block),
                     None => {
                         let failure = self.block_failure(alts, block, last.line);

@@ -20,7 +20,10 @@ impl Session<'_> {
         at: Option<Window>,
     ) -> Result<(), StepError> {
         let since = self.clock.last_action;
-        let deadline = match at {
+        let tol = self.opts.tolerance;
+        // The window as judged: the run's tolerance wider on both sides.
+        let judged = at.map(|w| w.widened(tol.0));
+        let deadline = match judged {
             Some(w) => super::limits::capped(
                 since,
                 w.hi.saturating_add(Duration::from_secs(1)),
@@ -40,8 +43,8 @@ impl Session<'_> {
             if present != gone {
                 let after = since.elapsed();
                 if let Some(w) = at {
-                    if !w.contains(after) {
-                        return Err(StepError::at(line, format!("waited for {what}: it came {} after the previous action, outside {w}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)))));
+                    if !tol.holds(w, after) {
+                        return Err(StepError::at(line, format!("waited for {what}: it came {} after the previous action, outside {w}{}", super::super::rows::show_duration(Duration::from_millis(after.as_millis() as u64)), tol.note())));
                     }
                 }
                 self.log.push(format!(
@@ -61,7 +64,7 @@ impl Session<'_> {
                 }
                 return Err(StepError::at(line, t));
             }
-            let pause = match at {
+            let pause = match judged {
                 Some(w) => pace::near_edges(w, since.elapsed()),
                 None => backoff.pause(),
             };

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::super::rows::show_duration;
 use super::super::{Interrupt, Item, ItemKind};
 use super::session::{Session, StepError};
 use crate::host::{Process, Spawn};
@@ -106,8 +107,8 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
-    /// `HOST exits [CODE] [within DUR]`: its end (pidfd), under DUR or the
-    /// run's deadline.
+    /// `HOST exits [CODE] [within DUR]`: its end (pidfd), under DUR (and
+    /// the run's timing tolerance) or the run's deadline.
     fn exits(
         &mut self,
         line: usize,
@@ -116,13 +117,22 @@ impl Session<'_> {
         within: Option<std::time::Duration>,
     ) -> Result<(), StepError> {
         let deadline = match within {
-            Some(d) => super::limits::capped(Instant::now(), d, self.clock.end),
+            Some(d) => super::limits::capped(
+                Instant::now(),
+                d.saturating_add(self.opts.tolerance.0),
+                self.clock.end,
+            ),
             None => self.deadline(),
         };
+        let tol = self.opts.tolerance;
         let p = self.latest(host, line)?;
-        let status = p
-            .wait_exit(deadline)
-            .map_err(|e| StepError::at(line, e.to_string()))?;
+        let status = p.wait_exit(deadline).map_err(|e| match within {
+            Some(d) if !tol.is_zero() => StepError::at(
+                line,
+                format!("{e} (within {}{})", show_duration(d), tol.note()),
+            ),
+            _ => StepError::at(line, e.to_string()),
+        })?;
         if let Some(want) = code {
             if status.code() != Some(want) {
                 return Err(StepError::at(

@@ -84,6 +84,7 @@ pub(crate) fn run() -> RunInfo {
         nc: "tcplab nc".into(),
         kernel: "6.12.48+deb13-amd64".into(),
         family: "IPv4".into(),
+        tolerance: String::new(),
         seconds: 12.34,
         coverage: String::new(),
     }
@@ -297,6 +298,13 @@ fn totals(#[case] verdicts: Vec<bool>, #[case] line: &str, #[case] class: &str) 
     assert!(h.contains("<dt>nc</dt><dd><code>tcplab nc</code></dd>"));
     assert!(h.contains("<dt>Kernel</dt><dd><code>6.12.48+deb13-amd64</code></dd>"));
     assert!(h.contains("<dt>Family</dt><dd>IPv4</dd>"));
+    assert!(!h.contains("<dt>Timing</dt>"), "no tolerance, no line");
+    let tolerant = RunInfo {
+        tolerance: "\u{b1}50ms".into(),
+        ..run()
+    };
+    assert!(html(&tolerant, &cases)
+        .contains("<dt>Timing</dt><dd>windows \u{b1}50ms (TCPLAB_TIME_TOLERANCE)</dd>"));
 }
 
 #[rstest]
