@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use futures::TryStreamExt;
 use netlink_packet_route::address::AddressHeaderFlags;
@@ -18,6 +18,7 @@ use crate::error::{Error, Malformed, Result};
 use crate::netns::{self, Netns};
 use crate::owner::{self, Probe};
 use crate::sockets::Family;
+use crate::steering;
 
 /// One of the lab's two hosts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -199,11 +200,15 @@ impl Lab {
         })
     }
 
-    /// Addresses and links up, on both sides at once.
+    /// Addresses and links up, on both sides at once; each end's receive
+    /// queue steers a flow to one CPU ([`crate::steering`]), so a direction
+    /// of a connection keeps its order across the veth.
     pub fn configure(&self) -> Result<()> {
+        let mask = online_mask()?;
         let side = |side: Side| {
             let ns = self.netns(side);
             let name = ns.name().to_string();
+            steering::keep_flows_in_order(ns, side.iface(), mask.clone())?;
             ns.run("configure", move || {
                 rtnl(&name, move |handle| async move {
                     configure(&handle, side).await
@@ -217,6 +222,14 @@ impl Lab {
         client?;
         server.unwrap_or_else(|_| Err(Error::msg("configuration thread panicked")))
     }
+}
+
+/// The online CPUs' mask, read once a process.
+fn online_mask() -> Result<String> {
+    static MASK: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    MASK.get_or_init(|| steering::online_mask().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(Error::msg)
 }
 
 /// The run's owner token; the first call of a process also sweeps what

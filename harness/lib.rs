@@ -86,6 +86,8 @@ pub mod route;
 #[doc(hidden)]
 pub mod sockets;
 #[doc(hidden)]
+pub mod steering;
+#[doc(hidden)]
 pub mod syscalls;
 #[doc(hidden)]
 pub mod sysctl;

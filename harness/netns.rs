@@ -346,6 +346,41 @@ impl Netns {
             .map_err(|_| Error::msg(format!("{what}: thread in netns {} panicked", self.name)))?
     }
 
+    /// Runs `f` on a new thread in this namespace whose `/sys` is a sysfs
+    /// of this namespace, as `ip netns exec` shows it: a device's
+    /// attributes that netlink does not reach (its receive queues'
+    /// `rps_cpus`) are files there. The thread takes a mount namespace of
+    /// its own, private from `/` down, so nothing it mounts reaches the
+    /// host's; both go with the thread.
+    pub fn with_sysfs<T, F>(&self, what: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Path) -> Result<T> + Send + 'static,
+    {
+        let ns = self.name.clone();
+        self.run(what, move || {
+            unshare(CloneFlags::CLONE_NEWNS)
+                .map_err(|e| Error::sys(format!("unshare(CLONE_NEWNS) in netns {ns}"), e))?;
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .map_err(|e| Error::sys(format!("make / private for netns {ns}'s sysfs"), e))?;
+            mount(
+                Some("sysfs"),
+                "/sys",
+                Some("sysfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None::<&str>,
+            )
+            .map_err(|e| Error::sys(format!("mount a sysfs of netns {ns} on /sys"), e))?;
+            f(Path::new("/sys"))
+        })
+    }
+
     /// Starts `f` on a new thread that lives in this namespace and returns
     /// at once: for a thread that stays there (the capture's reader).
     pub fn spawn<T, F>(&self, f: F) -> Result<std::thread::JoinHandle<Result<T>>>
