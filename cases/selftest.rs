@@ -271,7 +271,9 @@ fn killed_run_is_swept() -> Result<(), Failed> {
 /// to appear, in order, in the failure text. Within a pinned line, ` … `
 /// stands for anything (a port, a column gap), and `{deadline}` for the
 /// run's deadline of a wait as the messages print it (`5s`; more under
-/// ci/kernels' TCG, whose TCPLAB_DEADLINE_MS raises it). A line
+/// ci/kernels' TCG, whose TCPLAB_DEADLINE_MS raises it), and `{tolerance}`
+/// for what a failure says of the run's timing tolerance after a window
+/// (nothing; ` (±50ms TCPLAB_TIME_TOLERANCE)` under TCG). A line
 /// `deadline: DUR` caps that deadline for this case's run (a case that
 /// must time out then waits DUR, not TCG's 60 s). A line `cause: NAME` pins
 /// what stopped the run (`run::Cause`, which decides whether the runner
@@ -316,7 +318,9 @@ fn wrong_case_fails_as_pinned(file: &Path, opts: &run::Options) -> Result<(), Fa
     let deadline = format!("{:?}", opts.deadline);
     let mut lines = failure.lines();
     for want in pinned {
-        let want = &want.replace("{deadline}", &deadline);
+        let want = &want
+            .replace("{deadline}", &deadline)
+            .replace("{tolerance}", &opts.tolerance.note());
         if !lines.any(|got| contains_in_order(got, want)) {
             return Err(format!(
                 "the failure text of {} lacks (in order) the pinned line\n  {want:?}\nfull text:\n{failure}",
