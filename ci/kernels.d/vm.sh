@@ -169,6 +169,7 @@ kernel_json() {
     mkdir -p "$rundir"
     J_LABEL=$label J_SPEC=$spec J_RELEASE=$K_REL J_SOURCE=$K_SRC J_ACCEL=$accel J_ACCEL_NOTE=$accel_note \
         J_BOOTED=$B_BOOTED J_DONE=$B_DONE J_BOOT_S=$B_BOOT_S J_SECONDS=$(since "$job_t0") J_NOTE=$B_WHY \
+        J_RETRY_OF=${retry_of:-} \
         python3 -c '
 import json, os, sys
 e = os.environ
@@ -179,12 +180,15 @@ json.dump({
     "accel_note": e["J_ACCEL_NOTE"] or None,
     "booted": e["J_BOOTED"] == "1", "finished": e["J_DONE"] == "1",
     "boot_seconds": num(e["J_BOOT_S"]), "seconds": num(e["J_SECONDS"]),
-    "note": e["J_NOTE"] or None,
+    "note": e["J_NOTE"] or None, "retry_of": e["J_RETRY_OF"] or None,
 }, open(sys.argv[1], "w"), indent=2)
 ' "$rundir/kernel.json"
 }
 
-# kernel_job N SPEC LABEL REPETITION: one kernel, start to end.
+# kernel_job N SPEC LABEL REPETITION: one kernel, start to end. A retry
+# (ci/kernels --retries) sets retry_of (the run id it retries) and
+# retry_round, and `only` to the tests to run again: its run is
+# <retry_of>-retry<round>, and its kernel.json says what it retries.
 kernel_job() {
     local n=$1 spec=$2 label=$3 r=$4 run_id kdir rundir accel accel_note job_t0
     job_t0=${EPOCHREALTIME/./}
@@ -197,6 +201,7 @@ kernel_job() {
     say "$label" "$K_REL: $K_SRC"
     run_id=$(printf %s "$K_REL" | tr -c 'A-Za-z0-9._-' _)
     [ "$repeat" -gt 1 ] && run_id=$run_id-$r
+    [ -n "${retry_of:-}" ] && run_id=$retry_of-retry$retry_round
     kdir=$mdir/$n
     rundir=$kdir/tcplab/runs/$run_id
     mkdir -p "$kdir/status" "$kdir/tmp" "$kdir/tcplab" "$kdir/vng-tmp"

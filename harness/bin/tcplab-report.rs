@@ -10,12 +10,52 @@
 //! kernel matrix (ci/kernels: a run folder per kernel, with kernel.json
 //! and each test binary's output), with the kernel × case table first in
 //! both pages; prints that table, and exits 1 if a kernel did not boot or
-//! a test failed on one.
+//! a test failed on one. A test that failed and then passed on a retry
+//! (`ci/kernels --retries`) is flaky: listed, not a failure.
+//!
+//! `tcplab-report failed RUN`: the exact names of the tests that failed in
+//! one kernel's run folder, one a line (what `ci/kernels --retries` runs
+//! again); nothing if none failed. Exits 3, saying why on stderr, if
+//! something failed there that is not a test (the VM did not boot or
+//! finish, a binary ended early): a retry of tests would not clear it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: tcplab-report merge|kernels --out DIR RUN_FOLDER_OR_OUTPUT_ROOT...";
+use tcplab::report::kernels::retry::ToRetry;
+
+const USAGE: &str = "usage: tcplab-report merge|kernels --out DIR RUN_FOLDER_OR_OUTPUT_ROOT...\n       tcplab-report failed RUN_FOLDER";
+
+/// `failed RUN`: see the module's doc.
+fn failed(dir: &Path) -> ExitCode {
+    let col = match tcplab::report::kernels::Column::read(dir) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!(
+                "tcplab-report: {}: not a kernel matrix run (no {})",
+                dir.display(),
+                tcplab::report::kernels::KERNEL_FILE
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("tcplab-report: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tcplab::report::kernels::retry::to_retry(&col) {
+        ToRetry::Tests(names) => {
+            for n in names {
+                println!("{n}");
+            }
+            ExitCode::SUCCESS
+        }
+        ToRetry::Not(why) => {
+            eprintln!("tcplab-report: {}: {why}", dir.display());
+            ExitCode::from(3)
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +70,11 @@ fn main() -> ExitCode {
                 .join("\n")
         );
         return ExitCode::SUCCESS;
+    }
+    if let [cmd, dir] = args.as_slice() {
+        if cmd == "failed" {
+            return failed(Path::new(dir));
+        }
     }
     let (cmd, out, inputs) = match args.as_slice() {
         [cmd, flag, out, inputs @ ..]

@@ -16,44 +16,59 @@ use super::when::iso8601;
 
 /// The XML of `results`, one test suite named `suite`.
 pub fn xml(suite: &str, results: &[CaseResult]) -> String {
-    let skipped = results.iter().filter(|r| r.skipped.is_some()).count();
-    let failures = results
+    let tests: Vec<Vec<&CaseResult>> = results.iter().map(|r| vec![r]).collect();
+    xml_of_attempts(suite, &tests)
+}
+
+/// The XML of `tests`, each the attempts at one test in the order they
+/// ran (the kernel matrix's retries, `kernels::retry::attempts`; one
+/// attempt elsewhere): the last decides. A test that passed on a retry is
+/// a passing `<testcase>` with a `<flakyFailure>` for each failed attempt
+/// before; one that failed every time has its first failure as its
+/// `<failure>` and each later one as a `<rerunFailure>` (Maven Surefire's
+/// elements, as cargo-nextest writes them).
+pub fn xml_of_attempts(suite: &str, tests: &[Vec<&CaseResult>]) -> String {
+    let last: Vec<&CaseResult> = tests.iter().filter_map(|t| t.last().copied()).collect();
+    let all = || tests.iter().flatten();
+    let skipped = last.iter().filter(|r| r.skipped.is_some()).count();
+    let failures = last
         .iter()
         .filter(|r| !r.passed && r.skipped.is_none())
         .count();
-    let seconds: f64 = results.iter().map(|r| r.seconds).sum();
-    let started = results
-        .iter()
-        .map(|r| r.started)
-        .fold(f64::INFINITY, f64::min);
+    let seconds: f64 = all().map(|r| r.seconds).sum();
+    let started = all().map(|r| r.started).fold(f64::INFINITY, f64::min);
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
         "<testsuites name=\"tcplab\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{seconds:.3}\">",
-        results.len()
+        last.len()
     );
     let _ = write!(
         x,
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{seconds:.3}\"",
         attr(suite),
-        results.len()
+        last.len()
     );
     if started.is_finite() {
         let _ = write!(x, " timestamp=\"{}\"", iso8601(started));
     }
     x += ">\n";
-    suite_properties(&mut x, results);
-    for r in results {
-        testcase(&mut x, r);
+    suite_properties(&mut x, &last);
+    for t in tests.iter().filter(|t| !t.is_empty()) {
+        testcase(&mut x, t);
     }
     x += "  </testsuite>\n</testsuites>\n";
     x
 }
 
 /// The kernels and nc the suite ran on, when all its cases agree.
-fn suite_properties(x: &mut String, results: &[CaseResult]) {
+fn suite_properties(x: &mut String, results: &[&CaseResult]) {
     let one = |f: fn(&CaseResult) -> &str| {
-        let mut v: Vec<&str> = results.iter().map(f).filter(|s| !s.is_empty()).collect();
+        let mut v: Vec<&str> = results
+            .iter()
+            .map(|r| f(r))
+            .filter(|s| !s.is_empty())
+            .collect();
         v.sort_unstable();
         v.dedup();
         v.join(", ")
@@ -69,7 +84,9 @@ fn suite_properties(x: &mut String, results: &[CaseResult]) {
     *x += "    </properties>\n";
 }
 
-fn testcase(x: &mut String, r: &CaseResult) {
+/// One test's `<testcase>`: its last attempt's, with the attempts before.
+fn testcase(x: &mut String, attempts: &[&CaseResult]) {
+    let r = attempts[attempts.len() - 1];
     let _ = writeln!(
         x,
         "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" time=\"{:.3}\">",
@@ -102,19 +119,42 @@ fn testcase(x: &mut String, r: &CaseResult) {
     if let Some(why) = &r.skipped {
         let _ = writeln!(x, "      <skipped message=\"{}\"/>", attr(why));
     } else if !r.passed {
-        let text = r.failure.as_deref().unwrap_or("failed");
-        let first = text.lines().next().unwrap_or("failed");
-        let _ = writeln!(
-            x,
-            "      <failure message=\"{}\" type=\"tcplab\">{}</failure>",
-            attr(first),
-            body(text)
-        );
+        failure(x, "failure", attempts[0], false);
+        for again in &attempts[1..] {
+            failure(x, "rerunFailure", again, true);
+        }
+    } else {
+        let before = &attempts[..attempts.len() - 1];
+        for first in before.iter().filter(|a| !a.passed && a.skipped.is_none()) {
+            failure(x, "flakyFailure", first, true);
+        }
     }
     if !r.ladder.is_empty() {
         let _ = writeln!(x, "      <system-out>{}</system-out>", body(&r.ladder));
     }
     *x += "    </testcase>\n";
+}
+
+/// A `<failure>` (its text as the element's), or a Surefire
+/// `<rerunFailure>` / `<flakyFailure>` (`nested`: the text in
+/// `<stackTrace>`, the ladder in `<system-out>`).
+fn failure(x: &mut String, tag: &str, r: &CaseResult, nested: bool) {
+    let text = r.failure.as_deref().unwrap_or("failed");
+    let first = text.lines().next().unwrap_or("failed");
+    let _ = write!(
+        x,
+        "      <{tag} message=\"{}\" type=\"tcplab\">",
+        attr(first)
+    );
+    if !nested {
+        let _ = writeln!(x, "{}</{tag}>", body(text));
+        return;
+    }
+    let _ = write!(x, "<stackTrace>{}</stackTrace>", body(text));
+    if !r.ladder.is_empty() {
+        let _ = write!(x, "<system-out>{}</system-out>", body(&r.ladder));
+    }
+    let _ = writeln!(x, "</{tag}>");
 }
 
 /// Text as XML 1.0 allows it: `&`, `<`, `>` escaped; characters XML
@@ -207,6 +247,29 @@ mod tests {
             x.contains("<skipped message=\"needs kernel 999.1 or later\"/>"),
             "{x}"
         );
+    }
+
+    #[test]
+    fn a_retry_that_passed_is_a_passing_testcase_with_its_flaky_failure() {
+        let first = result("rto-backoff", Some("cases/rto-backoff.case:15: rto 316ms"));
+        let mut again = result("rto-backoff", None);
+        again.run = "r1-retry1".into();
+        let mut still = result("closing", Some("cases/closing.case:3: late"));
+        still.run = "r1-retry1".into();
+        let closing = result("closing", Some("cases/closing.case:3: late"));
+        let x = xml_of_attempts("cases", &[vec![&first, &again], vec![&closing, &still]]);
+        assert_eq!(x.matches("<testcase ").count(), 2, "{x}");
+        assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
+        assert!(
+            x.contains("<flakyFailure message=\"cases/rto-backoff.case:15: rto 316ms\" type=\"tcplab\"><stackTrace>cases/rto-backoff.case:15: rto 316ms</stackTrace><system-out>"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<property name=\"run\" value=\"r1-retry1\"/>"),
+            "{x}"
+        );
+        assert_eq!(x.matches("<failure ").count(), 1, "{x}");
+        assert_eq!(x.matches("<rerunFailure ").count(), 1, "{x}");
     }
 
     #[test]

@@ -515,7 +515,8 @@ fn copy_run(dir: &Path, dest: &Path, rs: &[CaseResult]) -> Result<(), ReportErro
 /// report in `out`: `out/index.html`, `out/summary.md`, `out/junit.xml`,
 /// and each run's captures under `out/runs/<id>/`. Runs that ci/kernels
 /// booted (kernel.json) also make the kernel × case table, put first in
-/// both pages.
+/// both pages; a retry of one (`ci/kernels --retries`) is folded into
+/// the run it retries there, and in junit.xml.
 pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
     let mut all: Vec<CaseResult> = Vec::new();
     let mut runs: Vec<RunSummary> = Vec::new();
@@ -568,7 +569,13 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
     put(&page, &page_html)?;
     put(&out.join("summary.md"), &md)?;
     let dirs = distinct(all.iter().map(|r| r.cases_dir.as_str()));
-    put(&out.join(JUNIT), &junit::xml(&dirs.join(", "), &all))?;
+    // A kernel's retries are attempts at its tests, not tests of their own.
+    let columns = matrix.as_ref().map_or(&[][..], |m| &m.columns);
+    let tests = kernels::retry::attempts(columns, &all);
+    put(
+        &out.join(JUNIT),
+        &junit::xml_of_attempts(&dirs.join(", "), &tests),
+    )?;
     Ok(Merged {
         page,
         cases: cases.len(),

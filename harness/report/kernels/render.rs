@@ -2,8 +2,9 @@
 //! report, Markdown for GitHub's job summary, plain text for the
 //! terminal. Each holds the kernel × case table, what each kernel was
 //! (release, where it came from, KVM or TCG and why, boot and total
-//! time), every failure with its file:line and every skipped case with
-//! its reason, and the totals.
+//! time), every failure with its file:line, every flaky test (failed,
+//! then passed on a retry) with its first failure, every skipped case
+//! with its reason, and the totals.
 
 use std::fmt::Write as _;
 
@@ -39,14 +40,22 @@ pub fn describe(col: &Column) -> String {
     parts.join(", ")
 }
 
-/// `2 kernels: 1180 passed, 6 failed, 3 skipped`.
+/// `2 kernels: 1180 passed, 6 failed, 3 skipped` (`, 1 flaky`).
 fn headline(m: &Matrix) -> String {
-    let (p, f, s) = m.totals();
     format!(
-        "{} kernel{}: {p} passed, {f} failed, {s} skipped",
+        "{} kernel{}: {}",
         m.columns.len(),
-        if m.columns.len() == 1 { "" } else { "s" }
+        if m.columns.len() == 1 { "" } else { "s" },
+        m.totals()
     )
+}
+
+/// The heading of the flaky tests' list.
+pub const FLAKY_HEADING: &str = "flaky: failed, then passed on retry";
+
+/// `cases/x.case:15: why` (or the why alone).
+fn at_why(at: Option<&str>, why: &str) -> String {
+    at.map_or(why.to_string(), |a| format!("{a}: {why}"))
 }
 
 fn class(v: &Verdict) -> &'static str {
@@ -54,6 +63,7 @@ fn class(v: &Verdict) -> &'static str {
         Verdict::Passed => "pass",
         Verdict::Failed => "fail",
         Verdict::Skipped => "skip",
+        Verdict::Flaky => "flaky",
         Verdict::Absent => "absent",
     }
 }
@@ -64,6 +74,7 @@ pub fn html(m: &Matrix) -> String {
         "<section class=\"kernels\" id=\"kernels\">\n<style>\
          .kernels td.pass { color: var(--pass); } .kernels td.fail { color: var(--fail); font-weight: 700; }\
          .kernels td.skip, .kernels td.absent { color: var(--muted); font-style: italic; }\
+         .kernels td.flaky { color: var(--fail); font-style: italic; }\
          .kernels th small { font-weight: 400; color: var(--muted); }</style>\n",
     );
     let _ = writeln!(
@@ -105,22 +116,7 @@ pub fn html(m: &Matrix) -> String {
         );
     }
     h += "</ul>\n";
-    let failures = m.failures();
-    if !failures.is_empty() {
-        h += "<h3>Failures</h3>\n<table class=\"cases\">\n<thead><tr><th>Kernel</th><th>Test</th>\
-              <th>At</th><th>Why</th></tr></thead>\n<tbody>\n";
-        for f in failures {
-            let _ = writeln!(
-                h,
-                "<tr class=\"fail\"><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
-                escape(&f.kernel),
-                escape(&f.test),
-                escape(f.at.as_deref().unwrap_or("")),
-                escape(&f.why)
-            );
-        }
-        h += "</tbody>\n</table>\n";
-    }
+    h += &html_failures(m);
     let skipped = m.skipped();
     if !skipped.is_empty() {
         h += "<h3>Skipped</h3>\n<ul>\n";
@@ -136,6 +132,53 @@ pub fn html(m: &Matrix) -> String {
         h += "</ul>\n";
     }
     h + "</section>\n"
+}
+
+/// The HTML failures table (a retry's failure of a test a row under
+/// its first's) and the list of flaky tests.
+fn html_failures(m: &Matrix) -> String {
+    let mut h = String::new();
+    let failures = m.failures();
+    if !failures.is_empty() {
+        h += "<h3>Failures</h3>\n<table class=\"cases\">\n<thead><tr><th>Kernel</th><th>Test</th>\
+              <th>At</th><th>Why</th></tr></thead>\n<tbody>\n";
+        for f in failures {
+            let _ = writeln!(
+                h,
+                "<tr class=\"fail\"><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                escape(&f.kernel),
+                escape(&f.test),
+                escape(f.at.as_deref().unwrap_or("")),
+                escape(&f.why)
+            );
+            for a in &f.again {
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"fail\"><td>{}</td><td class=\"mono\">again</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                    escape(&a.kernel),
+                    escape(a.at.as_deref().unwrap_or("")),
+                    escape(&a.why)
+                );
+            }
+        }
+        h += "</tbody>\n</table>\n";
+    }
+    let flaky = m.flaky();
+    if !flaky.is_empty() {
+        let _ = writeln!(h, "<h3>{}</h3>\n<ul>", escape(&capital(FLAKY_HEADING)));
+        for f in flaky {
+            let _ = writeln!(
+                h,
+                "<li>{}: <code>{}</code>: {} (passed in {})</li>",
+                escape(&f.first.kernel),
+                escape(&f.first.test),
+                escape(&at_why(f.first.at.as_deref(), &f.first.why)),
+                escape(&f.passed_in)
+            );
+        }
+        h += "</ul>\n";
+    }
+    h
 }
 
 /// Text safe in a Markdown table cell: no `|`, no line break.
@@ -168,6 +211,7 @@ pub fn markdown(m: &Matrix) -> String {
                 Verdict::Passed => "\u{2705}",
                 Verdict::Failed => "\u{274c}",
                 Verdict::Skipped => "\u{23ed}\u{fe0f}",
+                Verdict::Flaky => "\u{26a0}\u{fe0f}",
                 Verdict::Absent => "\u{2796}",
             };
             let _ = write!(s, " {icon} {} |", md_cell(&cell.text));
@@ -195,6 +239,28 @@ pub fn markdown(m: &Matrix) -> String {
                 f.test,
                 md_cell(&f.why)
             );
+            for a in &f.again {
+                let at =
+                    a.at.as_ref()
+                        .map(|a| format!(" at `{a}`"))
+                        .unwrap_or_default();
+                let _ = writeln!(s, "  - again in **{}**{at}: {}", a.kernel, md_cell(&a.why));
+            }
+        }
+    }
+    let flaky = m.flaky();
+    if !flaky.is_empty() {
+        let _ = writeln!(s, "\n### \u{26a0}\u{fe0f} {}\n", capital(FLAKY_HEADING));
+        for f in flaky {
+            let at = f.first.at.map(|a| format!(" at `{a}`")).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "- **{}** `{}`{at}: {} (passed in {})",
+                f.first.kernel,
+                f.first.test,
+                md_cell(&f.first.why),
+                f.passed_in
+            );
         }
     }
     let skipped = m.skipped();
@@ -218,8 +284,9 @@ fn fit(text: &str, n: usize) -> String {
 }
 
 /// The terminal's table: a column per kernel, then what each kernel was,
-/// the failures, the skipped cases, and a closing totals line
-/// (`kernels: 1180 passed, 6 failed, 3 skipped`).
+/// the failures, the flaky tests, the skipped cases, and a closing
+/// totals line (`kernels: 1180 passed, 6 failed, 3 skipped`, and `, 1
+/// flaky` when there is one).
 pub fn text(m: &Matrix) -> String {
     const WIDTH: usize = 34;
     let titles: Vec<String> = m.rows.iter().map(|r| r.title()).collect();
@@ -276,6 +343,25 @@ pub fn text(m: &Matrix) -> String {
         for f in failures {
             let at = f.at.map(|a| format!(" {a}")).unwrap_or_default();
             let _ = writeln!(s, "  {}  {}{at}: {}", f.kernel, f.test, fit(&f.why, 200));
+            for a in &f.again {
+                let why = at_why(a.at.as_deref(), &a.why);
+                let _ = writeln!(s, "      again in {}: {}", a.kernel, fit(&why, 200));
+            }
+        }
+    }
+    let flaky = m.flaky();
+    if !flaky.is_empty() {
+        let _ = writeln!(s, "\n{FLAKY_HEADING}:");
+        for f in flaky {
+            let at = f.first.at.map(|a| format!(" {a}")).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {}  {}{at}: {} (passed in {})",
+                f.first.kernel,
+                f.first.test,
+                fit(&f.first.why, 200),
+                f.passed_in
+            );
         }
     }
     let skipped = m.skipped();
@@ -285,7 +371,14 @@ pub fn text(m: &Matrix) -> String {
             let _ = writeln!(s, "  {k}  {t}: {why}");
         }
     }
-    let (p, f, sk) = m.totals();
-    let _ = writeln!(s, "\nkernels: {p} passed, {f} failed, {sk} skipped");
+    let _ = writeln!(s, "\nkernels: {}", m.totals());
     s
+}
+
+/// `flaky: ...` -> `Flaky: ...`.
+fn capital(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

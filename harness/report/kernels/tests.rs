@@ -1,9 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::report::results::CaseResult;
+use crate::report::results::{self, CaseResult};
 
-fn scratch(what: &str) -> PathBuf {
+pub(super) fn scratch(what: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/tmp")
         .join(format!("kernels-{what}-{}", std::process::id()));
@@ -19,7 +19,7 @@ test a::slow ... ignored
 test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.00s
 ";
 
-const UNIT_FAILED: &str = "running 2 tests
+pub(super) const UNIT_FAILED: &str = "running 2 tests
 test a::one ... ok
 test sysctl::tests::rto_min ... FAILED
 
@@ -63,7 +63,12 @@ test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
 ";
 
 /// A run folder as ci/kernels leaves it.
-fn boot(root: &Path, id: &str, k: &KernelInfo, outputs: &[(&str, &str, i32)]) -> PathBuf {
+pub(super) fn boot(
+    root: &Path,
+    id: &str,
+    k: &KernelInfo,
+    outputs: &[(&str, &str, i32)],
+) -> PathBuf {
     let dir = root.join(id);
     std::fs::create_dir_all(dir.join(LIBTEST_DIR)).unwrap();
     std::fs::write(dir.join(KERNEL_FILE), serde_json::to_vec(k).unwrap()).unwrap();
@@ -78,7 +83,7 @@ fn boot(root: &Path, id: &str, k: &KernelInfo, outputs: &[(&str, &str, i32)]) ->
     dir
 }
 
-fn kernel(label: &str, release: &str) -> KernelInfo {
+pub(super) fn kernel(label: &str, release: &str) -> KernelInfo {
     KernelInfo {
         label: label.into(),
         spec: label.into(),
@@ -91,10 +96,11 @@ fn kernel(label: &str, release: &str) -> KernelInfo {
         boot_seconds: Some(9.3),
         seconds: Some(120.5),
         note: None,
+        retry_of: None,
     }
 }
 
-fn result(name: &str, passed: bool, failure: Option<&str>) -> CaseResult {
+pub(super) fn result(name: &str, passed: bool, failure: Option<&str>) -> CaseResult {
     CaseResult {
         name: name.into(),
         file: format!("cases/{name}.case"),
@@ -228,7 +234,15 @@ fn failures_name_kernel_test_and_file_line_and_a_dead_kernel_is_one() {
     assert_eq!(f[0].why, "packets differ at packet 2 | of the block");
     assert_eq!(f[2].why, "did not boot: no sign of a boot within 300 s");
     // Passed: 6.1 teardown, self-test, unit one; 6.12 all 4 + 2 units.
-    assert_eq!(m.totals(), (3 + 6, 3, 2));
+    assert_eq!(
+        m.totals(),
+        Totals {
+            passed: 3 + 6,
+            failed: 3,
+            skipped: 2,
+            flaky: 0
+        }
+    );
     assert_eq!(
         m.skipped()[1],
         (
