@@ -65,6 +65,9 @@ bench: deps
 # one report with a kernel column (target/kernels/latest/report/).
 # Installs QEMU, virtme-ng and virtiofsd first where missing. Fails where
 # no VM can boot.
+# A failed test runs once more on its kernel (flaky if it passes then):
+# under QEMU's TCG an emulator stall can fail one timing window in a boot.
+RETRIES ?= 1
 kernels: deps
 	@ci/install-deps --kernels
-	ci/kernels $(KERNELS)
+	ci/kernels --retries $(RETRIES) $(KERNELS)
