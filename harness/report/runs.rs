@@ -553,8 +553,13 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
     all.sort_by(|a, b| a.name.cmp(&b.name).then(a.run.cmp(&b.run)));
     runs.sort_by(|a, b| a.started.total_cmp(&b.started));
     let info = run_info(&all);
-    let cases: Vec<CaseReport> = all
+    // A kernel's retries are attempts at its tests, not tests of their own:
+    // the pages show each case's last attempt, as the kernel table does.
+    let columns = matrix.as_ref().map_or(&[][..], |m| &m.columns);
+    let tests = kernels::retry::attempts(columns, &all);
+    let cases: Vec<CaseReport> = tests
         .iter()
+        .filter_map(|a| last_attempt(a))
         .map(|r| r.report(&format!("runs/{}/", r.run)))
         .collect();
     let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
@@ -569,9 +574,6 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
     put(&page, &page_html)?;
     put(&out.join("summary.md"), &md)?;
     let dirs = distinct(all.iter().map(|r| r.cases_dir.as_str()));
-    // A kernel's retries are attempts at its tests, not tests of their own.
-    let columns = matrix.as_ref().map_or(&[][..], |m| &m.columns);
-    let tests = kernels::retry::attempts(columns, &all);
     put(
         &out.join(JUNIT),
         &junit::xml_of_attempts(&dirs.join(", "), &tests),
@@ -581,6 +583,32 @@ pub fn merge(out: &Path, inputs: &[PathBuf]) -> Result<Merged, ReportError> {
         cases: cases.len(),
         matrix,
     })
+}
+
+/// The last of a case's attempts (its run, then its retries); one that
+/// passed after a failed one says so first in its steps log, with where
+/// the first failure was.
+fn last_attempt(attempts: &[&CaseResult]) -> Option<CaseResult> {
+    let mut last = (*attempts.last()?).clone();
+    if let Some(first) = attempts.iter().find(|r| !r.passed && r.skipped.is_none()) {
+        if last.passed {
+            let why = first
+                .failure
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            last.log.insert(
+                0,
+                format!(
+                    "flaky: failed in run {} ({why}), then passed on retry in run {}",
+                    first.run, last.run
+                ),
+            );
+        }
+    }
+    Some(last)
 }
 
 #[cfg(test)]

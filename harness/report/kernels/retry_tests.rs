@@ -337,6 +337,17 @@ fn merging_a_retried_matrix_gives_junit_one_testcase_with_its_flaky_failure() {
         "{x}"
     );
     assert!(x.contains(&format!("value=\"{RETRY}\"")), "{x}");
+    // The pages' own verdict agrees with the table: the case's last
+    // attempt passed, and its steps log says it failed first.
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("all 2 cases passed"), "{md}");
+    assert!(!md.contains("cases failed"), "{md}");
+    let page = std::fs::read_to_string(&merged.page).unwrap();
+    assert!(page.contains("All 2 cases passed"), "{page}");
+    assert!(
+        page.contains(&format!("flaky: failed in run {ORIGINAL} (")),
+        "{page}"
+    );
     // Merged again from the merge's own folders, it folds the same.
     let again = Matrix::read(&[
         out.join("runs").join(ORIGINAL),
