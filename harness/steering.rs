@@ -72,13 +72,10 @@ fn cpu_mask(list: &str) -> Option<String> {
             words[cpu / 32] |= 1 << (cpu % 32);
         }
     }
-    let mut out = words
-        .iter()
-        .rev()
-        .map(|w| format!("{w:08x}"))
-        .collect::<Vec<_>>();
-    let first = out.first_mut()?;
-    *first = format!("{:x}", u32::from_str_radix(first, 16).ok()?);
+    // The most significant word without leading zeros, the rest whole.
+    let (top, rest) = words.split_last()?;
+    let mut out = vec![format!("{top:x}")];
+    out.extend(rest.iter().rev().map(|w| format!("{w:08x}")));
     Some(out.join(","))
 }
 

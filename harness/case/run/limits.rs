@@ -23,14 +23,22 @@ pub const RAISE: &str = "raise it with TCPLAB_CASE_TIMEOUT=SECONDS (or e.g. 10mi
 /// TCPLAB_CASE_TIMEOUT: seconds, or a duration (`90s`, `10min`), at most
 /// a day; unset or empty is [`DEFAULT_CASE_TIMEOUT`].
 pub fn case_timeout_from_env() -> Result<Duration, Malformed> {
-    let v = match std::env::var("TCPLAB_CASE_TIMEOUT") {
-        Ok(v) if !v.trim().is_empty() => v,
-        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_CASE_TIMEOUT),
+    from_env("TCPLAB_CASE_TIMEOUT", DEFAULT_CASE_TIMEOUT, case_timeout)
+}
+
+/// Variable `name` read by `parse`; unset or empty is `unset`.
+fn from_env<T>(
+    name: &str,
+    unset: T,
+    parse: impl FnOnce(&str) -> Result<T, Malformed>,
+) -> Result<T, Malformed> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => parse(&v),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(unset),
         Err(std::env::VarError::NotUnicode(v)) => {
-            return Err(format!("TCPLAB_CASE_TIMEOUT={v:?} is not a duration").into())
+            Err(format!("{name}={v:?} is not a duration").into())
         }
-    };
-    case_timeout(&v)
+    }
 }
 
 /// How long one wait (a settle, a line, an exit) may take unless
@@ -41,15 +49,7 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// duration in the notation's units (`60s`, `1min`); unset or empty is
 /// [`DEFAULT_DEADLINE`].
 pub fn deadline_from_env() -> Result<Duration, Malformed> {
-    const NAME: &str = "TCPLAB_DEADLINE_MS";
-    let v = match std::env::var(NAME) {
-        Ok(v) if !v.trim().is_empty() => v,
-        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(DEFAULT_DEADLINE),
-        Err(std::env::VarError::NotUnicode(v)) => {
-            return Err(format!("{NAME}={v:?} is not a duration").into())
-        }
-    };
-    deadline(&v)
+    from_env("TCPLAB_DEADLINE_MS", DEFAULT_DEADLINE, deadline)
 }
 
 /// A TCPLAB_DEADLINE_MS value: milliseconds, or a duration, at most a day.
@@ -88,14 +88,8 @@ pub fn case_timeout(v: &str) -> Result<Duration, Malformed> {
 /// duration (`50ms`, `0.05s`); unset or empty is [`Tolerance::NONE`].
 pub fn tolerance_from_env() -> Result<Tolerance, Malformed> {
     static READ: OnceLock<Result<Tolerance, Malformed>> = OnceLock::new();
-    READ.get_or_init(|| match std::env::var(TOLERANCE_ENV) {
-        Ok(v) if !v.trim().is_empty() => tolerance(&v),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Tolerance::NONE),
-        Err(std::env::VarError::NotUnicode(v)) => {
-            Err(format!("{TOLERANCE_ENV}={v:?} is not a duration").into())
-        }
-    })
-    .clone()
+    READ.get_or_init(|| from_env(TOLERANCE_ENV, Tolerance::NONE, tolerance))
+        .clone()
 }
 
 /// A TCPLAB_TIME_TOLERANCE value: milliseconds, or a duration, at most a
